@@ -1,0 +1,185 @@
+"""`app_config.json`: the seed's format (title mapping, platforms, upload settings), validated.
+
+A wrong file raises `ConfigError` with one line per problem, each naming the field, e.g.
+`video_title_mapping.mapping_rules[2].pattern: missing`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import string
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+TEMPLATE_FIELDS = frozenset({"original_title", "date", "topic"})
+Privacy = Literal["public", "unlisted", "private"]
+
+
+class ConfigError(ValueError):
+    """A configuration file is missing or wrong; `problems` holds one message per mistake."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__(f"{source} is not valid:\n" + "\n".join(f"  {p}" for p in problems))
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+def template_placeholders(template: str) -> set[str]:
+    """The `{names}` a title template uses."""
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+class TitleTemplate(_Strict):
+    youtube_title_template: str = "{original_title} ({date})"
+    vk_title_template: str | None = None
+    description_template: str = "{original_title}, {date}"
+    thumbnail: str | None = None
+    tags: list[str] = Field(default_factory=list)
+
+
+class MappingRule(TitleTemplate):
+    """A topic pattern and what a matching recording is published as."""
+
+    pattern: str
+    regex: bool | None = None  # None: a regex only when the pattern is one (see config.titles)
+    youtube_playlist_id: str | None = None
+    youtube_playlist_title: str | None = None
+    vk_album_id: str | None = None
+    vk_album_title: str | None = None
+
+    @field_validator("pattern")
+    @classmethod
+    def _not_empty(cls, value: str) -> str:
+        if not value:
+            raise ValueError("must not be empty")
+        return value
+
+    @model_validator(mode="after")
+    def _templates_use_known_names(self) -> MappingRule:
+        groups: set[str] = set()
+        if self.regex is not False:
+            try:
+                groups = set(re.compile(self.pattern).groupindex)
+            except re.error as exc:
+                if self.regex:
+                    raise ValueError(f"pattern is not a valid regular expression: {exc}") from exc
+        allowed = TEMPLATE_FIELDS | groups
+        for name in ("youtube_title_template", "vk_title_template", "description_template"):
+            template = getattr(self, name)
+            unknown = template_placeholders(template or "") - allowed
+            if unknown:
+                names = ", ".join(f"{{{u}}}" for u in sorted(unknown))
+                raise ValueError(
+                    f"{name} uses unknown placeholder {names}; use {{original_title}}, {{date}}, "
+                    "{topic} or a named group of the pattern"
+                )
+        return self
+
+
+class DefaultRules(TitleTemplate):
+    @model_validator(mode="after")
+    def _templates_use_known_names(self) -> DefaultRules:
+        for name in ("youtube_title_template", "vk_title_template", "description_template"):
+            unknown = template_placeholders(getattr(self, name) or "") - TEMPLATE_FIELDS
+            if unknown:
+                raise ValueError(f"{name} uses unknown placeholder {{{sorted(unknown)[0]}}}")
+        return self
+
+
+class VideoTitleMapping(_Strict):
+    mapping_rules: list[MappingRule] = Field(default_factory=list)
+    default_rules: DefaultRules = Field(default_factory=DefaultRules)
+    date_format: str = "DD.MM.YYYY"
+    thumbnail_directory: Path = Path("thumbnails")
+
+
+class YouTubeSettings(_Strict):
+    enabled: bool = True
+    default_privacy: Privacy = "unlisted"
+    default_language: str = "ru"
+    category_id: str = "27"  # Education
+    credentials_file: str | None = None
+    chunk_size_mb: int = Field(default=16, ge=1)
+    daily_quota_units: int = Field(default=10_000, ge=1)
+
+
+class VkSettings(_Strict):
+    enabled: bool = False
+    group_id: str | None = None
+    default_privacy: str = "all"
+    privacy_comment: str = "all"
+    no_comments: bool = False
+    repeat: bool = False
+    credentials_file: str | None = None
+
+
+class Platforms(_Strict):
+    youtube: YouTubeSettings = Field(default_factory=YouTubeSettings)
+    vk: VkSettings = Field(default_factory=VkSettings)
+
+
+class UploadSettings(_Strict):
+    max_file_size_mb: int = Field(default=128_000, ge=1)
+    supported_formats: list[str] = Field(default_factory=lambda: ["mp4"])
+    retry_attempts: int = Field(default=3, ge=0)
+    retry_delay: float = Field(default=5, ge=0)
+
+
+class AppConfig(_Strict):
+    video_title_mapping: VideoTitleMapping = Field(default_factory=VideoTitleMapping)
+    platforms: Platforms = Field(default_factory=Platforms)
+    upload_settings: UploadSettings = Field(default_factory=UploadSettings)
+
+
+def format_location(location: tuple[str | int, ...]) -> str:
+    """('a', 'b', 2, 'c') -> 'a.b[2].c'."""
+    text = ""
+    for part in location:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def describe_errors(error: ValidationError) -> list[str]:
+    """One `field.path: problem` line per pydantic error."""
+    problems = []
+    for item in error.errors(include_url=False):
+        location = tuple(p for p in item["loc"] if p not in ("function-after",))
+        message = {
+            "missing": "missing",
+            "extra_forbidden": "unknown field (check the spelling)",
+        }.get(item["type"], item["msg"].removeprefix("Value error, "))
+        problems.append(f"{format_location(location) or '(top level)'}: {message}")
+    return problems
+
+
+def read_json(path: Path, what: str, hint: str) -> object:
+    """Parse a JSON file, turning a missing file or a syntax error into a `ConfigError`."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(str(path), [f"{what} not found; {hint}"]) from None
+    except OSError as exc:
+        raise ConfigError(str(path), [f"cannot read {what}: {exc.strerror}"]) from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        problem = f"line {exc.lineno} column {exc.colno}: {exc.msg} (not valid JSON)"
+        raise ConfigError(str(path), [problem]) from None
+
+
+def load_app_config(path: Path, *, missing_ok: bool = False) -> AppConfig:
+    """Read and validate `app_config.json`; defaults when it is absent and `missing_ok`."""
+    if missing_ok and not path.exists():
+        return AppConfig()
+    data = read_json(path, "app config", "copy config/app_config.example.json there and edit it")
+    try:
+        return AppConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(str(path), describe_errors(exc)) from None

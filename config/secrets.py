@@ -1,0 +1,129 @@
+"""Credentials kept in Prefect blocks: import the seed's files, list them masked, load them.
+
+Works against a running Prefect server (`PREFECT_API_URL`) or, without one, Prefect's local
+ephemeral mode under `PREFECT_HOME`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from config.blocks import (
+    VK_BLOCK,
+    YOUTUBE_BLOCK,
+    VkCredentials,
+    YouTubeCredentials,
+    ZoomAccount,
+    zoom_block_name,
+)
+from config.credentials import read_vk_creds, read_youtube_creds, read_zoom_creds
+
+MASK = "********"
+
+
+class CredentialsMissingError(LookupError):
+    """No block holds the credentials a command needs; the message says how to add them."""
+
+
+@dataclass(frozen=True)
+class StoredCredential:
+    """One configured credential as `credentials show` prints it: secrets masked."""
+
+    kind: str
+    block: str
+    details: dict[str, str]
+
+
+def import_files(
+    zoom: Path | None = None, youtube: Path | None = None, vk: Path | None = None
+) -> list[str]:
+    """Read the given seed files (all validated first) and save them as blocks; returns names."""
+    zoom_file = read_zoom_creds(zoom) if zoom else None
+    youtube_secrets = read_youtube_creds(youtube) if youtube else None
+    vk_file = read_vk_creds(vk) if vk else None
+    saved: list[str] = []
+    for entry in zoom_file.accounts if zoom_file else []:
+        name = zoom_block_name(entry.account)
+        ZoomAccount(
+            account=entry.account,
+            account_id=entry.account_id,
+            client_id=entry.client_id,
+            client_secret=entry.client_secret,
+        ).save(name, overwrite=True)
+        saved.append(f"zoom-account/{name}")
+    if youtube_secrets:
+        client, user = youtube_secrets.client, youtube_secrets.user
+        block = YouTubeCredentials(
+            client_id=client.client_id,
+            client_secret=client.client_secret,
+            refresh_token=user.refresh_token,
+            token_uri=user.token_uri or client.token_uri,
+            auth_uri=client.auth_uri,
+        )
+        if user.scopes:
+            block.scopes = user.scopes
+        block.save(YOUTUBE_BLOCK, overwrite=True)
+        saved.append(f"youtube-credentials/{YOUTUBE_BLOCK}")
+    if vk_file:
+        VkCredentials(access_token=vk_file.access_token, group_id=vk_file.group_id).save(
+            VK_BLOCK, overwrite=True
+        )
+        saved.append(f"vk-credentials/{VK_BLOCK}")
+    return saved
+
+
+def _documents(block_type_slug: str) -> list[tuple[str, dict]]:
+    """(name, data) of every saved block document of one type (secret values obfuscated)."""
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
+
+    with get_client(sync_client=True) as client:
+        try:
+            documents = client.read_block_documents_by_type(block_type_slug, include_secrets=False)
+        except (ObjectNotFound, PrefectHTTPStatusError) as exc:
+            if isinstance(exc, PrefectHTTPStatusError) and exc.response.status_code != 404:
+                raise
+            return []  # the block type was never registered: nothing of that kind saved
+    return [(d.name, d.data) for d in documents if d.name]
+
+
+def zoom_accounts() -> list[ZoomAccount]:
+    """Every configured Zoom account, secrets loaded."""
+    names = sorted(name for name, _ in _documents(ZoomAccount.get_block_type_slug()))
+    return [ZoomAccount.load(name) for name in names]
+
+
+def youtube_credentials() -> YouTubeCredentials:
+    try:
+        return YouTubeCredentials.load(YOUTUBE_BLOCK)
+    except ValueError:
+        raise CredentialsMissingError(
+            "no YouTube credentials: run `zoom-publisher credentials import --youtube FILE` "
+            "or `zoom-publisher auth youtube`"
+        ) from None
+
+
+def vk_credentials() -> VkCredentials:
+    try:
+        return VkCredentials.load(VK_BLOCK)
+    except ValueError:
+        raise CredentialsMissingError(
+            "no VK credentials: run `zoom-publisher credentials import --vk FILE`"
+        ) from None
+
+
+def describe() -> list[StoredCredential]:
+    """What is configured, with every secret masked (never read, only marked as set)."""
+    found: list[StoredCredential] = []
+    for name, data in _documents(ZoomAccount.get_block_type_slug()):
+        details = {k: str(data.get(k, "")) for k in ("account", "account_id", "client_id")}
+        found.append(StoredCredential("Zoom", name, {**details, "client_secret": MASK}))
+    for name, data in _documents(YouTubeCredentials.get_block_type_slug()):
+        token = MASK if data.get("refresh_token") else "(none: run `zoom-publisher auth youtube`)"
+        details = {"client_id": str(data.get("client_id", "")), "client_secret": MASK}
+        found.append(StoredCredential("YouTube", name, {**details, "refresh_token": token}))
+    for name, data in _documents(VkCredentials.get_block_type_slug()):
+        details = {"group_id": str(data.get("group_id", "")), "access_token": MASK}
+        found.append(StoredCredential("VK", name, details))
+    return found

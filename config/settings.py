@@ -1,0 +1,91 @@
+"""Process-wide settings read from the environment or `.env` (DESIGN.md §3)."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATA_DIR = Path("data")
+
+
+def _default_workers() -> int:
+    return max(1, os.cpu_count() or 1)
+
+
+class Settings(BaseSettings):
+    """Everything that may differ between machines. Secrets live in Prefect blocks, not here."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL of the status store")
+    media_dir: Path = Path("video")
+    app_config: Path = Path("config/app_config.json")
+    data_dir: Path = DEFAULT_DATA_DIR
+
+    zoom_api_url: str = "https://api.zoom.us/v2"
+    zoom_oauth_url: str = "https://zoom.us/oauth/token"
+    youtube_api_url: str = "https://www.googleapis.com/"
+    vk_api_url: str = "https://api.vk.com/method/"
+
+    ffmpeg_binary: str | None = None
+
+    # Sync filters (the seed's defaults).
+    min_duration_min: float = 30
+    min_size_mb: float = 40
+    sync_days: int = 14
+    mp4_view_priority: list[str] = [
+        "shared_screen_with_speaker_view",
+        "shared_screen_with_gallery_view",
+        "speaker_view",
+        "active_speaker",
+        "gallery_view",
+        "shared_screen",
+    ]
+
+    # Silence trimming (the seed's defaults).
+    silence_threshold_db: float = -40.0
+    silence_min_duration: float = 2.0
+    trim_padding: float = 5.0
+
+    # Concurrency per stage.
+    download_concurrency: int = 3
+    process_concurrency: int = Field(default_factory=_default_workers)
+    upload_concurrency: int = 2
+
+    # Network behaviour.
+    http_timeout: float = 60.0
+    http_retry_attempts: int = 5
+    http_backoff_base: float = 1.0
+    min_free_disk_mb: int = 512
+
+    # Claims.
+    lease_seconds: int = 900
+
+    @property
+    def resolved_database_url(self) -> str:
+        """`DATABASE_URL`, or the embedded SQLite file under `data/`."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'zoom_publisher.db').as_posix()}"
+
+    @property
+    def unprocessed_dir(self) -> Path:
+        return self.media_dir / "unprocessed_video"
+
+    @property
+    def processing_dir(self) -> Path:
+        return self.media_dir / "processing"
+
+    @property
+    def processed_dir(self) -> Path:
+        return self.media_dir / "processed_video"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The settings of this process (cached; tests call `get_settings.cache_clear()`)."""
+    return Settings()

@@ -1,0 +1,119 @@
+"""Title mapping: which rule a Zoom topic falls under, and the titles it is published with."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from config.app_config import DefaultRules, MappingRule, VideoTitleMapping
+
+YOUTUBE_TITLE_LIMIT = 100
+_REGEX_CHARS = re.compile(r"[\\^$.|?*+()\[\]{}]")
+_DATE_TOKENS = (("YYYY", "%Y"), ("YY", "%y"), ("DD", "%d"), ("MM", "%m"), ("HH", "%H"))
+_FORBIDDEN = re.compile(r"[<>\x00-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class Publication:
+    """What one recording is published as, on every platform."""
+
+    youtube_title: str
+    vk_title: str
+    description: str
+    thumbnail: Path | None
+    tags: list[str] = field(default_factory=list)
+    youtube_playlist_id: str | None = None
+    youtube_playlist_title: str | None = None
+    vk_album_id: str | None = None
+    vk_album_title: str | None = None
+    rule_pattern: str | None = None  # None: the default rules
+
+
+def to_strftime(date_format: str) -> str:
+    """The seed's `DD.MM.YYYY` style (or a strftime format with `%`) as a strftime format."""
+    if "%" in date_format:
+        return date_format
+    result = date_format
+    for token, directive in _DATE_TOKENS:
+        result = result.replace(token, directive)
+    return result
+
+
+def clean_title(title: str, fallback: str = "Zoom recording") -> str:
+    """A title YouTube accepts: no `<`, `>` or control characters, at most 100 characters."""
+    title = " ".join(_FORBIDDEN.sub(" ", title).split())
+    if not title:
+        title = fallback
+    if len(title) <= YOUTUBE_TITLE_LIMIT:
+        return title
+    cut = title[: YOUTUBE_TITLE_LIMIT - 1]
+    if " " in cut[YOUTUBE_TITLE_LIMIT // 2 :]:
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(" ,.;:-") + "…"
+
+
+def match_rule(rule: MappingRule, topic: str) -> dict[str, str] | None:
+    """The named groups when `rule` matches `topic` (empty for a substring hit), else None.
+
+    A plain pattern matches as a case-insensitive substring. A pattern that looks like a regular
+    expression (or has `"regex": true`) is searched as one, so its named groups reach templates.
+    """
+    if rule.regex is not True and rule.pattern.casefold() in topic.casefold():
+        return {}
+    if rule.regex is False or (rule.regex is None and not _REGEX_CHARS.search(rule.pattern)):
+        return None
+    try:
+        found = re.search(rule.pattern, topic, re.IGNORECASE)
+    except re.error:
+        return None
+    if found is None:
+        return None
+    return {k: v for k, v in found.groupdict().items() if v is not None}
+
+
+def find_rule(
+    mapping: VideoTitleMapping, topic: str, pattern: str | None = None
+) -> tuple[MappingRule | DefaultRules, dict[str, str]]:
+    """The first rule that matches (or the one named by `pattern`), else the default rules."""
+    for rule in mapping.mapping_rules:
+        if pattern is not None and rule.pattern != pattern:
+            continue
+        groups = match_rule(rule, topic)
+        if groups is not None or pattern is not None:
+            return rule, groups or {}
+    return mapping.default_rules, {}
+
+
+def render(
+    mapping: VideoTitleMapping, topic: str, start_time: datetime, pattern: str | None = None
+) -> Publication:
+    """Titles, description, thumbnail and playlist/album for one recording."""
+    rule, groups = find_rule(mapping, topic, pattern)
+    values = {
+        **groups,
+        "original_title": topic,
+        "topic": topic,
+        "date": start_time.strftime(to_strftime(mapping.date_format)),
+    }
+    youtube_title = clean_title(rule.youtube_title_template.format(**values), topic)
+    vk_template = rule.vk_title_template or rule.youtube_title_template
+    thumbnail = None
+    if rule.thumbnail:
+        thumbnail = Path(rule.thumbnail)
+        if not thumbnail.is_absolute():
+            thumbnail = mapping.thumbnail_directory / thumbnail
+    is_rule = isinstance(rule, MappingRule)
+    return Publication(
+        youtube_title=youtube_title,
+        vk_title=clean_title(vk_template.format(**values), topic),
+        description=rule.description_template.format(**values).replace("<", "").replace(">", ""),
+        thumbnail=thumbnail,
+        tags=list(rule.tags),
+        youtube_playlist_id=rule.youtube_playlist_id if is_rule else None,
+        youtube_playlist_title=rule.youtube_playlist_title if is_rule else None,
+        vk_album_id=rule.vk_album_id if is_rule else None,
+        vk_album_title=rule.vk_album_title if is_rule else None,
+        rule_pattern=rule.pattern if is_rule else None,
+    )

@@ -1,0 +1,286 @@
+"""`zoom-publisher`: the command line face of the flows. No business logic lives here.
+
+Commands that need no Prefect API (`list`, `init-db`, `reset`, `trim`, `--help`) never import
+Prefect: without a running server every process that touches it starts a temporary one.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time, timedelta
+from functools import wraps
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+from rich.console import Console
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+out = Console()
+err = Console(stderr=True)
+
+
+class UsageProblem(click.UsageError):
+    """Bad command-line input: printed without a traceback, exit code 2."""
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    err.print(f"[bold red]Error:[/] {message}", highlight=False, soft_wrap=True)
+    sys.exit(code)
+
+
+def friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn the project's expected failures into one clear message and a non-zero exit."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from config.app_config import ConfigError
+        from flows.selection import SelectionError
+        from integrations.store.database import StoreUnavailableError
+        from integrations.store.repository import RecordingNotFoundError
+
+        try:
+            return func(*args, **kwargs)
+        except ConfigError as exc:
+            _fail(str(exc), 2)
+        except SelectionError as exc:
+            _fail(str(exc), 2)
+        except (StoreUnavailableError, RecordingNotFoundError) as exc:
+            _fail(str(exc))
+        except KeyboardInterrupt:
+            _fail("interrupted; run the command again to continue where it stopped", 130)
+
+    return wrapper
+
+
+def _store():
+    from config.settings import get_settings
+    from integrations.store.repository import RecordingStore
+
+    return RecordingStore.open(get_settings().resolved_database_url)
+
+
+def _not_built(command: str, issue: int) -> NoReturn:
+    _fail(f"`zoom-publisher {command}` is not built yet (issue #{issue}); nothing was changed")
+
+
+def _selection_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    func = click.option("-i", "--interactive", is_flag=True, help="Pick recordings from a list.")(
+        func
+    )
+    func = click.option(
+        "--recordings", metavar='"1,4,7"', help="Recording IDs from `list` (ranges: 3-6)."
+    )(func)
+    return click.option("--all", "all_", is_flag=True, help="Every eligible recording.")(func)
+
+
+def _require_selection(all_: bool, recordings: str | None, interactive: bool) -> list[int] | None:
+    """None for --all (or -i), else the parsed IDs; exactly one way must be chosen."""
+    from flows.selection import parse_ids
+
+    if sum((all_, recordings is not None)) != 1 and not interactive:
+        raise UsageProblem('choose the recordings: --all, --recordings "1,4,7" or -i')
+    if all_ and recordings is not None:
+        raise UsageProblem("--all and --recordings exclude each other")
+    return parse_ids(recordings) if recordings is not None else None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="zoom-publisher")
+def main() -> None:
+    """Publish Zoom cloud recordings to YouTube and VK, with silent starts and ends cut off."""
+
+
+@main.command("init-db")
+@friendly_errors
+def init_db() -> None:
+    """Create the status tables, or upgrade them to the newest schema (safe to repeat)."""
+    from config.settings import get_settings
+    from integrations.store.database import redact_url, upgrade_to_head
+
+    url = get_settings().resolved_database_url
+    before, after = upgrade_to_head(url)
+    where = redact_url(url)
+    if before == after:
+        out.print(f"Status store {where} is up to date (schema {after}).")
+    else:
+        out.print(f"Status store {where}: schema {before or 'none'} -> {after}.")
+
+
+@main.command("list")
+@click.option("--last", type=click.IntRange(min=1), metavar="N", help="The last N days.")
+@click.option("--from", "from_", type=click.DateTime(["%Y-%m-%d"]), help="From this day on.")
+@click.option("--to", type=click.DateTime(["%Y-%m-%d"]), help="Up to this day (inclusive).")
+@click.option("--all", "all_", is_flag=True, help="Every recording in the store.")
+@friendly_errors
+def list_(last: int | None, from_: datetime | None, to: datetime | None, all_: bool) -> None:
+    """Show recordings in the store (today's by default) with their status per platform."""
+    from flows.render import recordings_table
+
+    since, until, label = _period(last, from_, to, all_)
+    store = _store()
+    try:
+        recordings = store.list(since=since, until=until)
+    finally:
+        store.dispose()
+    if not recordings:
+        out.print(f"No recordings {label}. Run `zoom-publisher sync` to fetch them from Zoom.")
+        return
+    out.print(recordings_table(recordings, f"Recordings {label}"))
+
+
+def _period(
+    last: int | None, from_: datetime | None, to: datetime | None, all_: bool
+) -> tuple[datetime | None, datetime | None, str]:
+    """The [since, until) range of start times `list` shows, in local days, and its label."""
+    if all_:
+        return None, None, "(all)"
+    if last is not None and from_ is not None:
+        raise UsageProblem("--last and --from exclude each other")
+    today = date.today()
+    first = from_.date() if from_ else today - timedelta(days=(last or 1) - 1)
+    final = to.date() if to else today
+    if final < first:
+        raise UsageProblem(f"--to {final} is before the start {first}")
+
+    def local_midnight(day: date) -> datetime:
+        return datetime.combine(day, time()).astimezone().astimezone(UTC)
+
+    label = f"on {first}" if first == final else f"from {first} to {final}"
+    return local_midnight(first), local_midnight(final + timedelta(days=1)), label
+
+
+@main.command()
+@click.option("--recordings", metavar='"1,4,7"', help="Only these IDs (default: all that need it).")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@friendly_errors
+def reset(recordings: str | None, yes: bool) -> None:
+    """Return FAILED and stuck recordings to their last good status, so the next run redoes them."""
+    from flows.render import recordings_table
+    from flows.selection import parse_ids
+    from integrations.store.states import WORKING, ProcessingStatus
+
+    ids = parse_ids(recordings) if recordings is not None else None
+    store = _store()
+    try:
+        if ids is not None and (missing := store.missing_ids(ids)):
+            raise UsageProblem(f"--recordings: no recording with ID {', '.join(map(str, missing))}")
+        movable = store.list(ids=ids, statuses=[ProcessingStatus.FAILED, *WORKING])
+        if not movable:
+            out.print("Nothing to reset: no failed or stuck recordings.")
+            return
+        out.print(recordings_table(movable, "Recordings to reset"))
+        if not yes and not click.confirm(f"Reset these {len(movable)} recordings?", err=True):
+            _fail("nothing was reset")
+        changes = store.reset([r.id for r in movable])
+    finally:
+        store.dispose()
+    for change in changes:
+        out.print(f"  {change.recording_id}: {change.before} -> {change.after}")
+    out.print(f"Reset {len(changes)} recordings.")
+
+
+@main.group()
+def credentials() -> None:
+    """Store Zoom, YouTube and VK credentials in Prefect blocks, and show what is stored."""
+
+
+@credentials.command("import")
+@click.option("--zoom", type=click.Path(path_type=Path), help="zoom_creds.json (seed format).")
+@click.option("--youtube", type=click.Path(path_type=Path), help="youtube_creds.json.")
+@click.option("--vk", type=click.Path(path_type=Path), help="vk_creds.json.")
+@friendly_errors
+def credentials_import(zoom: Path | None, youtube: Path | None, vk: Path | None) -> None:
+    """Read the seed's credential files (any of the three) into Prefect blocks."""
+    if not (zoom or youtube or vk):
+        raise UsageProblem("give at least one of --zoom, --youtube, --vk")
+    from config.secrets import import_files
+
+    for name in import_files(zoom=zoom, youtube=youtube, vk=vk):
+        out.print(f"Saved block {name}")
+
+
+@credentials.command("show")
+@friendly_errors
+def credentials_show() -> None:
+    """List the configured credentials; secrets are always masked."""
+    from rich.table import Table
+
+    from config.secrets import describe
+
+    stored = describe()
+    if not stored:
+        out.print("No credentials stored. Run `zoom-publisher credentials import --help`.")
+        return
+    table = Table("Kind", "Block", "Details", title="Configured credentials", title_justify="left")
+    for item in stored:
+        details = "\n".join(f"{k}: {v}" for k, v in item.details.items())
+        table.add_row(item.kind, item.block, details)
+    out.print(table)
+
+
+@main.command()
+@click.option("--last", type=click.IntRange(min=1), metavar="N", help="The last N days (14).")
+@click.option("--from", "from_", type=click.DateTime(["%Y-%m-%d"]), help="From this day on.")
+@click.option("--to", type=click.DateTime(["%Y-%m-%d"]), help="Up to this day (inclusive).")
+@click.option("-i", "--interactive", is_flag=True, help="Assign a title rule to unmapped topics.")
+def sync(**_: Any) -> None:
+    """Fetch the list of cloud recordings of every Zoom account into the store."""
+    _not_built("sync", 3)
+
+
+@main.command()
+@_selection_options
+def download(all_: bool, recordings: str | None, interactive: bool) -> None:
+    """Download recordings from Zoom (resumable, verified, concurrent)."""
+    _require_selection(all_, recordings, interactive)
+    _not_built("download", 3)
+
+
+@main.command()
+@_selection_options
+def process(all_: bool, recordings: str | None, interactive: bool) -> None:
+    """Cut the silent start and end off downloaded recordings."""
+    _require_selection(all_, recordings, interactive)
+    _not_built("process", 4)
+
+
+def _platform_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    func = click.option("--all-platforms", is_flag=True, help="Every enabled platform.")(func)
+    func = click.option("--vk", is_flag=True, help="Publish to VK.")(func)
+    return click.option("--youtube", is_flag=True, help="Publish to YouTube.")(func)
+
+
+@main.command()
+@_platform_options
+@_selection_options
+def upload(**options: Any) -> None:
+    """Publish processed recordings to YouTube and/or VK."""
+    if not (options["youtube"] or options["vk"] or options["all_platforms"]):
+        raise UsageProblem("choose where: --youtube, --vk or --all-platforms")
+    _require_selection(options["all_"], options["recordings"], options["interactive"])
+    _not_built("upload", 5)
+
+
+@main.command("full-process")
+@_platform_options
+@_selection_options
+def full_process(**options: Any) -> None:
+    """Sync, download, process and upload in one streaming run."""
+    _require_selection(options["all_"], options["recordings"], options["interactive"])
+    _not_built("full-process", 6)
+
+
+@main.command()
+@click.option("--days", type=click.IntRange(min=0), required=True, metavar="N")
+@click.option("--dry-run", is_flag=True, help="Only show what would be deleted.")
+def clean(days: int, dry_run: bool) -> None:
+    """Delete local media of finished recordings older than N days."""
+    _not_built("clean", 6)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+"""Rich tables that show the status store to a person."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from rich.table import Table
+from rich.text import Text
+
+from integrations.store.models import Recording
+from integrations.store.states import Platform, PlatformStatus, ProcessingStatus
+
+STATUS_STYLE = {
+    ProcessingStatus.UPLOADED: "green",
+    ProcessingStatus.FAILED: "bold red",
+    ProcessingStatus.SKIPPED: "dim",
+    ProcessingStatus.EXPIRED: "dim",
+    PlatformStatus.UPLOADED: "green",
+    PlatformStatus.FAILED: "red",
+    PlatformStatus.WAITING: "yellow",
+}
+
+
+def human_size(size: int | None) -> str:
+    if not size:
+        return "-"
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit in ("B", "KB") else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GB"
+
+
+def local_time(moment: datetime) -> str:
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def _platform_cell(recording: Recording, platform: Platform) -> Text:
+    publication = recording.publication(platform)
+    if publication is None:
+        return Text("-", style="dim")
+    label = publication.status.value
+    if publication.status == PlatformStatus.WAITING and publication.waiting_until:
+        label += f" until {local_time(publication.waiting_until)}"
+    return Text(label, style=STATUS_STYLE.get(publication.status, ""))
+
+
+def recordings_table(recordings: Iterable[Recording], title: str) -> Table:
+    """ID, date, topic, duration, size, status (with reason) and per-platform status."""
+    table = Table(title=title, title_justify="left", expand=False)
+    table.add_column("ID", justify="right", style="bold")
+    table.add_column("Date")
+    table.add_column("Topic", overflow="fold", max_width=48)
+    table.add_column("Duration", justify="right")
+    table.add_column("Size", justify="right")
+    table.add_column("Status", overflow="fold", max_width=40)
+    table.add_column("YouTube")
+    table.add_column("VK")
+    for recording in recordings:
+        status = Text(recording.status.value, style=STATUS_STYLE.get(recording.status, ""))
+        if recording.status_reason and recording.status in (
+            ProcessingStatus.FAILED,
+            ProcessingStatus.SKIPPED,
+        ):
+            status.append(f"\n{recording.status_reason}", style="dim")
+        table.add_row(
+            str(recording.id),
+            local_time(recording.start_time),
+            recording.topic,
+            f"{recording.duration_min} min",
+            human_size(recording.total_size),
+            status,
+            _platform_cell(recording, Platform.YOUTUBE),
+            _platform_cell(recording, Platform.VK),
+        )
+    return table

@@ -1,0 +1,114 @@
+"""Engines, sessions and schema upgrades for the status store (PostgreSQL or embedded SQLite)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+
+
+class StoreUnavailableError(RuntimeError):
+    """The status store cannot be reached or opened; the message says which and how to fix it."""
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password masked, for messages."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def create_store_engine(url: str) -> Engine:
+    """An engine for `url`; SQLite gets its folder, WAL and serialised write transactions."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": 60})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves, below
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection) -> None:
+        # One writer at a time: a claim reads and updates under the same lock.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A session whose work commits on success and rolls back on any error."""
+    with factory() as session, session.begin():
+        yield session
+
+
+def _alembic_config(url: str):
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(_alembic_config("sqlite://")).get_current_head() or ""
+
+
+def schema_revision(engine: Engine) -> str | None:
+    """The Alembic revision the database is at (None: no schema yet)."""
+    from alembic.runtime.migration import MigrationContext
+
+    try:
+        with engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+    except OperationalError as exc:
+        raise StoreUnavailableError(
+            f"cannot open the status store {redact_url(str(engine.url))}: "
+            f"{str(exc.orig).strip().splitlines()[0]}; check DATABASE_URL and that the server runs"
+        ) from None
+
+
+def check_schema(engine: Engine) -> None:
+    """Raise `StoreUnavailableError` unless the schema is at the newest revision."""
+    if schema_revision(engine) != head_revision():
+        raise StoreUnavailableError(
+            f"the status store {redact_url(str(engine.url))} has no schema or an older one: "
+            "run `zoom-publisher init-db`"
+        )
+
+
+def upgrade_to_head(url: str) -> tuple[str | None, str]:
+    """Create or upgrade the schema with Alembic; returns (revision before, revision after)."""
+    from alembic import command
+
+    config = _alembic_config(url)
+    engine = create_store_engine(url)
+    try:
+        before = schema_revision(engine)
+        with engine.connect() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+            connection.commit()
+    finally:
+        engine.dispose()
+    return before, head_revision()

@@ -1,0 +1,138 @@
+"""The status store's tables (DESIGN.md §2), as SQLAlchemy 2 ORM models."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from integrations.store.states import Platform, PlatformStatus, ProcessingStatus
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _enum(enum_type: type, name: str) -> Enum:
+    # Stored as VARCHAR + CHECK so both PostgreSQL and SQLite hold the same schema.
+    return Enum(
+        enum_type,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=16,
+        values_callable=lambda members: [m.value for m in members],
+    )
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: dict[Any, Any] = {  # noqa: RUF012 - SQLAlchemy's class-level mapping
+        datetime: DateTime(timezone=True),
+        dict[str, Any]: JSON,
+        list[dict[str, Any]]: JSON,
+    }
+
+
+class Recording(Base):
+    """One Zoom meeting instance (one UUID) and how far it got through the pipeline."""
+
+    __tablename__ = "recordings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account: Mapped[str] = mapped_column(String(255))
+    zoom_uuid: Mapped[str] = mapped_column(String(255), unique=True)
+    zoom_meeting_id: Mapped[str] = mapped_column(String(64), index=True)
+    zoom_user_id: Mapped[str | None] = mapped_column(String(64))
+    topic: Mapped[str] = mapped_column(Text)
+    start_time: Mapped[datetime] = mapped_column(index=True)
+    duration_min: Mapped[int] = mapped_column(Integer)
+    total_size: Mapped[int] = mapped_column(BigInteger)
+    # The MP4 segments of the chosen view: [{id, size, recording_type, recording_start, ...}].
+    video_files: Mapped[list[dict[str, Any]]] = mapped_column(default=list)
+    transcript_file: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    rule_pattern: Mapped[str | None] = mapped_column(Text)  # a rule chosen by hand (`sync -i`)
+
+    status: Mapped[ProcessingStatus] = mapped_column(
+        _enum(ProcessingStatus, "processing_status"), index=True
+    )
+    last_good_status: Mapped[ProcessingStatus] = mapped_column(
+        _enum(ProcessingStatus, "last_good_status")
+    )
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+    source_path: Mapped[str | None] = mapped_column(Text)
+    processed_path: Mapped[str | None] = mapped_column(Text)
+    trim_start: Mapped[float | None] = mapped_column(Float)
+    trim_end: Mapped[float | None] = mapped_column(Float)
+    trim_method: Mapped[str | None] = mapped_column(String(32))
+
+    claimed_by: Mapped[str | None] = mapped_column(String(255))
+    claimed_until: Mapped[datetime | None] = mapped_column(index=True)
+
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    status_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    publications: Mapped[list[Publication]] = relationship(
+        back_populates="recording", cascade="all, delete-orphan", order_by="Publication.platform"
+    )
+
+    def publication(self, platform: Platform) -> Publication | None:
+        return next((p for p in self.publications if p.platform == platform), None)
+
+
+class Publication(Base):
+    """One recording on one platform: remote id, upload session and follow-up steps."""
+
+    __tablename__ = "publications"
+    __table_args__ = (UniqueConstraint("recording_id", "platform"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    recording_id: Mapped[int] = mapped_column(ForeignKey("recordings.id", ondelete="CASCADE"))
+    platform: Mapped[Platform] = mapped_column(_enum(Platform, "platform"))
+    status: Mapped[PlatformStatus] = mapped_column(
+        _enum(PlatformStatus, "platform_status"), default=PlatformStatus.PENDING
+    )
+    title: Mapped[str | None] = mapped_column(Text)
+    remote_id: Mapped[str | None] = mapped_column(String(128))
+    url: Mapped[str | None] = mapped_column(Text)
+    collection_id: Mapped[str | None] = mapped_column(String(128))  # playlist or album
+    upload_session: Mapped[str | None] = mapped_column(Text)
+    bytes_confirmed: Mapped[int] = mapped_column(BigInteger, default=0)
+    total_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    thumbnail_done: Mapped[bool] = mapped_column(Boolean, default=False)
+    collection_done: Mapped[bool] = mapped_column(Boolean, default=False)
+    caption_done: Mapped[bool] = mapped_column(Boolean, default=False)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    waiting_until: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    recording: Mapped[Recording] = relationship(back_populates="publications")
+
+
+class QuotaUsage(Base):
+    """API units spent per platform and quota day (YouTube counts per Pacific day)."""
+
+    __tablename__ = "quota_usage"
+
+    platform: Mapped[Platform] = mapped_column(_enum(Platform, "quota_platform"), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM-DD in the quota's zone
+    units: Mapped[int] = mapped_column(Integer, default=0)
+    exhausted_until: Mapped[datetime | None] = mapped_column()

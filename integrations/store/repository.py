@@ -1,0 +1,285 @@
+"""The status store's operations: claims with leases, guarded transitions, recovery and queries.
+
+Every change of `recordings.status` goes through `check_transition`, and every claim is one
+short transaction (PostgreSQL: `FOR UPDATE SKIP LOCKED`; SQLite: `BEGIN IMMEDIATE`), so two
+workers never take the same row and a crashed worker's rows come back when its lease runs out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import selectinload
+
+from integrations.store.database import (
+    check_schema,
+    create_store_engine,
+    session_factory,
+    transaction,
+    upgrade_to_head,
+)
+from integrations.store.models import Recording, utcnow
+from integrations.store.states import (
+    STABLE_RESTART_POINTS,
+    STAGES,
+    WORKING,
+    PlatformStatus,
+    ProcessingStatus,
+    check_transition,
+    restart_point,
+)
+
+S = ProcessingStatus
+
+
+class LostClaimError(RuntimeError):
+    """The row is no longer claimed by this worker (its lease ran out and it was recovered)."""
+
+
+class RecordingNotFoundError(LookupError):
+    """No recording has that ID."""
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """One row moved by `recover` or `reset`, for reports."""
+
+    recording_id: int
+    before: ProcessingStatus
+    after: ProcessingStatus
+
+
+class RecordingStore:
+    """All reads and writes of the `recordings` and `publications` tables."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = create_store_engine(url)
+        self._sessions = session_factory(self.engine)
+
+    @classmethod
+    def open(cls, url: str) -> RecordingStore:
+        """A store whose schema is known to be current (else a clear `StoreUnavailableError`)."""
+        store = cls(url)
+        try:
+            check_schema(store.engine)
+        except Exception:
+            store.dispose()
+            raise
+        return store
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def upgrade(self) -> tuple[str | None, str]:
+        return upgrade_to_head(self.url)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    def session(self):
+        """A transaction: commits on success, rolls back on error."""
+        return transaction(self._sessions)
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def get(self, recording_id: int) -> Recording:
+        with self.session() as session:
+            row = session.get(
+                Recording, recording_id, options=[selectinload(Recording.publications)]
+            )
+            if row is None:
+                raise RecordingNotFoundError(f"no recording with ID {recording_id}")
+            return row
+
+    def list(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        ids: Iterable[int] | None = None,
+        statuses: Iterable[ProcessingStatus] | None = None,
+    ) -> list[Recording]:
+        """Recordings ordered by start time, with their publications loaded."""
+        query = select(Recording).options(selectinload(Recording.publications))
+        if since is not None:
+            query = query.where(Recording.start_time >= since)
+        if until is not None:
+            query = query.where(Recording.start_time < until)
+        if ids is not None:
+            query = query.where(Recording.id.in_(list(ids)))
+        if statuses is not None:
+            query = query.where(Recording.status.in_(list(statuses)))
+        with self.session() as session:
+            return list(session.scalars(query.order_by(Recording.start_time, Recording.id)))
+
+    def missing_ids(self, ids: Iterable[int]) -> list[int]:
+        wanted = set(ids)
+        with self.session() as session:
+            found = set(session.scalars(select(Recording.id).where(Recording.id.in_(wanted))))
+        return sorted(wanted - found)
+
+    # -- writes ------------------------------------------------------------------------------
+
+    def add(self, **fields: Any) -> Recording:
+        """Insert a recording (status INITIALIZED unless given)."""
+        status = fields.pop("status", S.INITIALIZED)
+        row = Recording(status=status, last_good_status=_last_good(status, S.INITIALIZED), **fields)
+        with self.session() as session:
+            session.add(row)
+        return row
+
+    def transition(
+        self,
+        recording_id: int,
+        target: ProcessingStatus,
+        *,
+        reason: str | None = None,
+        worker: str | None = None,
+        **fields: Any,
+    ) -> Recording:
+        """Move one row to `target` (checked); with `worker`, only while it holds the claim."""
+        with self.session() as session:
+            row = session.get(Recording, recording_id, with_for_update=True)
+            if row is None:
+                raise RecordingNotFoundError(f"no recording with ID {recording_id}")
+            if worker is not None and (row.claimed_by != worker or row.status not in WORKING):
+                raise LostClaimError(
+                    f"recording {recording_id} is no longer claimed by {worker} "
+                    f"(status {row.status}, claimed by {row.claimed_by or 'nobody'})"
+                )
+            check_transition(recording_id, row.status, target)
+            _apply(row, target, reason, fields)
+            return row
+
+    def update_fields(self, recording_id: int, worker: str | None = None, **fields: Any) -> None:
+        """Change non-status columns (e.g. paths, metadata); with `worker`, only under its claim."""
+        query = update(Recording).where(Recording.id == recording_id)
+        if worker is not None:
+            query = query.where(Recording.claimed_by == worker)
+        with self.session() as session:
+            if session.execute(query.values(**fields)).rowcount == 0:
+                raise LostClaimError(f"recording {recording_id} is not claimed by {worker}")
+
+    # -- claims ------------------------------------------------------------------------------
+
+    def claim(
+        self,
+        stage: str,
+        worker: str,
+        *,
+        lease_seconds: int,
+        ids: Sequence[int] | None = None,
+        limit: int | None = None,
+        max_attempts: int = 3,
+    ) -> list[Recording]:
+        """Atomically take up to `limit` rows ready for `stage` and put them in its working status.
+
+        Ready means the stage's input status, or FAILED there with attempts left. Rows held by a
+        live lease of another worker are never returned.
+        """
+        input_status, working, _ = STAGES[stage]
+        now = utcnow()
+        ready = or_(
+            Recording.status == input_status,
+            and_(
+                Recording.status == S.FAILED,
+                Recording.last_good_status == input_status,
+                Recording.attempts < max_attempts,
+            ),
+        )
+        candidates = select(Recording.id).where(ready).order_by(Recording.start_time, Recording.id)
+        if ids is not None:
+            candidates = candidates.where(Recording.id.in_(list(ids)))
+        if limit is not None:
+            candidates = candidates.limit(limit)
+        candidates = candidates.with_for_update(skip_locked=True)
+        with self.session() as session:
+            claimed = session.scalars(
+                update(Recording)
+                .where(Recording.id.in_(candidates.scalar_subquery()))
+                .values(
+                    status=working,
+                    status_reason=None,
+                    claimed_by=worker,
+                    claimed_until=now + timedelta(seconds=lease_seconds),
+                    attempts=Recording.attempts + 1,
+                    status_changed_at=now,
+                    updated_at=now,
+                )
+                .returning(Recording.id)
+            ).all()
+            rows = session.scalars(
+                select(Recording)
+                .where(Recording.id.in_(claimed))
+                .options(selectinload(Recording.publications))
+                .order_by(Recording.start_time, Recording.id)
+            )
+            return list(rows)
+
+    def renew(self, recording_id: int, worker: str, lease_seconds: int) -> None:
+        """Extend a claim that is still ours; raises `LostClaimError` if it is not."""
+        until = utcnow() + timedelta(seconds=lease_seconds)
+        self.update_fields(recording_id, worker, claimed_until=until)
+
+    def recover(self, now: datetime | None = None) -> list[StatusChange]:
+        """Return rows whose lease ran out (a crashed or killed run) to their last good status."""
+        now = now or utcnow()
+        return self._release(Recording.claimed_until < now, "lease expired; recovered")
+
+    def release(self, worker: str) -> list[StatusChange]:
+        """Return every row `worker` still holds to its last good status (a run ending early)."""
+        return self._release(Recording.claimed_by == worker, f"released by {worker}")
+
+    def reset(self, ids: Iterable[int] | None = None) -> list[StatusChange]:
+        """Return FAILED and working (stuck) rows to their last good status, attempts cleared."""
+        movable = Recording.status.in_([S.FAILED, *WORKING])
+        if ids is not None:
+            movable = and_(movable, Recording.id.in_(list(ids)))
+        return self._release(movable, "reset by user", clear_attempts=True)
+
+    def _release(self, condition, reason: str, clear_attempts: bool = False) -> list[StatusChange]:
+        changes: list[StatusChange] = []
+        with self.session() as session:
+            rows = session.scalars(
+                select(Recording)
+                .where(condition, Recording.status.in_([*WORKING, S.FAILED]))
+                .with_for_update(skip_locked=True)
+            ).all()
+            for row in rows:
+                if row.status == S.FAILED and not clear_attempts:
+                    continue
+                target = restart_point(row.status, row.last_good_status)
+                check_transition(row.id, row.status, target)
+                changes.append(StatusChange(row.id, row.status, target))
+                _apply(row, target, reason, {})
+                if clear_attempts:
+                    row.attempts = 0
+                for publication in row.publications:
+                    if publication.status in (PlatformStatus.UPLOADING, PlatformStatus.FAILED):
+                        publication.status = PlatformStatus.PENDING
+        return changes
+
+
+def _last_good(status: ProcessingStatus, fallback: ProcessingStatus) -> ProcessingStatus:
+    return status if status in STABLE_RESTART_POINTS else fallback
+
+
+def _apply(row: Recording, target: ProcessingStatus, reason: str | None, fields: dict) -> None:
+    now = utcnow()
+    row.status = target
+    row.status_reason = reason
+    row.status_changed_at = now
+    row.updated_at = now
+    if target in STABLE_RESTART_POINTS:
+        row.last_good_status = target
+    if target not in WORKING:
+        row.claimed_by = None
+        row.claimed_until = None
+    for name, value in fields.items():
+        setattr(row, name, value)
