@@ -11,10 +11,12 @@ import re
 import string
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 TEMPLATE_FIELDS = frozenset({"original_title", "date", "topic"})
+TEMPLATED = ("youtube_title_template", "vk_title_template", "description_template")
 Privacy = Literal["public", "unlisted", "private"]
 
 
@@ -71,7 +73,7 @@ class MappingRule(TitleTemplate):
                 if self.regex:
                     raise ValueError(f"pattern is not a valid regular expression: {exc}") from exc
         allowed = TEMPLATE_FIELDS | groups
-        for name in ("youtube_title_template", "vk_title_template", "description_template"):
+        for name in (*TEMPLATED, "youtube_playlist_title", "vk_album_title"):
             template = getattr(self, name)
             unknown = template_placeholders(template or "") - allowed
             if unknown:
@@ -86,7 +88,7 @@ class MappingRule(TitleTemplate):
 class DefaultRules(TitleTemplate):
     @model_validator(mode="after")
     def _templates_use_known_names(self) -> DefaultRules:
-        for name in ("youtube_title_template", "vk_title_template", "description_template"):
+        for name in TEMPLATED:
             unknown = template_placeholders(getattr(self, name) or "") - TEMPLATE_FIELDS
             if unknown:
                 raise ValueError(f"{name} uses unknown placeholder {{{sorted(unknown)[0]}}}")
@@ -97,7 +99,18 @@ class VideoTitleMapping(_Strict):
     mapping_rules: list[MappingRule] = Field(default_factory=list)
     default_rules: DefaultRules = Field(default_factory=DefaultRules)
     date_format: str = "DD.MM.YYYY"
+    timezone: str | None = None  # IANA name for {date}; the machine's zone when not set
     thumbnail_directory: Path = Path("thumbnails")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown time zone {value!r}, e.g. Europe/Moscow") from None
+        return value
 
 
 class YouTubeSettings(_Strict):

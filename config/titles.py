@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from config.app_config import DefaultRules, MappingRule, VideoTitleMapping
 
@@ -13,6 +14,7 @@ YOUTUBE_TITLE_LIMIT = 100
 _REGEX_CHARS = re.compile(r"[\\^$.|?*+()\[\]{}]")
 _DATE_TOKENS = (("YYYY", "%Y"), ("YY", "%y"), ("DD", "%d"), ("MM", "%m"), ("HH", "%H"))
 _FORBIDDEN = re.compile(r"[<>\x00-\x1f\x7f]")
+_FORBIDDEN_IN_DESCRIPTION = re.compile(r"[<>]")
 
 
 @dataclass(frozen=True)
@@ -86,18 +88,30 @@ def find_rule(
     return mapping.default_rules, {}
 
 
+class _Blank(dict):
+    """Template values where a named group that did not take part in the match is empty."""
+
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def _fill(template: str | None, values: dict[str, str]) -> str | None:
+    return clean_title(template.format_map(_Blank(values))) if template else None
+
+
 def render(
     mapping: VideoTitleMapping, topic: str, start_time: datetime, pattern: str | None = None
 ) -> Publication:
     """Titles, description, thumbnail and playlist/album for one recording."""
     rule, groups = find_rule(mapping, topic, pattern)
+    zone = ZoneInfo(mapping.timezone) if mapping.timezone else None
     values = {
         **groups,
         "original_title": topic,
         "topic": topic,
-        "date": start_time.strftime(to_strftime(mapping.date_format)),
+        "date": start_time.astimezone(zone).strftime(to_strftime(mapping.date_format)),
     }
-    youtube_title = clean_title(rule.youtube_title_template.format(**values), topic)
+    youtube_title = clean_title(rule.youtube_title_template.format_map(_Blank(values)), topic)
     vk_template = rule.vk_title_template or rule.youtube_title_template
     thumbnail = None
     if rule.thumbnail:
@@ -107,13 +121,15 @@ def render(
     is_rule = isinstance(rule, MappingRule)
     return Publication(
         youtube_title=youtube_title,
-        vk_title=clean_title(vk_template.format(**values), topic),
-        description=rule.description_template.format(**values).replace("<", "").replace(">", ""),
+        vk_title=clean_title(vk_template.format_map(_Blank(values)), topic),
+        description=_FORBIDDEN_IN_DESCRIPTION.sub(
+            "", rule.description_template.format_map(_Blank(values))
+        ),
         thumbnail=thumbnail,
         tags=list(rule.tags),
         youtube_playlist_id=rule.youtube_playlist_id if is_rule else None,
-        youtube_playlist_title=rule.youtube_playlist_title if is_rule else None,
+        youtube_playlist_title=_fill(rule.youtube_playlist_title, values) if is_rule else None,
         vk_album_id=rule.vk_album_id if is_rule else None,
-        vk_album_title=rule.vk_album_title if is_rule else None,
+        vk_album_title=_fill(rule.vk_album_title, values) if is_rule else None,
         rule_pattern=rule.pattern if is_rule else None,
     )

@@ -79,13 +79,16 @@ def _selection_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def _require_selection(all_: bool, recordings: str | None, interactive: bool) -> list[int] | None:
     """None for --all (or -i), else the parsed IDs; exactly one way must be chosen."""
-    from flows.selection import parse_ids
+    from flows.selection import SelectionError, parse_ids
 
-    if sum((all_, recordings is not None)) != 1 and not interactive:
-        raise UsageProblem('choose the recordings: --all, --recordings "1,4,7" or -i')
     if all_ and recordings is not None:
         raise UsageProblem("--all and --recordings exclude each other")
-    return parse_ids(recordings) if recordings is not None else None
+    if not (all_ or recordings is not None or interactive):
+        raise UsageProblem('choose the recordings: --all, --recordings "1,4,7" or -i')
+    try:
+        return parse_ids(recordings) if recordings is not None else None
+    except SelectionError as exc:
+        raise UsageProblem(str(exc)) from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -181,6 +184,49 @@ def reset(recordings: str | None, yes: bool) -> None:
     for change in changes:
         out.print(f"  {change.recording_id}: {change.before} -> {change.after}")
     out.print(f"Reset {len(changes)} recordings.")
+
+
+@main.group("config")
+def config_group() -> None:
+    """Check app_config.json and preview the titles it gives."""
+
+
+def _app_config(path: Path | None):
+    from config.app_config import load_app_config
+    from config.settings import get_settings
+
+    return load_app_config(path or get_settings().app_config)
+
+
+@config_group.command("check")
+@click.option("--file", "path", type=click.Path(path_type=Path), help="Default: APP_CONFIG.")
+@friendly_errors
+def config_check(path: Path | None) -> None:
+    """Validate app_config.json; one line per problem, exit code 2 when it is wrong."""
+    from config.settings import get_settings
+
+    config = _app_config(path)
+    mapping = config.video_title_mapping
+    enabled = [name for name, p in config.platforms if p.enabled]
+    out.print(
+        f"{path or get_settings().app_config} is valid: {len(mapping.mapping_rules)} mapping "
+        f"rules, platforms enabled: {', '.join(enabled) or 'none'}."
+    )
+
+
+@config_group.command("title")
+@click.argument("topic")
+@click.option("--date", "when", type=click.DateTime(["%Y-%m-%d"]), help="Meeting day (today).")
+@click.option("--file", "path", type=click.Path(path_type=Path), help="Default: APP_CONFIG.")
+@friendly_errors
+def config_title(topic: str, when: datetime | None, path: Path | None) -> None:
+    """Show the rule a Zoom TOPIC falls under and the titles it would be published with."""
+    from config.titles import render
+
+    start = (when or datetime.now()).astimezone()
+    publication = render(_app_config(path).video_title_mapping, topic, start)
+    for name, value in vars(publication).items():
+        out.print(f"{name}: {value if value not in (None, []) else '-'}", highlight=False)
 
 
 @main.group()

@@ -1,0 +1,96 @@
+"""Shared fixtures: isolated settings, the status store on SQLite and PostgreSQL, Prefect."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from config.settings import get_settings
+from integrations.store.repository import RecordingStore
+
+os.environ.setdefault("COLUMNS", "200")  # Rich tables in CliRunner output: no wrapping
+POSTGRES_URL = os.environ.get(
+    "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+POSTGRES_REQUIRED = os.environ.get("REQUIRE_POSTGRES") == "1" or os.environ.get("CI") == "true"
+
+
+@pytest.fixture(autouse=True)
+def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every test gets its own data and media folders and no `.env` from the working tree."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("MEDIA_DIR", str(tmp_path / "video"))
+    monkeypatch.setenv("APP_CONFIG", str(tmp_path / "app_config.json"))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for this session (dropped at the end)."""
+    import psycopg
+
+    base = make_url(POSTGRES_URL)
+    conninfo = base.set(drivername="postgresql").render_as_string(hide_password=False)
+    name = f"zp_test_{uuid.uuid4().hex[:10]}"
+    try:
+        admin = psycopg.connect(conninfo, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        message = f"PostgreSQL at {base.render_as_string()} is not reachable: {exc}"
+        if POSTGRES_REQUIRED:
+            pytest.fail(message + " (required here: REQUIRE_POSTGRES=1 or CI=true)")
+        pytest.skip(message)
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = base.set(database=name).render_as_string(hide_password=False)
+    RecordingStore(url).upgrade()
+    yield url
+    with psycopg.connect(conninfo, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _empty_tables(store: RecordingStore) -> None:
+    with store.engine.begin() as connection:
+        for table in ("publications", "recordings", "quota_usage"):
+            connection.execute(text(f"DELETE FROM {table}"))
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of an empty, current status store: embedded SQLite, then PostgreSQL."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'store.db'}"
+        RecordingStore(url).upgrade()
+        return url
+    url = request.getfixturevalue("postgres_database")
+    store = RecordingStore(url)
+    _empty_tables(store)
+    store.dispose()
+    return url
+
+
+@pytest.fixture
+def store(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[RecordingStore]:
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    get_settings.cache_clear()
+    opened = RecordingStore.open(database_url)
+    yield opened
+    opened.dispose()
+
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    """One temporary Prefect server for every test that needs the API (it takes ~15 s)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
