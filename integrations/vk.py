@@ -1,0 +1,496 @@
+"""VK client: video.save, a streamed upload with bounded memory, state checks, albums, covers.
+
+Plain Python (no Prefect). API methods go through vk_api, whose hard-coded
+`https://api.vk.ru/method/` (older releases `api.vk.com`) is rewritten to `VK_API_URL` by the
+`requests.Session` it is given. The file upload does not use `VkUpload` (it reads the whole file
+into memory): the multipart body is a file-like object with a length, read from disk in blocks.
+
+Crash safety is the caller's loop: store `SavedVideo.video_id`/`owner_id` before `upload`; after
+a crash, `video_state` tells whether the file already arrived (`PROCESSING`/`READY`) before
+uploading again. Errors 6 and 9 back off and retry; 5 raises `VkAuthError`, 14 `VkCaptchaRequired`.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import logging
+import random
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+import vk_api
+from jconfig.memory import MemoryConfig
+from vk_api.exceptions import ApiError, ApiHttpError, Captcha
+
+from config.settings import get_settings
+from integrations.thumbnails import check_thumbnail
+
+log = logging.getLogger(__name__)
+
+API_VERSION = "5.199"
+VK_METHOD_PREFIXES = ("https://api.vk.ru/method/", "https://api.vk.com/method/")
+RATE_LIMIT_CODES = {6: "too many requests per second", 9: "flood control", 10: "internal error"}
+ALREADY_IN_ALBUM = 800
+
+
+# ---- errors ---------------------------------------------------------------------------------
+
+
+class VkError(Exception):
+    """Base of every error this module raises. `retryable` tells a task whether to try again."""
+
+    retryable = False
+
+
+class VkAuthError(VkError):
+    """Error 5: VK rejected the access token (expired, revoked or without the video scope)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(
+            f"VK rejected the access token (error 5: {detail}). Get a new token with the "
+            "`video` and `groups` rights (offline access) and store it again with "
+            "`zoom-publisher credentials import --vk <file>`."
+        )
+
+
+class VkCaptchaRequired(VkError):  # noqa: N818 (reads better as a state)
+    """Error 14: VK wants a captcha, which an unattended upload cannot solve."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "VK asks for a captcha (error 14): the account made too many similar requests. "
+            "Open vk.com with this account in a browser, act once by hand (solve the captcha), "
+            "wait a while, then run the upload again."
+        )
+
+
+class VkRateLimited(VkError):  # noqa: N818 (reads better as a state)
+    """Errors 6/9/10 kept coming after every retry; try again later."""
+
+    retryable = True
+
+
+class VkTransientError(VkError):
+    """A network failure or an HTTP 5xx that outlasted the retries."""
+
+    retryable = True
+
+
+class VkApiFailure(VkError):  # noqa: N818 (reads better as a state)
+    """Any other VK API error: the request itself is wrong (bad album, bad parameter...)."""
+
+    def __init__(self, method: str, code: int, message: str) -> None:
+        self.method = method
+        self.code = code
+        super().__init__(f"VK {method} failed with error {code}: {message}")
+
+
+class VkUploadError(VkError):
+    """The upload server refused the file."""
+
+
+# ---- data -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SavedVideo:
+    """What `video.save` answered: store `video_id` and `owner_id` before uploading."""
+
+    video_id: int
+    owner_id: int
+    upload_url: str
+    access_key: str = ""
+
+
+@dataclass(frozen=True)
+class UploadResult:
+    """What the upload server answered."""
+
+    video_id: int
+    owner_id: int
+    size: int
+    video_hash: str
+
+
+class VideoState(enum.Enum):
+    """Where a saved video stands, as `video.get` shows it."""
+
+    MISSING = "missing"  # not listed: the file never arrived (upload it)
+    PROCESSING = "processing"  # the file arrived, VK is converting it
+    READY = "ready"
+
+
+# ---- plumbing -------------------------------------------------------------------------------
+
+
+class _RewritingSession(requests.Session):
+    """A requests session that sends vk_api's hard-coded API URL to `api_url`, with a timeout."""
+
+    def __init__(self, api_url: str, timeout: float) -> None:
+        super().__init__()
+        self.api_url = api_url.rstrip("/") + "/"
+        self.timeout = timeout
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
+        text = url.decode() if isinstance(url, bytes) else url
+        for prefix in VK_METHOD_PREFIXES:
+            if text.startswith(prefix):
+                text = self.api_url + text[len(prefix) :]
+                break
+        kwargs.setdefault("timeout", self.timeout)
+        return super().request(method, text, *args, **kwargs)
+
+
+class MultipartFile:
+    """A `multipart/form-data` body with one file field, read from disk block by block.
+
+    It has a length and no `__iter__`, so requests sends `Content-Length` (not chunked) and
+    urllib3 streams it through `read`; memory stays at one block whatever the file size.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        field: str,
+        *,
+        content_type: str = "application/octet-stream",
+        on_progress: Callable[[int], None] | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.boundary = secrets.token_hex(16)
+        name = self.path.name.replace('"', "_")
+        self._head = (
+            f"--{self.boundary}\r\n"
+            f'Content-Disposition: form-data; name="{field}"; filename="{name}"\r\n'
+            f"Content-Type: {content_type}\r\n\r\n"
+        ).encode()
+        self._tail = f"\r\n--{self.boundary}--\r\n".encode()
+        self._size = self.path.stat().st_size
+        self._file = self.path.open("rb")
+        self._pos = 0
+        self._on_progress = on_progress
+        self._sent_file = 0
+
+    @property
+    def content_type(self) -> str:
+        return f"multipart/form-data; boundary={self.boundary}"
+
+    def __len__(self) -> int:
+        return len(self._head) + self._size + len(self._tail)
+
+    def tell(self) -> int:
+        return self._pos
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0:
+            size = 1 << 20
+        out = b""
+        head_end = len(self._head)
+        file_end = head_end + self._size
+        if self._pos < head_end:
+            out = self._head[self._pos : self._pos + size]
+        elif self._pos < file_end:
+            out = self._file.read(min(size, file_end - self._pos))
+            self._sent_file += len(out)
+            if self._on_progress is not None:
+                self._on_progress(self._sent_file)
+        else:
+            start = self._pos - file_end
+            out = self._tail[start : start + size]
+        self._pos += len(out)
+        return out
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def _raise(error: Exception) -> None:
+    raise error
+
+
+# ---- the client -----------------------------------------------------------------------------
+
+
+class VkClient:
+    """One VK user or community token (not thread-safe: one per task)."""
+
+    def __init__(
+        self,
+        token: str,
+        *,
+        group_id: int | None = None,
+        api_url: str | None = None,
+        api_version: str = API_VERSION,
+        timeout: float | None = None,
+        retry_attempts: int | None = None,
+        backoff_base: float | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        rps_delay: float = vk_api.VkApi.RPS_DELAY,
+    ) -> None:
+        settings = get_settings()
+        self.group_id = abs(group_id) if group_id else None
+        self.api_url = api_url or settings.vk_api_url
+        self.timeout = timeout if timeout is not None else settings.http_timeout
+        self.retry_attempts = (
+            retry_attempts if retry_attempts is not None else settings.http_retry_attempts
+        )
+        self.backoff_base = backoff_base if backoff_base is not None else settings.http_backoff_base
+        self.sleep = sleep
+        self._session = _RewritingSession(self.api_url, self.timeout)
+        self._vk = vk_api.VkApi(
+            token=token, api_version=api_version, session=self._session, config=MemoryConfig
+        )
+        self._vk.RPS_DELAY = rps_delay  # type: ignore[misc]
+        # vk_api sleeps 0.5 s and retries error 6 once by itself; retry 6 and 9 here instead,
+        # with backoff and an injectable sleep. Captchas are raised, never prompted for.
+        self._vk.error_handlers[6] = _raise
+        self._vk.error_handlers[14] = _raise
+        self._upload_http = requests.Session()
+
+    def __repr__(self) -> str:
+        return f"VkClient(group_id={self.group_id!r}, api_url={self.api_url!r})"
+
+    @property
+    def owner_id(self) -> int | None:
+        """The owner of the community's videos and albums (negative), None for the user's own."""
+        return -self.group_id if self.group_id else None
+
+    # ---- API calls ----
+
+    def _backoff(self, attempt: int, code: int | None = None) -> None:
+        delay = self.backoff_base * 2 ** (attempt - 1) * (5 if code == 9 else 1)
+        self.sleep(delay + random.uniform(0, delay / 2))  # noqa: S311 (jitter, not crypto)
+
+    def call(self, method: str, **params: Any) -> Any:
+        """Call an API method (None values left out) with retries for 6/9/10, 5xx and network."""
+        values = {k: v for k, v in params.items() if v is not None}
+        attempt = 0
+        while True:
+            attempt += 1
+            code: int | None = None
+            try:
+                return self._vk.method(method, values)
+            except Captcha:
+                raise VkCaptchaRequired from None
+            except ApiError as exc:
+                code = exc.code
+                message = str(exc.error.get("error_msg", ""))
+                if code == 5:
+                    raise VkAuthError(message) from None
+                if code == 14:
+                    raise VkCaptchaRequired from None
+                if code not in RATE_LIMIT_CODES:
+                    raise VkApiFailure(method, code, message) from None
+                if attempt > self.retry_attempts:
+                    raise VkRateLimited(
+                        f"VK {method} kept answering error {code} ({RATE_LIMIT_CODES[code]}) "
+                        f"after {attempt} attempts; try again later."
+                    ) from None
+                log.warning("VK %s: error %s, retry %d", method, code, attempt)
+            except ApiHttpError as exc:
+                status = exc.response.status_code
+                if status < 500 and status != 429:
+                    raise VkError(f"VK {method} answered HTTP {status}; check VK_API_URL") from None
+                if attempt > self.retry_attempts:
+                    raise VkTransientError(
+                        f"VK {method} answered HTTP {status}; retry later"
+                    ) from None
+                log.warning("VK %s: HTTP %s, retry %d", method, status, attempt)
+            except requests.RequestException as exc:
+                if attempt > self.retry_attempts:
+                    raise VkTransientError(
+                        f"VK {method} failed: {type(exc).__name__}; check the network"
+                    ) from None
+                log.warning("VK %s: %s, retry %d", method, type(exc).__name__, attempt)
+            self._backoff(attempt, code)
+
+    def save_video(
+        self,
+        name: str,
+        *,
+        description: str = "",
+        album_id: int | None = None,
+        privacy_view: str | None = None,
+        privacy_comment: str | None = None,
+        no_comments: bool = False,
+        repeat: bool = False,
+        wallpost: bool = False,
+    ) -> SavedVideo:
+        """`video.save`: create the video, get its upload URL; store the ids before uploading."""
+        response = self.call(
+            "video.save",
+            name=name,
+            description=description,
+            group_id=self.group_id,
+            album_id=album_id,
+            privacy_view=privacy_view,
+            privacy_comment=privacy_comment,
+            no_comments=int(no_comments),
+            repeat=int(repeat),
+            wallpost=int(wallpost),
+        )
+        return SavedVideo(
+            video_id=int(response["video_id"]),
+            owner_id=int(response["owner_id"]),
+            upload_url=response["upload_url"],
+            access_key=response.get("access_key", ""),
+        )
+
+    def upload(
+        self,
+        saved: SavedVideo,
+        path: str | Path,
+        *,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> UploadResult:
+        """Stream `path` to the upload URL (field `video_file`), with bounded memory.
+
+        On a network error or 5xx it checks `video_state` before sending again, so a file that
+        did arrive is not sent twice.
+        """
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return self._post_file(saved, Path(path), on_progress)
+            except (requests.RequestException, VkTransientError) as exc:
+                if attempt > self.retry_attempts:
+                    raise VkTransientError(
+                        f"uploading to VK failed {attempt} times ({type(exc).__name__}); "
+                        "check the network and run the upload again"
+                    ) from None
+                log.warning("VK upload failed (%s), retry %d", type(exc).__name__, attempt)
+            self._backoff(attempt)
+            if self.video_state(saved.owner_id, saved.video_id) is not VideoState.MISSING:
+                log.info("VK already has the file of video %s", saved.video_id)
+                return UploadResult(saved.video_id, saved.owner_id, Path(path).stat().st_size, "")
+
+    def _post_file(
+        self, saved: SavedVideo, path: Path, on_progress: Callable[[int], None] | None
+    ) -> UploadResult:
+        body = MultipartFile(path, "video_file", content_type="video/mp4", on_progress=on_progress)
+        try:
+            response = self._upload_http.post(
+                saved.upload_url,
+                data=body,
+                headers={"Content-Type": body.content_type},
+                timeout=self.timeout,
+            )
+        finally:
+            body.close()
+        if response.status_code >= 500:
+            raise VkTransientError(f"the VK upload server answered {response.status_code}")
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = {"error": response.text[:200]}
+        if not response.ok or "error" in answer:
+            raise VkUploadError(
+                f"the VK upload server refused the file ({response.status_code}: "
+                f"{answer.get('error')}); call save_video again for a fresh upload URL"
+            )
+        return UploadResult(
+            video_id=int(answer.get("video_id", saved.video_id)),
+            owner_id=int(answer.get("owner_id", saved.owner_id)),
+            size=int(answer.get("size", 0)),
+            video_hash=str(answer.get("video_hash", "")),
+        )
+
+    def video_state(self, owner_id: int, video_id: int) -> VideoState:
+        """Whether the file of a saved video arrived (`PROCESSING`/`READY`) or not (`MISSING`)."""
+        response = self.call("video.get", owner_id=owner_id, videos=f"{owner_id}_{video_id}")
+        items = response.get("items", [])
+        if not items:
+            return VideoState.MISSING
+        return VideoState.PROCESSING if items[0].get("processing") else VideoState.READY
+
+    # ---- albums ----
+
+    def find_album(self, title: str) -> int | None:
+        """The id of the album titled exactly `title`, if any."""
+        offset = 0
+        while True:
+            page = self.call("video.getAlbums", owner_id=self.owner_id, offset=offset, count=100)
+            items = page.get("items", [])
+            for album in items:
+                if album.get("title") == title:
+                    return int(album["id"])
+            offset += len(items)
+            if not items or offset >= int(page.get("count", 0)):
+                return None
+
+    def find_or_create_album(self, title: str, *, privacy: str | None = None) -> int:
+        """The id of the album titled `title`, created when there is none."""
+        if (found := self.find_album(title)) is not None:
+            return found
+        response = self.call("video.addAlbum", group_id=self.group_id, title=title, privacy=privacy)
+        log.info("VK album created: %s", title)
+        return int(response["album_id"])
+
+    def add_to_album(self, album_id: int, owner_id: int, video_id: int) -> bool:
+        """Add a video to an album; False when it is already there (error 800)."""
+        try:
+            self.call(
+                "video.addToAlbum",
+                target_id=self.owner_id,
+                album_id=album_id,
+                owner_id=owner_id,
+                video_id=video_id,
+            )
+        except VkApiFailure as exc:
+            if exc.code == ALREADY_IN_ALBUM:
+                return False
+            raise
+        return True
+
+    # ---- cover ----
+
+    def set_cover(self, owner_id: int, video_id: int, path: str | Path) -> dict[str, Any]:
+        """Upload `path` as the video's cover (`video.getThumbUploadUrl` + `saveUploadedThumb`).
+
+        The image is checked first (JPEG/PNG, at most 2 MB).
+        """
+        mime = check_thumbnail(path)
+        upload_url = self.call("video.getThumbUploadUrl", owner_id=owner_id)["upload_url"]
+        body = MultipartFile(path, "file", content_type=mime)
+        try:
+            response = self._upload_http.post(
+                upload_url,
+                data=body,
+                headers={"Content-Type": body.content_type},
+                timeout=self.timeout,
+            )
+        finally:
+            body.close()
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = {}
+        if not response.ok or not isinstance(answer, dict) or "error" in answer:
+            raise VkUploadError(
+                f"the VK cover upload was refused ({response.status_code}: {answer.get('error')})"
+            )
+        thumb_json = answer.get("thumb_json")
+        if thumb_json is None:
+            thumb_json = response.text
+        elif not isinstance(thumb_json, str):
+            thumb_json = json.dumps(thumb_json)
+        return self.call(
+            "video.saveUploadedThumb",
+            owner_id=owner_id,
+            video_id=video_id,
+            thumb_json=thumb_json,
+            thumb_size=answer.get("thumb_size"),
+            random_tag=answer.get("random_tag"),
+            set_thumb=1,
+        )
+
+    @staticmethod
+    def video_url(owner_id: int, video_id: int) -> str:
+        return f"https://vk.com/video{owner_id}_{video_id}"
