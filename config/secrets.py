@@ -88,10 +88,19 @@ def _documents(block_type_slug: str) -> list[tuple[str, dict]]:
     return [(d.name, d.data) for d in documents if d.name]
 
 
+def zoom_account_names() -> list[str]:
+    """The block names of every configured Zoom account (secrets are loaded only where used)."""
+    names = sorted(name for name, _ in _documents(ZoomAccount.get_block_type_slug()))
+    if not names:
+        raise CredentialsMissingError(
+            "no Zoom account configured: run `zoom-publisher credentials import --zoom FILE`"
+        )
+    return names
+
+
 def zoom_accounts() -> list[ZoomAccount]:
     """Every configured Zoom account, secrets loaded."""
-    names = sorted(name for name, _ in _documents(ZoomAccount.get_block_type_slug()))
-    return [ZoomAccount.load(name) for name in names]
+    return [ZoomAccount.load(name) for name in zoom_account_names()]
 
 
 def youtube_credentials() -> YouTubeCredentials:

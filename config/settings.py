@@ -62,8 +62,11 @@ class Settings(BaseSettings):
     http_backoff_base: float = 1.0
     min_free_disk_mb: int = 512
 
-    # Claims.
+    # Claims and retries.
     lease_seconds: int = 900
+    max_attempts: int = 3  # runs that may try one recording's stage before it stays FAILED
+    task_retries: int = 2  # Prefect retries of a task on a transient error, within one run
+    task_retry_backoff: float = 10.0  # seconds, doubled per retry, with jitter
 
     @property
     def resolved_database_url(self) -> str:

@@ -4,16 +4,24 @@ from __future__ import annotations
 
 from alembic import context
 
-from integrations.store.models import Base
+from integrations.store.models import Base, UTCDateTime
 
 config = context.config
 target_metadata = Base.metadata
+
+
+def render_item(type_: str, obj, autogen_context):
+    """Write the store's UTC datetime type as the plain column type it stands on."""
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
 
 
 def run_migrations(connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
+        render_item=render_item,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
     )

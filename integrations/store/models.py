@@ -103,6 +103,7 @@ class Recording(Base):
 
     claimed_by: Mapped[str | None] = mapped_column(String(255))
     claimed_until: Mapped[datetime | None] = mapped_column(index=True)
+    not_before: Mapped[datetime | None] = mapped_column()  # deferred, e.g. until quota resets
 
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -148,11 +149,12 @@ class Publication(Base):
 
 
 class QuotaUsage(Base):
-    """API units spent per platform and quota day (YouTube counts per Pacific day)."""
+    """API units spent per platform, quota bucket and quota day (YouTube: per Pacific day)."""
 
     __tablename__ = "quota_usage"
 
     platform: Mapped[Platform] = mapped_column(_enum(Platform, "quota_platform"), primary_key=True)
+    bucket: Mapped[str] = mapped_column(String(32), primary_key=True)  # e.g. "default"
     day: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM-DD in the quota's zone
     units: Mapped[int] = mapped_column(Integer, default=0)
     exhausted_until: Mapped[datetime | None] = mapped_column()

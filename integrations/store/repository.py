@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from integrations.store.database import (
@@ -134,6 +135,52 @@ class RecordingStore:
             session.add(row)
         return row
 
+    def upsert_synced(self, zoom_uuid: str, values: dict[str, Any], skip: str | None) -> str:
+        """Store one meeting instance from a sync; returns "added", "updated" or "unchanged".
+
+        Metadata Zoom changed is updated. The status is only decided for rows that no stage has
+        touched: new ones, and ones a sync filter skipped (re-checked, e.g. once Zoom finished
+        processing). Rows in progress or done keep their status.
+        """
+        for attempt in range(2):
+            try:
+                return self._upsert_synced(zoom_uuid, values, skip)
+            except IntegrityError:  # another sync inserted the same instance first
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _upsert_synced(self, zoom_uuid: str, values: dict[str, Any], skip: str | None) -> str:
+        with self.session() as session:
+            row = session.scalars(
+                select(Recording).where(Recording.zoom_uuid == zoom_uuid).with_for_update()
+            ).one_or_none()
+            if row is None:
+                status = S.SKIPPED if skip else S.INITIALIZED
+                session.add(
+                    Recording(
+                        zoom_uuid=zoom_uuid,
+                        status=status,
+                        last_good_status=S.INITIALIZED,
+                        status_reason=skip,
+                        **values,
+                    )
+                )
+                return "added"
+            changed = {k: v for k, v in values.items() if getattr(row, k) != v}
+            for name, value in changed.items():
+                setattr(row, name, value)
+            untouched = row.status == S.INITIALIZED or (
+                row.status == S.SKIPPED and row.last_good_status == S.INITIALIZED
+            )
+            target = S.SKIPPED if skip else S.INITIALIZED
+            if untouched and (row.status, row.status_reason) != (target, skip):
+                if row.status != target:
+                    check_transition(row.id, row.status, target)
+                _apply(row, target, skip, {})
+                changed["status"] = target
+            return "updated" if changed else "unchanged"
+
     def transition(
         self,
         recording_id: int,
@@ -175,13 +222,14 @@ class RecordingStore:
         *,
         lease_seconds: int,
         ids: Sequence[int] | None = None,
+        exclude: Iterable[int] = (),
         limit: int | None = None,
         max_attempts: int = 3,
     ) -> list[Recording]:
         """Atomically take up to `limit` rows ready for `stage` and put them in its working status.
 
-        Ready means the stage's input status, or FAILED there with attempts left. Rows held by a
-        live lease of another worker are never returned.
+        Ready means the stage's input status, or FAILED there with attempts left, and not deferred
+        (`not_before` in the future). Rows held by another worker are never returned.
         """
         input_status, working, _ = STAGES[stage]
         now = utcnow()
@@ -193,9 +241,14 @@ class RecordingStore:
                 Recording.attempts < max_attempts,
             ),
         )
-        candidates = select(Recording.id).where(ready).order_by(Recording.start_time, Recording.id)
+        due = or_(Recording.not_before.is_(None), Recording.not_before <= now)
+        candidates = (
+            select(Recording.id).where(ready, due).order_by(Recording.start_time, Recording.id)
+        )
         if ids is not None:
             candidates = candidates.where(Recording.id.in_(list(ids)))
+        if excluded := list(exclude):
+            candidates = candidates.where(Recording.id.not_in(excluded))
         if limit is not None:
             candidates = candidates.limit(limit)
         candidates = candidates.with_for_update(skip_locked=True)
@@ -222,10 +275,16 @@ class RecordingStore:
             )
             return list(rows)
 
-    def renew(self, recording_id: int, worker: str, lease_seconds: int) -> None:
-        """Extend a claim that is still ours; raises `LostClaimError` if it is not."""
-        until = utcnow() + timedelta(seconds=lease_seconds)
-        self.update_fields(recording_id, worker, claimed_until=until)
+    def renew(self, worker: str, lease_seconds: int) -> int:
+        """Extend every lease `worker` still holds (its heartbeat); returns how many."""
+        now = utcnow()
+        with self.session() as session:
+            result = session.execute(
+                update(Recording)
+                .where(Recording.claimed_by == worker, Recording.status.in_(list(WORKING)))
+                .values(claimed_until=now + timedelta(seconds=lease_seconds))
+            )
+            return result.rowcount
 
     def recover(self, now: datetime | None = None) -> list[StatusChange]:
         """Return rows whose lease ran out (a crashed or killed run) to their last good status."""

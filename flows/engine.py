@@ -1,0 +1,182 @@
+"""The scheduler every stage flow and the full pipeline share.
+
+Each stage pulls its next recording from the store as soon as one of its slots is free
+(`claim(..., limit=1)`), so recordings stream through download -> process -> upload, each stage
+with its own concurrency limit, and two flow runs (two workers) share the work without ever taking
+the same recording. A heartbeat keeps this run's leases alive; a crashed run's leases run out and
+the next run's `recover` returns its rows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from prefect import Task, get_run_logger
+from prefect.futures import PrefectFuture
+
+from config.settings import get_settings
+from integrations.store.models import Recording
+from integrations.store.repository import RecordingStore
+from integrations.store.states import STAGES, ProcessingStatus
+from tasks.common import get_store
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One pipeline stage: its task (called as `task(recording_id, worker, **kwargs)`) and limit."""
+
+    name: str
+    task: Task
+    limit: int
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Touched:
+    """A recording this run worked on: where it started and where it ended."""
+
+    recording_id: int
+    topic: str
+    before: ProcessingStatus
+    after: ProcessingStatus | None = None
+    reason: str | None = None
+    stages: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RunReport:
+    touched: dict[int, Touched] = field(default_factory=dict)
+    busy_seconds: dict[str, float] = field(default_factory=dict)
+
+    def note_claim(self, stage: str, row: Recording) -> None:
+        input_status = STAGES[stage][0]
+        entry = self.touched.setdefault(row.id, Touched(row.id, row.topic, input_status))
+        entry.stages.append(stage)
+
+    def note_result(self, row: Recording) -> None:
+        entry = self.touched[row.id]
+        entry.after, entry.reason = row.status, row.status_reason
+
+
+class LeaseHeartbeat:
+    """Renews every lease the worker holds, every third of the lease, until stopped."""
+
+    def __init__(self, store: RecordingStore, worker: str, lease_seconds: int) -> None:
+        self.store, self.worker, self.lease_seconds = store, worker, lease_seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="lease-heartbeat", daemon=True)
+
+    def _beat(self) -> None:
+        while not self._stop.wait(max(self.lease_seconds / 3, 0.5)):
+            self.store.renew(self.worker, self.lease_seconds)
+
+    def __enter__(self) -> LeaseHeartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+
+def run_stages(
+    stages: Sequence[Stage],
+    worker: str,
+    *,
+    ids: Sequence[int] | None = None,
+    poll_seconds: float = 1.0,
+) -> RunReport:
+    """Run every ready recording (all, or `ids`) through `stages`, streaming; return a report."""
+    settings = get_settings()
+    store = get_store()
+    logger = get_run_logger()
+    for change in store.recover():
+        logger.warning(
+            "Recording %s: %s -> %s (a previous run's lease ran out)",
+            change.recording_id,
+            change.before,
+            change.after,
+        )
+    report = RunReport()
+    done: queue.SimpleQueue[PrefectFuture] = queue.SimpleQueue()
+    running: dict[str, dict[PrefectFuture, tuple[Recording, float]]] = {s.name: {} for s in stages}
+    failed_here: set[int] = set()
+    with LeaseHeartbeat(store, worker, settings.lease_seconds):
+        try:
+            while True:
+                for stage in reversed(stages):  # downstream first: finished work moves on
+                    _fill_slots(stage, store, worker, ids, failed_here, running, report, done)
+                if not any(running.values()):
+                    break
+                with contextlib.suppress(queue.Empty):
+                    done.get(timeout=poll_seconds)
+                _collect(stages, store, running, report, failed_here)
+        finally:
+            for change in store.release(worker):
+                logger.warning("Recording %s released: %s", change.recording_id, change.after)
+    return report
+
+
+def _fill_slots(
+    stage: Stage,
+    store: RecordingStore,
+    worker: str,
+    ids: Sequence[int] | None,
+    failed_here: set[int],
+    running: dict[str, dict[PrefectFuture, tuple[Recording, float]]],
+    report: RunReport,
+    done: queue.SimpleQueue[PrefectFuture],
+) -> None:
+    settings = get_settings()
+    while len(running[stage.name]) < stage.limit:
+        claimed = store.claim(
+            stage.name,
+            worker,
+            lease_seconds=settings.lease_seconds,
+            ids=ids,
+            exclude=failed_here,
+            limit=1,
+            max_attempts=settings.max_attempts,
+        )
+        if not claimed:
+            return
+        row = claimed[0]
+        report.note_claim(stage.name, row)
+        named = stage.task.with_options(task_run_name=task_run_name(stage.name, row))
+        future = named.submit(row.id, worker, **stage.kwargs)
+        future.add_done_callback(done.put)
+        running[stage.name][future] = (row, time.monotonic())
+
+
+def _collect(
+    stages: Sequence[Stage],
+    store: RecordingStore,
+    running: dict[str, dict[PrefectFuture, tuple[Recording, float]]],
+    report: RunReport,
+    failed_here: set[int],
+) -> None:
+    for stage in stages:
+        for future, (row, started) in list(running[stage.name].items()):
+            if not future.state.is_final():
+                continue
+            del running[stage.name][future]
+            report.busy_seconds[stage.name] = (
+                report.busy_seconds.get(stage.name, 0.0) + time.monotonic() - started
+            )
+            current = store.get(row.id)
+            report.note_result(current)
+            if current.status == ProcessingStatus.FAILED or future.state.is_failed():
+                failed_here.add(row.id)
+
+
+def task_run_name(stage: str, row: Recording) -> str:
+    """`download-12-algebra-lecture-3`: the stage, the recording ID and its topic."""
+    words = "".join(c if c.isalnum() else "-" for c in row.topic.lower()).split("-")
+    slug = "-".join(w for w in words if w)[:40].rstrip("-")
+    return f"{stage}-{row.id}-{slug}" if slug else f"{stage}-{row.id}"

@@ -1,0 +1,71 @@
+"""The `sync` flow: every configured Zoom account's cloud recordings into the status table."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_table_artifact
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from config.secrets import zoom_account_names
+from config.settings import get_settings
+from tasks.sync import list_account_recordings, store_instances
+
+
+class SyncError(RuntimeError):
+    """Some accounts could not be listed; the others were synced."""
+
+
+def sync_range(
+    last_days: int | None, from_date: date | None, to_date: date | None
+) -> tuple[date, date]:
+    """The inclusive UTC day range to list: `--from/--to`, or the last N days (default 14)."""
+    today = datetime.now(UTC).date()
+    end = to_date or today
+    if from_date is not None:
+        start = from_date
+    else:
+        start = end - timedelta(days=(last_days or get_settings().sync_days) - 1)
+    if end < start:
+        raise ValueError(f"the range ends ({end}) before it starts ({start})")
+    return start, end
+
+
+@flow(name="sync", task_runner=ThreadPoolTaskRunner(max_workers=4))
+def sync_flow(
+    last_days: int | None = None, from_date: date | None = None, to_date: date | None = None
+) -> dict[str, int]:
+    """List recordings of every Zoom account (all users, all pages) and store each instance."""
+    logger = get_run_logger()
+    start, end = sync_range(last_days, from_date, to_date)
+    names = zoom_account_names()
+    logger.info("Syncing %d Zoom accounts from %s to %s", len(names), start, end)
+    futures = {name: list_account_recordings.submit(name, start, end) for name in names}
+    totals: Counter[str] = Counter()
+    failures: list[str] = []
+    rows = []
+    for name, future in futures.items():
+        try:
+            listing = future.result()
+        except Exception as exc:
+            failures.append(f"{name}: {exc}")
+            continue
+        outcome = store_instances(listing.account, listing.instances)
+        totals.update(outcome)
+        rows.append({"account": listing.account, "instances": len(listing.instances), **outcome})
+    create_table_artifact(
+        key="sync-report",
+        table=rows or [{"account": "-", "instances": 0}],
+        description=f"Zoom sync {start} to {end}",
+    )
+    logger.info(
+        "Sync done: %d added, %d updated, %d unchanged",
+        totals["added"],
+        totals["updated"],
+        totals["unchanged"],
+    )
+    if failures:
+        raise SyncError("could not list: " + "; ".join(failures))
+    return dict(totals)

@@ -1,0 +1,145 @@
+"""What every task shares: the store of this process, the retry policy, the run's identity."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import httpx
+
+from config.settings import get_settings
+from integrations.store.models import Recording
+from integrations.store.repository import LostClaimError, RecordingStore
+from integrations.store.states import STAGES, ProcessingStatus
+
+logger = logging.getLogger("zoom_publisher")
+
+
+@lru_cache(maxsize=4)
+def _store_for(url: str) -> RecordingStore:
+    return RecordingStore.open(url)
+
+
+def get_store() -> RecordingStore:
+    """The status store of this process (one engine and pool per URL, shared by all tasks)."""
+    return _store_for(get_settings().resolved_database_url)
+
+
+def run_logger() -> logging.Logger | logging.LoggerAdapter:
+    """The Prefect run's logger (shown in the UI) inside a run, else the package logger."""
+    from prefect import get_run_logger
+    from prefect.exceptions import MissingContextError
+
+    try:
+        return get_run_logger()
+    except MissingContextError:
+        return logger
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether a later try may succeed: network trouble, 429, 5xx; never bad input."""
+    marked = getattr(exc, "retryable", None)
+    if isinstance(marked, bool):
+        return marked
+    if isinstance(exc, httpx.HTTPStatusError):
+        return exc.response.status_code == 429 or exc.response.status_code >= 500
+    return isinstance(exc, httpx.TransportError | TimeoutError | ConnectionError)
+
+
+def retry_if_transient(task: Any, task_run: Any, state: Any) -> bool:
+    """Prefect `retry_condition_fn`: retry only errors worth retrying."""
+    try:
+        state.result()
+    except Exception as exc:  # the task's own exception, re-raised by `result()`
+        return is_transient(exc)
+    return False
+
+
+def retry_delays(attempts: int) -> list[float]:
+    """Exponential backoff for Prefect task retries, from `RETRY_BACKOFF_SECONDS`."""
+    base = get_settings().task_retry_backoff
+    return [base * 2**n for n in range(max(attempts, 1))]
+
+
+def worker_identity() -> str:
+    """Who claims rows: this flow run (so the UI and the store agree), else host and thread."""
+    try:
+        from prefect.runtime import flow_run
+
+        run_id = flow_run.id
+    except ImportError:  # pragma: no cover - Prefect is a dependency
+        run_id = None
+    host = socket.gethostname()
+    return f"{host}/{run_id}" if run_id else f"{host}/{threading.get_ident()}"
+
+
+def human_reason(exc: BaseException) -> str:
+    """A one-line reason for `status_reason`: the error's own message, never a traceback."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 500 else text[:497] + "..."
+
+
+class SkipRecording(Exception):  # noqa: N818 - an outcome, not a failure
+    """Raised by stage work: the recording is not to be published (e.g. it has no sound)."""
+
+
+class StageFailedError(RuntimeError):
+    """A recording's stage failed for good in this run; its row is FAILED with the reason."""
+
+
+@dataclass
+class StageOutcome:
+    """What stage work returns: columns to set and, unless the stage's usual output, a status."""
+
+    fields: dict[str, Any] = field(default_factory=dict)
+    status: ProcessingStatus | None = None
+    reason: str | None = None
+
+
+def retries_left() -> bool:
+    """Whether Prefect will run the current task again if it raises now."""
+    from prefect.context import TaskRunContext
+
+    context = TaskRunContext.get()
+    if context is None:
+        return False
+    return context.task_run.run_count <= context.task.retries
+
+
+def run_claimed(
+    stage: str, recording_id: int, worker: str, work: Callable[[Recording], StageOutcome]
+) -> ProcessingStatus:
+    """Run one stage's work on a row this worker claimed, and record how it ended.
+
+    Success moves the row to the stage's output status (or the outcome's own); `SkipRecording`
+    to SKIPPED; a transient error with retries left is re-raised for Prefect to retry (the claim
+    stays); any other error marks the row FAILED with a readable reason and fails the task.
+    """
+    _, working, output = STAGES[stage]
+    store = get_store()
+    row = store.get(recording_id)
+    if row.claimed_by != worker or row.status != working:
+        raise LostClaimError(f"recording {recording_id} is not claimed by {worker} for {stage}")
+    try:
+        outcome = work(row)
+    except SkipRecording as exc:
+        store.transition(recording_id, ProcessingStatus.SKIPPED, reason=str(exc), worker=worker)
+        run_logger().info("Recording %s skipped: %s", recording_id, exc)
+        return ProcessingStatus.SKIPPED
+    except LostClaimError:
+        raise
+    except Exception as exc:
+        if is_transient(exc) and retries_left():
+            run_logger().warning("Recording %s: %s; retrying", recording_id, human_reason(exc))
+            raise
+        reason = human_reason(exc)
+        store.transition(recording_id, ProcessingStatus.FAILED, reason=reason, worker=worker)
+        raise StageFailedError(f"recording {recording_id} ({stage}): {reason}") from exc
+    target = outcome.status or output
+    store.transition(recording_id, target, reason=outcome.reason, worker=worker, **outcome.fields)
+    return target
