@@ -11,6 +11,7 @@ from functools import lru_cache
 from typing import Any
 
 import httpx
+from prefect.states import Failed, State
 
 from config.settings import get_settings
 from integrations.store.models import Recording
@@ -88,10 +89,6 @@ class SkipRecording(Exception):  # noqa: N818 - an outcome, not a failure
     """Raised by stage work: the recording is not to be published (e.g. it has no sound)."""
 
 
-class StageFailedError(RuntimeError):
-    """A recording's stage failed for good in this run; its row is FAILED with the reason."""
-
-
 @dataclass
 class StageOutcome:
     """What stage work returns: columns to set and, unless the stage's usual output, a status."""
@@ -113,12 +110,13 @@ def retries_left() -> bool:
 
 def run_claimed(
     stage: str, recording_id: int, worker: str, work: Callable[[Recording], StageOutcome]
-) -> ProcessingStatus:
+) -> ProcessingStatus | State:
     """Run one stage's work on a row this worker claimed, and record how it ended.
 
     Success moves the row to the stage's output status (or the outcome's own); `SkipRecording`
     to SKIPPED; a transient error with retries left is re-raised for Prefect to retry (the claim
-    stays); any other error marks the row FAILED with a readable reason and fails the task.
+    stays); any other error marks the row FAILED with a readable reason and returns a Failed
+    state, which a task returns as is: its run ends Failed with that message, no traceback.
     """
     _, working, output = STAGES[stage]
     store = get_store()
@@ -139,7 +137,8 @@ def run_claimed(
             raise
         reason = human_reason(exc)
         store.transition(recording_id, ProcessingStatus.FAILED, reason=reason, worker=worker)
-        raise StageFailedError(f"recording {recording_id} ({stage}): {reason}") from exc
+        run_logger().error("Recording %s failed to %s: %s", recording_id, stage, reason)
+        return Failed(message=f"recording {recording_id} ({stage}): {reason}")
     target = outcome.status or output
     store.transition(recording_id, target, reason=outcome.reason, worker=worker, **outcome.fields)
     return target
