@@ -18,12 +18,9 @@ from config.blocks import (
     zoom_block_name,
 )
 from config.credentials import read_vk_creds, read_youtube_creds, read_zoom_creds
+from config.errors import CredentialsMissingError
 
 MASK = "********"
-
-
-class CredentialsMissingError(LookupError):
-    """No block holds the credentials a command needs; the message says how to add them."""
 
 
 @dataclass(frozen=True)

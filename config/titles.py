@@ -75,6 +75,10 @@ def match_rule(rule: MappingRule, topic: str) -> dict[str, str] | None:
     return {k: v for k, v in found.groupdict().items() if v is not None}
 
 
+def matches_a_rule(mapping: VideoTitleMapping, topic: str) -> bool:
+    return any(match_rule(rule, topic) is not None for rule in mapping.mapping_rules)
+
+
 def find_rule(
     mapping: VideoTitleMapping, topic: str, pattern: str | None = None
 ) -> tuple[MappingRule | DefaultRules, dict[str, str]]:

@@ -38,6 +38,7 @@ def friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from config.app_config import ConfigError
+        from config.errors import CredentialsMissingError
         from flows.selection import SelectionError
         from integrations.store.database import StoreUnavailableError
         from integrations.store.repository import RecordingNotFoundError
@@ -48,7 +49,7 @@ def friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             _fail(str(exc), 2)
         except SelectionError as exc:
             _fail(str(exc), 2)
-        except (StoreUnavailableError, RecordingNotFoundError) as exc:
+        except (StoreUnavailableError, RecordingNotFoundError, CredentialsMissingError) as exc:
             _fail(str(exc))
         except KeyboardInterrupt:
             _fail("interrupted; run the command again to continue where it stopped", 130)
@@ -191,11 +192,11 @@ def config_group() -> None:
     """Check app_config.json and preview the titles it gives."""
 
 
-def _app_config(path: Path | None):
+def _app_config(path: Path | None, missing_ok: bool = False):
     from config.app_config import load_app_config
     from config.settings import get_settings
 
-    return load_app_config(path or get_settings().app_config)
+    return load_app_config(path or get_settings().app_config, missing_ok=missing_ok)
 
 
 @config_group.command("check")
@@ -268,14 +269,45 @@ def credentials_show() -> None:
     out.print(table)
 
 
+def _run_flow(flow: Any, **parameters: Any) -> Any:
+    """Run a flow in this process; a Failed run exits non-zero with its message."""
+    state = flow(**parameters, return_state=True)
+    if state.is_failed() or state.is_crashed() or state.is_cancelled():
+        _fail(state.message or f"the {flow.name} run ended {state.name}")
+    return state.result()
+
+
 @main.command()
 @click.option("--last", type=click.IntRange(min=1), metavar="N", help="The last N days (14).")
 @click.option("--from", "from_", type=click.DateTime(["%Y-%m-%d"]), help="From this day on.")
 @click.option("--to", type=click.DateTime(["%Y-%m-%d"]), help="Up to this day (inclusive).")
 @click.option("-i", "--interactive", is_flag=True, help="Assign a title rule to unmapped topics.")
-def sync(**_: Any) -> None:
-    """Fetch the list of cloud recordings of every Zoom account into the store."""
-    _not_built("sync", 3)
+@friendly_errors
+def sync(last: int | None, from_: datetime | None, to: datetime | None, interactive: bool) -> None:
+    """Fetch the cloud recordings of every Zoom account (all users, all pages) into the store."""
+    if last is not None and from_ is not None:
+        raise UsageProblem("--last and --from exclude each other")
+    config = _app_config(None, missing_ok=True)
+    _store().dispose()  # a missing schema is reported before Prefect starts
+    from config.secrets import zoom_account_names
+    from flows.sync import sync_flow, sync_range
+
+    zoom_account_names()
+    start, end = sync_range(last, from_ and from_.date(), to and to.date())
+    totals = _run_flow(sync_flow, last_days=last, from_date=start, to_date=end)
+    out.print(
+        f"Synced {start} to {end}: {totals.get('added', 0)} new, "
+        f"{totals.get('updated', 0)} updated, {totals.get('unchanged', 0)} unchanged."
+    )
+    if interactive:
+        from flows.selection import assign_rules
+
+        store = _store()
+        try:
+            assign_rules(store, config.video_title_mapping, start, end, out)
+        finally:
+            store.dispose()
+    out.print("Run `zoom-publisher list --last N` to see them.")
 
 
 @main.command()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, time, timedelta
 
 _ITEM = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$")
 
@@ -30,3 +31,36 @@ def parse_ids(text: str) -> list[int]:
     if not ids:
         raise SelectionError('--recordings: no IDs given, e.g. --recordings "1,4,7"')
     return sorted(ids)
+
+
+def assign_rules(store, mapping, start, end, console) -> int:
+    """Ask which title rule each synced topic that matches none should use; returns how many.
+
+    The answer is stored on the recording (`rule_pattern`), so later stages title it that way.
+    """
+    import click
+
+    from config.titles import matches_a_rule
+    from integrations.store.states import ProcessingStatus
+
+    since = datetime.combine(start, time(), UTC)
+    until = datetime.combine(end + timedelta(days=1), time(), UTC)
+    unmapped = [
+        r
+        for r in store.list(since=since, until=until, statuses=[ProcessingStatus.INITIALIZED])
+        if r.rule_pattern is None and not matches_a_rule(mapping, r.topic)
+    ]
+    if not unmapped or not mapping.mapping_rules:
+        return 0
+    choices = "\n".join(f"  {n}: {rule.pattern}" for n, rule in enumerate(mapping.mapping_rules, 1))
+    assigned = 0
+    for recording in unmapped:
+        console.print(f"\nRecording {recording.id} [bold]{recording.topic}[/] matches no rule.")
+        console.print(f"  0: default rules\n{choices}", highlight=False)
+        number = click.prompt("Rule", type=click.IntRange(0, len(mapping.mapping_rules)), default=0)
+        if number:
+            store.update_fields(
+                recording.id, rule_pattern=mapping.mapping_rules[number - 1].pattern
+            )
+            assigned += 1
+    return assigned

@@ -1,0 +1,128 @@
+"""The sync flow against the Zoom emulator: every account, user, window, page; filters; reruns."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from zoom_fixtures import save_block, zoom_sandbox
+
+from flows.sync import sync_flow
+from integrations.sandbox.zoom import FileSpec, ZoomEmulator
+from integrations.store.repository import RecordingStore
+from integrations.store.states import ProcessingStatus
+from tasks.sync import WAITING_FOR_ZOOM
+
+S = ProcessingStatus
+MIB = 1024 * 1024
+TODAY = datetime.now(UTC).replace(hour=9, minute=0, second=0, microsecond=0)
+BIG = [FileSpec(size=60 * MIB), FileSpec("audio_only", size=MIB)]
+
+
+def populate(zoom: ZoomEmulator) -> dict[str, str]:
+    """Two accounts x two users, 45 days, more meetings than a page; returns uuid -> topic."""
+    expected: dict[str, str] = {}
+    for a in range(2):
+        account = zoom.add_account(f"school{a}@example.com")
+        save_block(account)
+        for u in range(2):
+            user = zoom.add_user(account)
+            for day in range(0, 45, 6):
+                topic = f"Lecture a{a} u{u} d{day}"
+                meeting = zoom.add_meeting(
+                    account,
+                    user,
+                    topic=topic,
+                    start_time=TODAY - timedelta(days=day),
+                    duration=90,
+                    files=list(BIG),
+                )
+                expected[meeting.uuid] = topic
+    return expected
+
+
+def test_sync_stores_every_instance_once_and_a_rerun_changes_nothing(
+    prefect_harness: None, store: RecordingStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with zoom_sandbox(monkeypatch, page_size_cap=3) as zoom:
+        expected = populate(zoom)
+        account = next(iter(zoom.accounts.values()))
+        user = next(u for u in zoom.users.values() if u.account_id == account.account_id)
+        recurring = zoom.add_meeting(
+            account,
+            user,
+            topic="Weekly seminar",
+            start_time=TODAY - timedelta(days=8),
+            files=list(BIG),
+        )
+        again = zoom.add_meeting(
+            account,
+            user,
+            topic="Weekly seminar",
+            meeting_id=recurring.id,
+            start_time=TODAY - timedelta(days=1),
+            uuid="/ab//cd+ef==",
+            files=list(BIG),
+        )
+        short = zoom.add_meeting(
+            account,
+            user,
+            topic="Quick call",
+            duration=12,
+            start_time=TODAY - timedelta(days=2),
+            files=list(BIG),
+        )
+        small = zoom.add_meeting(
+            account,
+            user,
+            topic="Tiny",
+            duration=60,
+            start_time=TODAY - timedelta(days=3),
+            files=[FileSpec(size=5 * MIB)],
+        )
+        busy = zoom.add_meeting(
+            account,
+            user,
+            topic="Still encoding",
+            duration=60,
+            start_time=TODAY - timedelta(days=4),
+            files=[FileSpec(size=80 * MIB, status="processing")],
+        )
+
+        first = sync_flow(last_days=50)
+        rows = {r.zoom_uuid: r for r in store.list()}
+
+        assert first["added"] == len(expected) + 5
+        assert set(expected) <= set(rows)
+        assert {rows[recurring.uuid].zoom_meeting_id, rows[again.uuid].zoom_meeting_id} == {
+            str(recurring.id)
+        }
+        assert rows[again.uuid].status == S.INITIALIZED
+        assert rows[short.uuid].status == S.SKIPPED
+        assert "duration 12 min" in rows[short.uuid].status_reason
+        assert rows[small.uuid].status == S.SKIPPED and "MP4 size" in rows[small.uuid].status_reason
+        assert (rows[busy.uuid].status, rows[busy.uuid].status_reason) == (
+            S.SKIPPED,
+            WAITING_FOR_ZOOM,
+        )
+        mp4 = rows[again.uuid].video_files
+        assert [f["recording_type"] for f in mp4] == ["shared_screen_with_speaker_view"]
+        assert mp4[0]["size"] == 60 * MIB
+        listed = zoom.calls("GET", r"/v2/users/[^/]+/recordings$")
+        assert {r.query["page_size"] for r in listed} == {"300"}
+        assert any(r.query.get("next_page_token") for r in listed), "paging was not exercised"
+
+        # A recording in progress keeps its status; Zoom's new topic is taken over.
+        in_progress = rows[again.uuid]
+        store.claim("download", "someone", lease_seconds=600, ids=[in_progress.id])
+        next(m for m in zoom.meetings if m.uuid == again.uuid).topic = "Weekly seminar (renamed)"
+        for f in next(m for m in zoom.meetings if m.uuid == busy.uuid).files:
+            f.spec.status = "completed"
+
+        second = sync_flow(last_days=50)
+
+        assert second == {"unchanged": len(expected) + 3, "updated": 2}
+        renamed = store.get(in_progress.id)
+        assert (renamed.topic, renamed.status) == ("Weekly seminar (renamed)", S.DOWNLOADING)
+        assert store.get(rows[busy.uuid].id).status == S.INITIALIZED
+        assert sync_flow(last_days=50) == {"unchanged": len(expected) + 5}
