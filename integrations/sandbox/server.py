@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -148,6 +149,7 @@ class Emulator:
 
 class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in separate writes
     server: _Server
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -239,6 +241,12 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     emulator: Emulator
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Quiet about clients that hang up mid-response (downloads cut on purpose)."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
 
 class LoopbackServer:
     """Serves an emulator on 127.0.0.1 (a free port unless given) in a daemon thread."""
@@ -249,7 +257,9 @@ class LoopbackServer:
         self._server.emulator = emulator
         self.url = f"http://{host}:{self._server.server_address[1]}"
         emulator.base_url = self.url
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     def start(self) -> LoopbackServer:
         self._thread.start()

@@ -1,0 +1,540 @@
+"""Resumable, verified downloads of Zoom recording files, and the MP4 checks around them.
+
+`download_file` streams one URL into `<dest>.part` with bounded memory, resumes from the bytes
+already there with `Range`, retries cuts, 5xx and 429 with backoff and checks the final size
+exactly; the caller then verifies (`verify_mp4`), joins segments (`join_segments`) and renames.
+URLs in logs and errors never carry their query string, and tokens never appear at all.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO, Protocol
+
+import httpx
+
+from integrations.zoom.redact import install_log_redaction, redact_text
+from integrations.zoom.retry import RetryPolicy, parse_retry_after
+
+log = logging.getLogger(__name__)
+install_log_redaction()
+
+
+def _raise_httpcore_read_size(size: int) -> None:
+    """httpcore receives 64 KiB per `recv`; 1 MiB reads halve the client's CPU per byte
+    (benchmarks/README.md). A class attribute, so every httpx client in the process gets it:
+    harmless for small responses (a `recv` returns what is there)."""
+    try:
+        from httpcore._sync.http11 import HTTP11Connection
+    except ImportError:  # pragma: no cover - another httpcore layout
+        return
+    if getattr(HTTP11Connection, "READ_NUM_BYTES", size) < size:
+        HTTP11Connection.READ_NUM_BYTES = size
+
+
+CHUNK_SIZE = 1024 * 1024
+_raise_httpcore_read_size(CHUNK_SIZE)
+MIB = 1024 * 1024
+Progress = Callable[[int, int], None]
+TokenSource = Callable[[bool], str]
+"""Returns an access token; called with True after a 401 to get a fresh one."""
+
+
+class DownloadError(Exception):
+    """Base of download errors; `retryable` tells whether a later run may succeed."""
+
+    retryable = False
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class DownloadInterruptedError(DownloadError):
+    """Connection errors, 5xx or 429 on every attempt; the `.part` file is kept to resume."""
+
+    retryable = True
+
+
+class DownloadHTTPError(DownloadError):
+    """An HTTP answer that retrying in this call will not fix (403, 404, ...)."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retryable = status == 429 or status >= 500
+
+
+class DownloadAuthError(DownloadError):
+    """The download URL refused the access token, a fresh one included."""
+
+    retryable = True
+
+
+class SizeMismatchError(DownloadError):
+    """The server sent a different number of bytes than Zoom's `file_size`."""
+
+
+class InsufficientDiskSpaceError(DownloadError):
+    """Not enough free space for the rest of the file plus the configured reserve."""
+
+
+class InvalidMediaError(DownloadError):
+    """The file does not parse as an MP4 with at least one video or audio stream."""
+
+
+class JoinError(DownloadError):
+    """FFmpeg could not join the segments losslessly, or the result does not check out."""
+
+
+@dataclass(frozen=True)
+class DownloadResult:
+    """What `download_file` did: the complete `.part` file and how it got there."""
+
+    part_path: Path
+    size: int
+    resumed_from: int
+    restarts: int
+    attempts: int
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    duration: float
+    video_streams: int
+    audio_streams: int
+    format_name: str
+
+
+def part_path(dest: Path) -> Path:
+    """Where `download_file` writes `dest` while it is incomplete."""
+    return dest.with_name(dest.name + ".part")
+
+
+def check_free_space(directory: Path, needed_bytes: int, reserve_mb: float) -> None:
+    """Raise `InsufficientDiskSpaceError` unless `needed_bytes` + the reserve fit."""
+    free = shutil.disk_usage(directory).free
+    wanted = needed_bytes + int(reserve_mb * MIB)
+    if free < wanted:
+        raise InsufficientDiskSpaceError(
+            f"not enough free disk space in {directory}: {needed_bytes / MIB:.0f} MB to "
+            f"download plus a {reserve_mb:g} MB reserve are needed, {free / MIB:.0f} MB free"
+        )
+
+
+def download_file(
+    url: str,
+    dest: Path,
+    expected_size: int,
+    *,
+    token: str | TokenSource | None = None,
+    client: httpx.Client | None = None,
+    progress: Progress | None = None,
+    retry: RetryPolicy | None = None,
+    chunk_size: int = CHUNK_SIZE,
+    min_free_mb: float | None = None,
+    timeout: float | None = None,
+    fsync: bool = True,
+    label: str | None = None,
+) -> DownloadResult:
+    """Download `url` into `part_path(dest)` and return once it holds exactly `expected_size`
+    bytes. The caller verifies and renames it.
+
+    `token` is sent as a Bearer header (a callable is asked again with `True` after a 401);
+    redirects are followed. An existing `.part` is resumed with `Range: bytes=N-`; a server
+    answering 200 instead of 206 restarts the file from zero. `progress(done, total)` is called
+    at the start, about every `chunk_size` bytes, and at the end.
+    """
+    if retry is None or min_free_mb is None or timeout is None:
+        from config.settings import get_settings
+
+        settings = get_settings()
+        retry = retry or RetryPolicy.from_settings()
+        min_free_mb = settings.min_free_disk_mb if min_free_mb is None else min_free_mb
+        timeout = settings.http_timeout if timeout is None else timeout
+    job = _Download(
+        url, dest, expected_size, token, progress, retry, chunk_size, fsync, label or dest.name
+    )
+    job.part.parent.mkdir(parents=True, exist_ok=True)
+    if job.have > expected_size:
+        log.warning("%s: .part is larger than the file (%d bytes); restarting", job.label, job.have)
+        job.truncate()
+    check_free_space(job.part.parent, expected_size - job.have, min_free_mb)
+    if client is None:
+        with httpx.Client(timeout=timeout, follow_redirects=True) as own:
+            return job.run(own)
+    return job.run(client)
+
+
+class _Download:
+    """The state of one `download_file` call."""
+
+    def __init__(
+        self,
+        url: str,
+        dest: Path,
+        expected: int,
+        token: str | TokenSource | None,
+        progress: Progress | None,
+        retry: RetryPolicy,
+        chunk_size: int,
+        fsync: bool,
+        label: str,
+    ) -> None:
+        self.url = url
+        self.part = part_path(dest)
+        self.expected = expected
+        self.token = token
+        self.progress = progress
+        self.retry = retry
+        self.chunk_size = chunk_size
+        self.fsync = fsync
+        self.label = label
+        self.have = self.part.stat().st_size if self.part.exists() else 0
+        self.resumed_from = self.have
+        self.restarts = 0
+        self.attempts = 0
+
+    def __repr__(self) -> str:
+        return f"_Download({self.label!r}, {self.have}/{self.expected})"
+
+    def truncate(self) -> None:
+        with self.part.open("wb"):
+            pass
+        self.have = 0
+
+    def report(self) -> None:
+        if self.progress is not None:
+            self.progress(self.have, self.expected)
+
+    def result(self) -> DownloadResult:
+        return DownloadResult(self.part, self.have, self.resumed_from, self.restarts, self.attempts)
+
+    def _bearer(self, refresh: bool) -> str | None:
+        if self.token is None:
+            return None
+        if isinstance(self.token, str):
+            return self.token
+        return self.token(refresh)
+
+    def run(self, client: httpx.Client) -> DownloadResult:
+        self.report()
+        if self.have == self.expected:
+            log.info("%s: already complete in .part (%d bytes)", self.label, self.have)
+            return self.result()
+        failures = 0
+        refreshed = False
+        bearer = self._bearer(False)
+        while True:
+            self.attempts += 1
+            before = self.have
+            headers = {"Accept-Encoding": "identity"}
+            if bearer:
+                headers["Authorization"] = f"Bearer {bearer}"
+            if self.have:
+                headers["Range"] = f"bytes={self.have}-"
+            try:
+                with client.stream("GET", self.url, headers=headers, follow_redirects=True) as r:
+                    outcome = self._handle(r)
+            except httpx.TransportError as exc:
+                outcome = f"{type(exc).__name__}: {redact_text(str(exc))}"
+            if outcome is None:
+                return self._finish()
+            if outcome == "auth":
+                if refreshed or not callable(self.token):
+                    raise DownloadAuthError(
+                        f"{self.label}: the download URL refused the access token"
+                        + (" (a fresh one too)" if refreshed else "")
+                    )
+                refreshed = True
+                bearer = self._bearer(True)
+                continue
+            if outcome == "restart":
+                continue
+            retry_after = None
+            if isinstance(outcome, tuple):
+                outcome, retry_after = outcome
+            failures = 1 if self.have > before else failures + 1
+            if failures >= self.retry.attempts:
+                raise DownloadInterruptedError(
+                    f"{self.label}: download failed {failures} times in a row at "
+                    f"{self.have}/{self.expected} bytes (last: {outcome}); the .part file is "
+                    "kept and the next attempt resumes from it"
+                )
+            delay = self.retry.wait(failures, retry_after)
+            log.warning(
+                "%s: %s at %d/%d bytes; retrying in %.1f s",
+                self.label,
+                outcome,
+                self.have,
+                self.expected,
+                delay,
+            )
+
+    def _handle(self, response: httpx.Response) -> str | tuple[str, float | None] | None:
+        """Consume one response. None: complete; "auth"/"restart": act and retry;
+        another string (or with a Retry-After): a retryable failure."""
+        status = response.status_code
+        if status in (401, 403) and response.url.path == httpx.URL(self.url).path:
+            return "auth"
+        if status == 429 or status >= 500:
+            return f"HTTP {status}", parse_retry_after(response.headers.get("Retry-After"))
+        if status == 416 and self.have:
+            log.warning("%s: server refused Range from %d (416); restarting", self.label, self.have)
+            self._restart()
+            return "restart"
+        if status == 206:
+            start, total = _content_range(response.headers.get("Content-Range", ""))
+            if total is not None and total != self.expected:
+                self._mismatch(f"the server reports {total} bytes")
+            if start != self.have:
+                log.warning("%s: 206 from %s, not %d; restarting", self.label, start, self.have)
+                self._restart()
+                return "restart"
+        elif status == 200:
+            if self.have:
+                log.warning("%s: server ignored Range (200); restarting from zero", self.label)
+                self._restart()
+        else:
+            raise DownloadHTTPError(
+                f"{self.label}: download answered HTTP {status} "
+                f"{response.reason_phrase or ''}".rstrip(),
+                status,
+            )
+        length = response.headers.get("Content-Length")
+        if length is not None and int(length) != self.expected - self.have:
+            self._mismatch(
+                f"the server sends {int(length) + self.have} bytes"
+                if status == 200
+                else f"the server sends {length} bytes from offset {self.have}"
+            )
+        return self._write(response)
+
+    def _restart(self) -> None:
+        self.truncate()
+        self.restarts += 1
+        self.report()
+
+    def _mismatch(self, what: str) -> None:
+        self.truncate()
+        raise SizeMismatchError(
+            f"{self.label}: size mismatch: Zoom lists {self.expected} bytes but {what}"
+        )
+
+    def _write(self, response: httpx.Response) -> str | None:
+        encoded = response.headers.get("Content-Encoding", "identity").lower() != "identity"
+        pieces = response.iter_bytes() if encoded else response.iter_raw()
+        mode = "ab" if self.have else "wb"
+        next_report = self.have + self.chunk_size
+        # Unbuffered: each received piece (up to `chunk_size`) goes straight to the file.
+        with self.part.open(mode, buffering=0) as out:
+            try:
+                for piece in pieces:
+                    if self.have + len(piece) > self.expected:
+                        out.close()
+                        self._mismatch("the server sent more")
+                    _write_all(out, piece)
+                    self.have += len(piece)
+                    if self.have >= next_report:
+                        self.report()
+                        next_report = self.have + self.chunk_size
+            finally:
+                if self.fsync and self.have == self.expected:
+                    os.fsync(out.fileno())
+        if self.have < self.expected:
+            return f"response ended early at {self.have} bytes"
+        return None
+
+    def _finish(self) -> DownloadResult:
+        on_disk = self.part.stat().st_size
+        if on_disk != self.expected:
+            self._mismatch(f"{on_disk} bytes are on disk")
+        self.report()
+        log.info(
+            "%s: downloaded %d bytes (resumed from %d, %d attempts)",
+            self.label,
+            on_disk,
+            self.resumed_from,
+            self.attempts,
+        )
+        return self.result()
+
+
+def _write_all(out: BinaryIO, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = out.write(view)
+        if not written:
+            raise OSError("the file accepted no bytes")
+        view = view[written:]
+
+
+def _content_range(value: str) -> tuple[int | None, int | None]:
+    match = re.fullmatch(r"\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*", value)
+    if not match:
+        return None, None
+    total = None if match[3] == "*" else int(match[3])
+    return int(match[1]), total
+
+
+# -- media checks ---------------------------------------------------------------------------
+
+
+def verify_mp4(path: Path) -> MediaInfo:
+    """Open `path` with PyAV and check it is an MP4/MOV with a duration and a stream.
+
+    Reads the container index only (cheap even for large files); the exact size check of
+    `download_file` covers truncation of the media data.
+    """
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            format_name = container.format.name
+            video = len(container.streams.video)
+            audio = len(container.streams.audio)
+            duration = (container.duration or 0) / av.time_base
+    except (av.FFmpegError, OSError, ValueError) as exc:
+        raise InvalidMediaError(f"{path.name} is not a readable MP4 file ({exc})") from None
+    if "mp4" not in format_name and "mov" not in format_name:
+        raise InvalidMediaError(f"{path.name} is {format_name}, not MP4")
+    if video + audio == 0:
+        raise InvalidMediaError(f"{path.name} has no video or audio stream")
+    if duration <= 0:
+        raise InvalidMediaError(f"{path.name} has no duration")
+    return MediaInfo(duration, video, audio, format_name)
+
+
+def join_segments(segments: Sequence[Path], dest: Path, *, timeout: float = 3600.0) -> MediaInfo:
+    """Join MP4 segments losslessly (concat demuxer, stream copy) into `dest`.
+
+    Writes a temporary file next to `dest` and replaces `dest` only when FFmpeg succeeded and
+    the result parses with the summed duration. One segment is just renamed.
+    """
+    if not segments:
+        raise JoinError(f"no segments to join into {dest.name}")
+    infos = [verify_mp4(p) for p in segments]
+    if len(segments) == 1:
+        segments[0].replace(dest)
+        return infos[0]
+    from integrations.media.ffmpeg import ffmpeg_binary
+
+    fd, tmp_name = tempfile.mkstemp(prefix=".join-", suffix=".mp4", dir=dest.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    listing = tmp.with_suffix(".txt")
+    try:
+        lines = ["file '" + str(p.resolve()).replace("'", "'\\''") + "'\n" for p in segments]
+        listing.write_text("ffconcat version 1.0\n" + "".join(lines), encoding="utf-8")
+        command = [
+            ffmpeg_binary(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
+            "-f", "concat", "-safe", "0", "-i", str(listing),
+            "-map", "0", "-c", "copy", "-f", "mp4", str(tmp),
+        ]  # fmt: skip
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise JoinError(f"joining into {dest.name} took over {timeout:.0f} s") from None
+        if done.returncode != 0:
+            detail = done.stderr.strip().splitlines()[-1:] or ["no message"]
+            raise JoinError(f"FFmpeg could not join into {dest.name}: {detail[0]}")
+        info = verify_mp4(tmp)
+        expected = sum(i.duration for i in infos)
+        if abs(info.duration - expected) > max(1.0, 0.01 * expected):
+            raise JoinError(
+                f"joined {dest.name} lasts {info.duration:.2f} s, the segments {expected:.2f} s"
+            )
+        tmp.chmod(0o644)
+        tmp.replace(dest)
+        return info
+    finally:
+        listing.unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
+
+
+class RemoteFile(Protocol):
+    """What `download_recording` needs of a file (`ZoomFile` fits)."""
+
+    @property
+    def download_url(self) -> str: ...
+
+    @property
+    def file_size(self) -> int: ...
+
+
+def segment_path(dest: Path, index: int) -> Path:
+    """Where segment `index` of a multi-segment recording is kept until the join."""
+    return dest.with_name(f"{dest.stem}.seg{index}{dest.suffix}")
+
+
+def download_recording(
+    files: Sequence[RemoteFile],
+    dest: Path,
+    *,
+    token: str | TokenSource | None = None,
+    progress: Progress | None = None,
+    min_free_mb: float | None = None,
+    label: str | None = None,
+    **options: Any,
+) -> MediaInfo:
+    """Download every segment of one recording, verify each, join them losslessly into `dest`.
+
+    One segment is downloaded as `dest.part`, checked and renamed to `dest`. Several are
+    downloaded to `dest.segN.mp4(.part)`, each resumable and skipped once complete, then joined.
+    `progress(done, total)` counts bytes over all segments. `options` go to `download_file`.
+    """
+    if not files:
+        raise DownloadError(f"{dest.name}: no MP4 file to download")
+    if min_free_mb is None:
+        from config.settings import get_settings
+
+        min_free_mb = get_settings().min_free_disk_mb
+    total = sum(f.file_size for f in files)
+    done_before = 0
+    targets = [dest] if len(files) == 1 else [segment_path(dest, n) for n in range(len(files))]
+    name = label or dest.name
+    for n, (target, remote) in enumerate(zip(targets, files, strict=True)):
+        if len(targets) > 1 and target.exists() and target.stat().st_size == remote.file_size:
+            done_before += remote.file_size
+            continue
+        offset = done_before
+
+        def report(done: int, _total: int, offset: int = offset) -> None:
+            if progress is not None:
+                progress(offset + done, total)
+
+        result = download_file(
+            remote.download_url,
+            target,
+            remote.file_size,
+            token=token,
+            progress=report,
+            min_free_mb=min_free_mb,
+            label=name if len(targets) == 1 else f"{name} (segment {n + 1}/{len(targets)})",
+            **options,
+        )
+        try:
+            verify_mp4(result.part_path)
+        except InvalidMediaError:
+            result.part_path.unlink(missing_ok=True)  # complete but broken: start over next time
+            raise
+        result.part_path.replace(target)
+        done_before += remote.file_size
+    if len(targets) == 1:
+        return verify_mp4(dest)
+    check_free_space(dest.parent, total, min_free_mb)
+    info = join_segments(targets, dest)
+    for target in targets:
+        target.unlink(missing_ok=True)
+    return info

@@ -1,0 +1,293 @@
+"""Synchronous Zoom REST client: users, recordings, past instances, deletion.
+
+Every request carries the account's bearer token (refreshed once on a 401), retries 429
+(honouring `Retry-After`), 5xx and connection errors with backoff, and raises a `ZoomError`
+with a readable message otherwise. Paths in logs and errors never carry tokens.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import date, timedelta
+from typing import Any, Literal
+from urllib.parse import quote
+
+import httpx
+
+from integrations.zoom.auth import TokenCache, ZoomAccount
+from integrations.zoom.errors import (
+    ZoomAPIError,
+    ZoomAuthError,
+    ZoomNotFoundError,
+    ZoomRateLimitError,
+    ZoomUnavailableError,
+)
+from integrations.zoom.models import DEFAULT_VIEW_PRIORITY, ZoomInstance, ZoomUser, parse_instance
+from integrations.zoom.redact import install_log_redaction
+from integrations.zoom.retry import RetryPolicy, parse_retry_after
+
+log = logging.getLogger(__name__)
+install_log_redaction()
+
+PAGE_SIZE = 300
+WINDOW_DAYS = 30
+DeleteAction = Literal["trash", "delete"]
+
+
+def encode_uuid(uuid: str) -> str:
+    """A meeting UUID for a URL path: encoded twice when it starts with `/` or holds `//`."""
+    once = quote(uuid, safe="")
+    if uuid.startswith("/") or "//" in uuid:
+        return quote(once, safe="")
+    return once
+
+
+def date_windows(start: date, end: date, days: int = WINDOW_DAYS) -> list[tuple[date, date]]:
+    """Split the inclusive range `start..end` into inclusive windows of at most `days` days."""
+    if end < start:
+        raise ValueError(f"range ends ({end}) before it starts ({start})")
+    windows = []
+    cursor = start
+    while cursor <= end:
+        last = min(end, cursor + timedelta(days=days - 1))
+        windows.append((cursor, last))
+        cursor = last + timedelta(days=1)
+    return windows
+
+
+class ZoomClient:
+    """One Zoom account's API. Use as a context manager or call `close()`."""
+
+    def __init__(
+        self,
+        account: ZoomAccount,
+        *,
+        api_url: str | None = None,
+        oauth_url: str | None = None,
+        timeout: float | None = None,
+        retry: RetryPolicy | None = None,
+        clock: Callable[[], float] | None = None,
+        http: httpx.Client | None = None,
+    ) -> None:
+        if api_url is None or oauth_url is None or timeout is None or retry is None:
+            from config.settings import get_settings
+
+            settings = get_settings()
+            api_url = api_url or settings.zoom_api_url
+            oauth_url = oauth_url or settings.zoom_oauth_url
+            timeout = timeout if timeout is not None else settings.http_timeout
+            retry = retry or RetryPolicy.from_settings()
+        self.account = account
+        self.api_url = api_url.rstrip("/")
+        self.retry = retry
+        self._own_http = http is None
+        self._http = http or httpx.Client(timeout=timeout)
+        self.tokens = TokenCache(account, self._http, oauth_url, retry, clock or time.monotonic)
+
+    def __repr__(self) -> str:
+        return f"ZoomClient(account={self.account.name!r}, api_url={self.api_url!r})"
+
+    def __enter__(self) -> ZoomClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._own_http:
+            self._http.close()
+
+    # -- tokens -------------------------------------------------------------------------
+
+    def bearer(self, refresh: bool = False) -> str:
+        """The current access token (a new one with `refresh`): the downloader's token source."""
+        return self.tokens.get(refresh=refresh)
+
+    # -- requests -----------------------------------------------------------------------
+
+    def request(
+        self, method: str, path: str, params: Mapping[str, Any] | None = None
+    ) -> httpx.Response:
+        """One API call with auth, retries and error mapping. `path` is relative to the API
+        base and already encoded."""
+        url = f"{self.api_url}{path}"
+        name = self.account.name
+        refreshed = False
+        failures = 0
+        while True:
+            token = self.tokens.get()
+            try:
+                response = self._http.request(
+                    method, url, params=params, headers={"Authorization": f"Bearer {token}"}
+                )
+            except httpx.TransportError as exc:
+                failures += 1
+                reason = f"{type(exc).__name__}: {exc}"
+                if failures >= self.retry.attempts:
+                    raise ZoomUnavailableError(
+                        f"Zoom {method} {path} (account {name!r}) failed {failures} times; "
+                        f"last error {reason}"
+                    ) from None
+                delay = self.retry.wait(failures)
+                log.warning("Zoom %s %s: %s; retried after %.1f s", method, path, reason, delay)
+                continue
+            status = response.status_code
+            if status == 401:
+                if refreshed:
+                    raise ZoomAuthError(
+                        name,
+                        f"Zoom refused a freshly issued access token on {method} {path} "
+                        f"({_error_detail(response)[1]})",
+                    )
+                log.info("Zoom account %r: access token refused, fetching a new one", name)
+                self.tokens.get(refresh=True, stale=token)
+                refreshed = True
+                continue
+            if status == 429 or status >= 500:
+                failures += 1
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                self._give_up_or_wait(method, path, response, failures, retry_after)
+                continue
+            if status >= 400:
+                code, detail = _error_detail(response)
+                cls = ZoomNotFoundError if status == 404 else ZoomAPIError
+                raise cls(method, path, status, code, detail)
+            return response
+
+    def _give_up_or_wait(
+        self,
+        method: str,
+        path: str,
+        response: httpx.Response,
+        failures: int,
+        retry_after: float | None,
+    ) -> None:
+        status = response.status_code
+        where = f"Zoom {method} {path} (account {self.account.name!r})"
+        if status == 429:
+            if retry_after is not None and retry_after > self.retry.max_retry_after:
+                raise ZoomRateLimitError(
+                    f"{where}: rate limited ({_limit_kind(response)}); Zoom asks to retry "
+                    f"after {retry_after:.0f} s",
+                    retry_after,
+                )
+            if failures >= self.retry.attempts:
+                raise ZoomRateLimitError(
+                    f"{where}: still rate limited ({_limit_kind(response)}) after "
+                    f"{failures} attempts",
+                    retry_after,
+                )
+        elif failures >= self.retry.attempts:
+            raise ZoomUnavailableError(f"{where}: HTTP {status} on all {failures} attempts")
+        delay = self.retry.wait(failures, retry_after)
+        log.warning(
+            "%s: HTTP %s, retry %d/%d after %.1f s",
+            where,
+            status,
+            failures,
+            self.retry.attempts - 1,
+            delay,
+        )
+
+    def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        return self.request("GET", path, params).json()
+
+    def _pages(self, path: str, params: Mapping[str, Any], key: str) -> Iterator[dict[str, Any]]:
+        """Every item of a `next_page_token`-paged list, to the last page."""
+        token = ""
+        seen_tokens: set[str] = set()
+        while True:
+            query = {**params, "page_size": PAGE_SIZE}
+            if token:
+                query["next_page_token"] = token
+            data = self.get_json(path, query)
+            yield from data.get(key) or []
+            token = data.get("next_page_token") or ""
+            if not token:
+                return
+            if token in seen_tokens:
+                raise ZoomAPIError("GET", path, 200, None, "Zoom repeated a next_page_token")
+            seen_tokens.add(token)
+
+    # -- endpoints ----------------------------------------------------------------------
+
+    def users(self, status: str = "active") -> list[ZoomUser]:
+        """Every user of the account with `status` (all pages)."""
+        return [
+            ZoomUser(id=str(u["id"]), email=str(u.get("email", "")), status=str(u.get("status")))
+            for u in self._pages("/users", {"status": status}, "users")
+        ]
+
+    def user_recordings(self, user_id: str, start: date, end: date) -> list[dict[str, Any]]:
+        """Raw meeting instances of one user with recordings started on `start..end` (UTC
+        days, inclusive): windows of at most 30 days, all pages, deduplicated by UUID."""
+        found: dict[str, dict[str, Any]] = {}
+        path = f"/users/{quote(user_id, safe='')}/recordings"
+        for first, last in date_windows(start, end):
+            params = {"from": first.isoformat(), "to": last.isoformat()}
+            for meeting in self._pages(path, params, "meetings"):
+                found.setdefault(str(meeting["uuid"]), meeting)
+        log.debug("Zoom user %s: %d instances %s..%s", user_id, len(found), start, end)
+        return list(found.values())
+
+    def account_recordings(self, start: date, end: date) -> list[dict[str, Any]]:
+        """Raw meeting instances of every active user, deduplicated by UUID, oldest first."""
+        found: dict[str, dict[str, Any]] = {}
+        for user in self.users():
+            for meeting in self.user_recordings(user.id, start, end):
+                found.setdefault(str(meeting["uuid"]), meeting)
+        return sorted(found.values(), key=lambda m: (str(m.get("start_time")), str(m["uuid"])))
+
+    def instances(
+        self, start: date, end: date, priority: Sequence[str] = DEFAULT_VIEW_PRIORITY
+    ) -> list[ZoomInstance]:
+        """`account_recordings` parsed into `ZoomInstance`s (the sync's input)."""
+        return [parse_instance(m, priority) for m in self.account_recordings(start, end)]
+
+    def meeting_recordings(
+        self, meeting: str | int, include_download_token: bool = False
+    ) -> dict[str, Any]:
+        """One instance by UUID (or the latest instance of a numeric meeting id)."""
+        params = {"include_fields": "download_access_token"} if include_download_token else None
+        return self.get_json(f"/meetings/{self._meeting_ref(meeting)}/recordings", params)
+
+    def past_instances(self, meeting_id: int | str) -> list[dict[str, Any]]:
+        """`[{"uuid", "start_time"}, ...]` of every past instance of a meeting."""
+        data = self.get_json(f"/past_meetings/{self._meeting_ref(meeting_id)}/instances")
+        return list(data.get("meetings") or [])
+
+    def delete_recordings(self, uuid: str, action: DeleteAction = "trash") -> None:
+        """Trash (or delete for good) every recording file of one instance."""
+        self.request("DELETE", f"/meetings/{encode_uuid(uuid)}/recordings", {"action": action})
+
+    def delete_recording_file(
+        self, uuid: str, file_id: str, action: DeleteAction = "trash"
+    ) -> None:
+        """Trash (or delete for good) one recording file of an instance."""
+        path = f"/meetings/{encode_uuid(uuid)}/recordings/{quote(file_id, safe='')}"
+        self.request("DELETE", path, {"action": action})
+
+    @staticmethod
+    def _meeting_ref(meeting: str | int) -> str:
+        text = str(meeting)
+        return text if text.isdigit() else encode_uuid(text)
+
+
+def _error_detail(response: httpx.Response) -> tuple[int | None, str]:
+    try:
+        body = response.json()
+    except ValueError:
+        return None, f"HTTP {response.status_code} without a JSON body"
+    if isinstance(body, dict):
+        code = body.get("code")
+        message = body.get("message") or body.get("reason") or body.get("error") or "no message"
+        return (int(code) if isinstance(code, int) else None), str(message)
+    return None, "unexpected error body"
+
+
+def _limit_kind(response: httpx.Response) -> str:
+    category = response.headers.get("X-RateLimit-Category")
+    kind = response.headers.get("X-RateLimit-Type")
+    return " ".join(p for p in (category, kind) if p) or "no category given"

@@ -1,0 +1,57 @@
+"""Exceptions of the Zoom client: each carries a human-readable message and never a secret."""
+
+from __future__ import annotations
+
+
+class ZoomError(Exception):
+    """Base of every Zoom client error. `retryable` tells a caller whether a later try may work."""
+
+    retryable = False
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ZoomAuthError(ZoomError):
+    """The credentials of an account were refused, or a fresh access token was refused too."""
+
+    def __init__(self, account: str, message: str) -> None:
+        super().__init__(f"Zoom account {account!r}: {message}")
+        self.account = account
+
+
+class ZoomAPIError(ZoomError):
+    """Zoom answered a 4xx that retrying will not fix (bad parameter, missing meeting, ...)."""
+
+    def __init__(self, method: str, path: str, status: int, code: int | None, detail: str) -> None:
+        code_part = f", code {code}" if code is not None else ""
+        super().__init__(f"Zoom {method} {path} failed: HTTP {status}{code_part}: {detail}")
+        self.method = method
+        self.path = path
+        self.status = status
+        self.code = code
+        self.detail = detail
+
+
+class ZoomNotFoundError(ZoomAPIError):
+    """404: the user, meeting or recording does not exist (codes 1001, 3001, 3301)."""
+
+
+class ZoomRateLimitError(ZoomError):
+    """429 on every attempt, or a `Retry-After` longer than the client is willing to wait."""
+
+    retryable = True
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ZoomUnavailableError(ZoomError):
+    """5xx answers or connection errors on every attempt."""
+
+    retryable = True

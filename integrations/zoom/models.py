@@ -1,0 +1,167 @@
+"""Typed views of Zoom's recording JSON and the sync filters: pure functions, no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+DEFAULT_VIEW_PRIORITY: tuple[str, ...] = (
+    "shared_screen_with_speaker_view",
+    "shared_screen_with_gallery_view",
+    "speaker_view",
+    "active_speaker",
+    "gallery_view",
+    "shared_screen",
+)
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ZoomUser:
+    id: str
+    email: str
+    status: str
+
+
+@dataclass(frozen=True)
+class ZoomFile:
+    """One entry of `recording_files`."""
+
+    id: str
+    file_type: str
+    file_extension: str
+    recording_type: str
+    file_size: int
+    status: str
+    download_url: str
+    recording_start: datetime | None
+    recording_end: datetime | None
+
+    @property
+    def completed(self) -> bool:
+        return self.status == "completed"
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ZoomFile:
+        return cls(
+            id=str(data.get("id", "")),
+            file_type=str(data.get("file_type", "")).upper(),
+            file_extension=str(data.get("file_extension", "")).upper(),
+            recording_type=str(data.get("recording_type", "")),
+            file_size=int(data.get("file_size") or 0),
+            status=str(data.get("status", "completed")),
+            download_url=str(data.get("download_url", "")),
+            recording_start=parse_time(data.get("recording_start")),
+            recording_end=parse_time(data.get("recording_end")),
+        )
+
+
+@dataclass(frozen=True)
+class ZoomInstance:
+    """One meeting instance (one row of the status table) with the files chosen for it.
+
+    `mp4_files` are the segments of the chosen view, ordered by `recording_start` (several
+    when the host stopped and restarted recording); `transcripts` the VTT files likewise.
+    `processing` is true while Zoom still works on any chosen file.
+    """
+
+    uuid: str
+    meeting_id: int
+    topic: str
+    start_time: datetime
+    duration_min: int
+    total_size: int
+    host_id: str
+    view: str | None
+    mp4_files: tuple[ZoomFile, ...]
+    transcripts: tuple[ZoomFile, ...]
+    processing: bool
+
+    @property
+    def mp4_size(self) -> int:
+        return sum(f.file_size for f in self.mp4_files)
+
+    @property
+    def transcript(self) -> ZoomFile | None:
+        return self.transcripts[0] if self.transcripts else None
+
+
+def parse_time(value: Any) -> datetime | None:
+    """A Zoom timestamp (`2024-03-01T10:00:00Z`) as a timezone-aware UTC datetime."""
+    if not value:
+        return None
+    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def _by_start(files: Sequence[ZoomFile]) -> tuple[ZoomFile, ...]:
+    floor = datetime.min.replace(tzinfo=UTC)
+    return tuple(sorted(files, key=lambda f: (f.recording_start or floor, f.id)))
+
+
+def choose_view(files: Sequence[ZoomFile], priority: Sequence[str]) -> str | None:
+    """The MP4 `recording_type` to keep: the first of `priority` present, else the largest."""
+    mp4 = [f for f in files if f.file_type == "MP4"]
+    present = {f.recording_type for f in mp4}
+    for view in priority:
+        if view in present:
+            return view
+    if not mp4:
+        return None
+    sizes: dict[str, int] = {}
+    for f in mp4:
+        sizes[f.recording_type] = sizes.get(f.recording_type, 0) + f.file_size
+    return max(sorted(sizes), key=lambda view: sizes[view])
+
+
+def parse_instance(
+    meeting: Mapping[str, Any], priority: Sequence[str] = DEFAULT_VIEW_PRIORITY
+) -> ZoomInstance:
+    """Turn one meeting of a recordings list (or `/meetings/{uuid}/recordings`) into a
+    `ZoomInstance`."""
+    files = [ZoomFile.from_json(f) for f in meeting.get("recording_files") or []]
+    view = choose_view(files, priority)
+    mp4 = _by_start([f for f in files if f.file_type == "MP4" and f.recording_type == view])
+    transcripts = _by_start(
+        [f for f in files if f.file_type == "TRANSCRIPT" or f.file_extension == "VTT"]
+    )
+    chosen = (*mp4, *transcripts)
+    start = parse_time(meeting.get("start_time"))
+    if start is None:
+        raise ValueError(f"meeting {meeting.get('uuid')!r} has no start_time")
+    return ZoomInstance(
+        uuid=str(meeting["uuid"]),
+        meeting_id=int(meeting.get("id") or 0),
+        topic=str(meeting.get("topic") or ""),
+        start_time=start,
+        duration_min=int(meeting.get("duration") or 0),
+        total_size=int(meeting.get("total_size") or 0),
+        host_id=str(meeting.get("host_id") or ""),
+        view=view,
+        mp4_files=mp4,
+        transcripts=transcripts,
+        processing=any(not f.completed for f in chosen),
+    )
+
+
+def skip_reason(instance: ZoomInstance, min_duration_min: float, min_size_mb: float) -> str | None:
+    """Why the instance is SKIPPED (a human-readable reason), or None when it passes.
+
+    Keeps recordings with duration > `min_duration_min` and MP4 size > `min_size_mb` MiB
+    (the seed's strict comparisons). The size rule waits while Zoom is still processing.
+    """
+    if not instance.mp4_files:
+        return "no MP4 recording in this meeting instance"
+    if instance.duration_min <= min_duration_min:
+        return (
+            f"duration {instance.duration_min} min is not over the minimum {min_duration_min:g} min"
+        )
+    if not instance.processing and instance.mp4_size <= min_size_mb * MIB:
+        return (
+            f"MP4 size {instance.mp4_size / MIB:.1f} MB is not over the minimum {min_size_mb:g} MB"
+        )
+    return None

@@ -1,0 +1,180 @@
+"""download_file against the Zoom emulator: redirects, resume, restarts, retries, checks."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from integrations.download import (
+    DownloadAuthError,
+    DownloadInterruptedError,
+    InsufficientDiskSpaceError,
+    SizeMismatchError,
+    download_file,
+    part_path,
+)
+from integrations.sandbox.server import LoopbackServer
+from integrations.sandbox.zoom import FileSpec, ManualClock, ZoomEmulator
+from integrations.zoom import RetryPolicy, ZoomClient, ZoomFile
+
+DATA = os.urandom(3 * 1024 * 1024 + 12345)
+
+
+@dataclass
+class Env:
+    zoom: ZoomEmulator
+    client: ZoomClient
+    file: ZoomFile
+    clock: ManualClock
+    retry: RetryPolicy
+
+    def get(self, dest: Path, **kwargs):
+        options = {"token": self.client.bearer, "retry": self.retry, "min_free_mb": 0}
+        options.update(kwargs)
+        size = options.pop("size", self.file.file_size)
+        return download_file(self.file.download_url, dest, size, timeout=5, **options)
+
+    def storage_ranges(self) -> list[str | None]:
+        return [r.header("range") for r in self.zoom.calls("GET", r"^/storage/")]
+
+
+def serve(files: list[FileSpec], honour_range: bool = True) -> Iterator[Env]:
+    zoom = ZoomEmulator(honour_range=honour_range)
+    account = zoom.add_account("acme")
+    user = zoom.add_user(account)
+    start = datetime(2026, 9, 1, 10, tzinfo=UTC)
+    meeting = zoom.add_meeting(account, user, topic="Lecture", start_time=start, files=files)
+    clock = ManualClock()
+    retry = RetryPolicy(attempts=4, sleep=clock.sleep, clock=clock, jitter=lambda: 1.0)
+    with LoopbackServer(zoom):
+        client = ZoomClient(
+            account.credentials,
+            api_url=zoom.api_url,
+            oauth_url=zoom.oauth_url,
+            timeout=5,
+            retry=retry,
+            clock=clock,
+        )
+        data = client.meeting_recordings(meeting.uuid)
+        from integrations.zoom import parse_instance
+
+        file = parse_instance(data).mp4_files[0]
+        with client:
+            yield Env(zoom, client, file, clock, retry)
+
+
+@pytest.fixture
+def env() -> Iterator[Env]:
+    yield from serve([FileSpec(data=DATA)])
+
+
+def test_downloads_through_the_redirect_with_progress(env, tmp_path):
+    seen: list[tuple[int, int]] = []
+    result = env.get(tmp_path / "a.mp4", progress=lambda done, total: seen.append((done, total)))
+    assert result.part_path == tmp_path / "a.mp4.part"
+    assert result.part_path.read_bytes() == DATA
+    assert (result.size, result.resumed_from, result.restarts) == (len(DATA), 0, 0)
+    assert seen[0] == (0, len(DATA)) and seen[-1] == (len(DATA), len(DATA))
+    assert len(seen) >= 4  # about one call per MiB
+    assert env.zoom.calls("GET", r"^/rec/download/")[0].header("authorization").startswith("Bearer")
+    assert env.storage_ranges() == [None]
+
+
+def test_a_cut_is_resumed_from_the_cut(env, tmp_path):
+    env.zoom.cut_download(1_000_000)
+    result = env.get(tmp_path / "a.mp4")
+    assert result.part_path.read_bytes() == DATA
+    assert env.storage_ranges() == [None, "bytes=1000000-"]
+    assert env.clock.sleeps == [1.0]
+    assert result.attempts == 2
+
+
+def test_a_killed_download_resumes_from_the_part_file(env, tmp_path):
+    part_path(tmp_path / "a.mp4").write_bytes(DATA[:777_777])
+    result = env.get(tmp_path / "a.mp4")
+    assert result.resumed_from == 777_777
+    assert result.part_path.read_bytes() == DATA
+    assert env.storage_ranges() == ["bytes=777777-"]
+
+
+def test_a_complete_part_file_needs_no_request(env, tmp_path):
+    part_path(tmp_path / "a.mp4").write_bytes(DATA)
+    assert env.get(tmp_path / "a.mp4").size == len(DATA)
+    assert env.zoom.calls("GET", r"^/storage/") == []
+
+
+def test_server_ignoring_range_restarts_cleanly(tmp_path):
+    for env in serve([FileSpec(data=DATA)], honour_range=False):
+        part_path(tmp_path / "a.mp4").write_bytes(b"\xff" * 500_000)  # not even the right bytes
+        result = env.get(tmp_path / "a.mp4")
+        assert result.restarts == 1
+        assert result.part_path.read_bytes() == DATA
+        assert env.storage_ranges() == ["bytes=500000-"]
+
+
+def test_size_mismatch_fails_and_discards_the_part(tmp_path):
+    for env in serve([FileSpec(data=DATA, reported_size=len(DATA) + 10)]):
+        with pytest.raises(SizeMismatchError, match="size mismatch: Zoom lists") as caught:
+            env.get(tmp_path / "a.mp4")
+        assert not caught.value.retryable
+        assert part_path(tmp_path / "a.mp4").stat().st_size == 0
+
+
+def test_server_sending_more_than_listed_fails(env, tmp_path):
+    with pytest.raises(SizeMismatchError):
+        env.get(tmp_path / "a.mp4", size=len(DATA) - 1)
+
+
+def test_rate_limit_and_server_errors_are_retried(env, tmp_path):
+    env.zoom.rate_limit(r"^/storage/", retry_after=3)
+    env.zoom.server_error(r"^/rec/download/", status=502)
+    result = env.get(tmp_path / "a.mp4")
+    assert result.part_path.read_bytes() == DATA
+    assert sorted(env.clock.sleeps) == [1.0, 3.0]
+
+
+def test_gives_up_after_the_attempts_and_keeps_the_part(env, tmp_path):
+    env.zoom.cut_download(0, times=10)
+    with pytest.raises(DownloadInterruptedError, match="failed 4 times in a row") as caught:
+        env.get(tmp_path / "a.mp4")
+    assert caught.value.retryable
+    assert env.clock.sleeps == [1.0, 2.0, 4.0]
+
+
+def test_expired_token_is_refreshed_once(env, tmp_path):
+    env.client.bearer()
+    env.zoom.expire_tokens()
+    assert env.get(tmp_path / "a.mp4").size == len(DATA)
+    stale = env.zoom.issued_tokens()[0]
+    env.zoom.expire_tokens()
+    with pytest.raises(DownloadAuthError, match="refused the access token"):
+        env.get(tmp_path / "b.mp4", token=stale)
+
+
+def test_low_disk_space_fails_before_any_request(env, tmp_path):
+    with pytest.raises(InsufficientDiskSpaceError, match="not enough free disk space"):
+        env.get(tmp_path / "a.mp4", min_free_mb=10**12)
+    assert env.zoom.calls("GET", r"^/rec/download/") == []
+
+
+def test_large_file_streams_from_disk_in_chunks(tmp_path):
+    source = tmp_path / "big.bin"
+    with source.open("wb") as out:
+        out.truncate(40 * 1024 * 1024 + 3)  # sparse
+    for env in serve([FileSpec(path=source)]):
+        env.zoom.cut_download(25 * 1024 * 1024)
+        result = env.get(tmp_path / "a.mp4")
+        assert result.size == source.stat().st_size
+        assert env.storage_ranges() == [None, f"bytes={25 * 1024 * 1024}-"]
+
+
+def test_a_part_file_longer_than_the_file_restarts(env, tmp_path):
+    part_path(tmp_path / "a.mp4").write_bytes(b"\x00" * (len(DATA) + 5))
+    result = env.get(tmp_path / "a.mp4")
+    assert result.part_path.read_bytes() == DATA
+    assert env.storage_ranges() == [None]
