@@ -310,12 +310,56 @@ def sync(last: int | None, from_: datetime | None, to: datetime | None, interact
     out.print("Run `zoom-publisher list --last N` to see them.")
 
 
+def _chosen_ids(stage: str, ids: list[int] | None, interactive: bool) -> list[int] | None:
+    """The IDs to run: checked to exist; with -i, picked from the recordings ready for `stage`."""
+    from flows.selection import pick_recordings
+
+    store = _store()
+    try:
+        if ids is not None and (missing := store.missing_ids(ids)):
+            raise UsageProblem(f"--recordings: no recording with ID {', '.join(map(str, missing))}")
+        if interactive:
+            ids = pick_recordings(store, stage, out, ids)
+            if not ids:
+                sys.exit(0)
+    finally:
+        store.dispose()
+    return ids
+
+
+def _run_with_progress(flow: Any, **parameters: Any) -> Any:
+    from flows.progress_display import RichProgress
+
+    with RichProgress(out):
+        return _run_flow(flow, **parameters)
+
+
+def _print_outcome(ids: list[int] | None, result: dict[str, int]) -> None:
+    from flows.render import recordings_table
+
+    touched = result.get("recordings", 0)
+    if not touched:
+        out.print("Nothing to do: no recording is ready for this stage.")
+        return
+    store = _store()
+    try:
+        rows = store.list(ids=ids) if ids is not None else []
+    finally:
+        store.dispose()
+    if rows:
+        out.print(recordings_table(rows, "Recordings now"))
+    out.print(f"Done: {touched} recordings.")
+
+
 @main.command()
 @_selection_options
+@friendly_errors
 def download(all_: bool, recordings: str | None, interactive: bool) -> None:
     """Download recordings from Zoom (resumable, verified, concurrent)."""
-    _require_selection(all_, recordings, interactive)
-    _not_built("download", 3)
+    ids = _chosen_ids("download", _require_selection(all_, recordings, interactive), interactive)
+    from flows.download import download_flow
+
+    _print_outcome(ids, _run_with_progress(download_flow, recording_ids=ids))
 
 
 @main.command()

@@ -64,3 +64,35 @@ def assign_rules(store, mapping, start, end, console) -> int:
             )
             assigned += 1
     return assigned
+
+
+def pick_recordings(store, stage: str, console, ids: list[int] | None = None) -> list[int]:
+    """Show the recordings ready for `stage` and ask which to take (`-i`)."""
+    import click
+
+    from flows.render import recordings_table
+    from integrations.store.states import STAGES, ProcessingStatus
+
+    ready_status = STAGES[stage][0]
+    candidates = store.list(ids=ids, statuses=[ready_status, ProcessingStatus.FAILED])
+    candidates = [
+        r for r in candidates if r.status == ready_status or r.last_good_status == ready_status
+    ]
+    if not candidates:
+        console.print(f"No recordings are ready to {stage}.")
+        return []
+    console.print(recordings_table(candidates, f"Ready to {stage}"))
+    known = {r.id for r in candidates}
+    while True:
+        answer = click.prompt('IDs to take ("1,4,7", ranges, or "all")', default="all")
+        if answer.strip().lower() == "all":
+            return sorted(known)
+        try:
+            chosen = parse_ids(answer)
+        except SelectionError as exc:
+            console.print(str(exc))
+            continue
+        unknown = sorted(set(chosen) - known)
+        if not unknown:
+            return chosen
+        console.print(f"Not in the list: {', '.join(map(str, unknown))}")

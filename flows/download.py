@@ -1,0 +1,24 @@
+"""The `download` flow: claimed recordings from Zoom, concurrently, resumable and verified."""
+
+from __future__ import annotations
+
+from prefect import flow
+from prefect.states import State
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from config.settings import get_settings
+from flows.engine import Stage, run_stages
+from flows.report import finish_run
+from tasks.common import worker_identity
+from tasks.download import download_recording_task
+
+
+@flow(
+    name="download",
+    task_runner=ThreadPoolTaskRunner(max_workers=get_settings().download_concurrency),
+)
+def download_flow(recording_ids: list[int] | None = None) -> dict[str, int] | State:
+    """Download every recording ready for it (or only `recording_ids`)."""
+    limit = get_settings().download_concurrency
+    stages = [Stage("download", download_recording_task, limit)]
+    return finish_run(run_stages(stages, worker_identity(), ids=recording_ids), "download")

@@ -1,0 +1,92 @@
+"""The download task: one claimed recording from Zoom to `unprocessed_video/`, verified."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from prefect.states import State
+
+from config.blocks import zoom_block_name
+from config.settings import get_settings
+from integrations.download import InvalidMediaError, download_recording, verify_mp4
+from integrations.filenames import safe_filename
+from integrations.store.models import Recording
+from integrations.store.states import ProcessingStatus
+from integrations.zoom import ZoomClient
+from tasks.common import (
+    StageOutcome,
+    retry_delays,
+    retry_if_transient,
+    run_claimed,
+    run_logger,
+)
+from tasks.progress import Tracker
+from tasks.sync import zoom_account
+
+RETRIES = get_settings().task_retries
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """A Zoom file as the sync stored it (what the downloader needs of it)."""
+
+    download_url: str
+    file_size: int
+
+
+def destination(recording: Recording) -> Path:
+    return get_settings().unprocessed_dir / safe_filename(recording.id, recording.topic)
+
+
+def _already_downloaded(path: Path, files: list[StoredFile]) -> bool:
+    """A complete file from an earlier attempt that crashed before recording its success."""
+    if not path.is_file():
+        return False
+    if len(files) == 1 and path.stat().st_size != files[0].file_size:
+        return False
+    try:
+        verify_mp4(path)
+    except InvalidMediaError:
+        return False
+    return True
+
+
+def fetch(recording: Recording) -> StageOutcome:
+    """Download every MP4 segment of the recording (resuming), verify, join, keep its path."""
+    files = [StoredFile(f["download_url"], int(f["size"])) for f in recording.video_files]
+    dest = destination(recording)
+    if _already_downloaded(dest, files):
+        run_logger().info("Recording %s: %s is already complete", recording.id, dest.name)
+        return StageOutcome(fields={"source_path": str(dest)})
+    total = sum(f.file_size for f in files)
+    label = f"{recording.id} {recording.topic}"
+    with (
+        ZoomClient(zoom_account(zoom_block_name(recording.account))) as client,
+        Tracker(f"download-{recording.id}", f"Download {label}", total) as track,
+    ):
+        info = download_recording(
+            files, dest, token=client.bearer, progress=lambda done, _: track(done), label=label
+        )
+    run_logger().info(
+        "Recording %s: downloaded %.1f MB, %.0f s of media",
+        recording.id,
+        total / 2**20,
+        info.duration,
+    )
+    return StageOutcome(fields={"source_path": str(dest)})
+
+
+@task(
+    name="download-recording",
+    retries=RETRIES,
+    retry_delay_seconds=retry_delays(RETRIES),
+    retry_jitter_factor=0.5,
+    retry_condition_fn=retry_if_transient,
+    cache_policy=NO_CACHE,
+)
+def download_recording_task(recording_id: int, worker: str) -> ProcessingStatus | State:
+    """Download one recording this run claimed: DOWNLOADED, or FAILED with the reason."""
+    return run_claimed("download", recording_id, worker, fetch)

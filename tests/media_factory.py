@@ -1,0 +1,105 @@
+"""Generate Zoom-like test recordings with FFmpeg: H.264 High with B-frames plus AAC.
+
+The picture is lavfi `testsrc2` (every frame differs, so a frame can be told from its
+neighbours); the sound is a tone between a silent head and a silent tail, with an optional
+noise floor under the silence and short "coughs" inside it.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from integrations.media.ffmpeg import ffmpeg_binary
+
+
+@dataclass(frozen=True)
+class MediaSpec:
+    """What to generate. Times are seconds."""
+
+    duration: float = 12.0
+    silent_head: float = 0.0
+    silent_tail: float = 0.0
+    noise_db: float | None = None  # noise floor under the silence (dBFS), None for digital silence
+    coughs: tuple[tuple[float, float], ...] = ()  # (start, length) of short loud sounds
+    gop: int = 60  # frames between keyframes; huge values give a long-GOP source
+    fps: int = 30
+    width: int = 320
+    height: int = 180
+    bframes: int = 3
+    sample_rate: int = 48000
+    tone_db: float = -10.0
+    video_codec: str = "libx264"
+    level: str = "3.0"
+    silent: bool = False  # no tone at all (the whole file is silence/noise)
+
+
+def _amplitude(db: float) -> float:
+    return float(10 ** (db / 20))
+
+
+def audio_expression(spec: MediaSpec) -> str:
+    """An `aevalsrc` expression for the spec's sound track."""
+    terms: list[str] = []
+    if not spec.silent:
+        start, end = spec.silent_head, spec.duration - spec.silent_tail
+        terms.append(f"{_amplitude(spec.tone_db):.6f}*sin(2*PI*440*t)*between(t,{start},{end})")
+    for at, length in spec.coughs:
+        terms.append(f"0.5*sin(2*PI*300*t)*between(t,{at},{at + length})")
+    if spec.noise_db is not None:
+        terms.append(f"{_amplitude(spec.noise_db):.6f}*(2*random(0)-1)")
+    return "+".join(terms) if terms else "0"
+
+
+def make_media(path: Path, spec: MediaSpec) -> Path:
+    """Write an MP4 for `spec` to `path` (faststart, like Zoom's downloads) and return it."""
+    video = f"testsrc2=size={spec.width}x{spec.height}:rate={spec.fps}:duration={spec.duration}"
+    audio = f"aevalsrc='{audio_expression(spec)}':s={spec.sample_rate}:c=mono:d={spec.duration}"
+    if spec.video_codec == "libx264":
+        vcodec = [
+            "-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high",
+            "-level:v", spec.level, "-pix_fmt", "yuv420p", "-bf", str(spec.bframes),
+            "-g", str(spec.gop), "-keyint_min", str(spec.gop), "-sc_threshold", "0",
+            "-crf", "28",
+        ]  # fmt: skip
+    else:
+        vcodec = ["-c:v", spec.video_codec, "-g", str(spec.gop), "-pix_fmt", "yuv420p"]
+    cmd = [
+        ffmpeg_binary(), "-nostdin", "-hide_banner", "-v", "error", "-y",
+        "-f", "lavfi", "-i", video, "-f", "lavfi", "-i", audio,
+        *vcodec, "-c:a", "aac", "-b:a", "64k", "-shortest",
+        "-movflags", "+faststart", str(path),
+    ]  # fmt: skip
+    subprocess.run(cmd, check=True, capture_output=True, timeout=300)
+    return path
+
+
+def corrupt_copy(source: Path, destination: Path) -> Path:
+    """A copy of `source` with its middle overwritten by garbage and its end cut off."""
+    data = bytearray(source.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 4096] = bytes(range(256)) * 16
+    destination.write_bytes(bytes(data[: int(len(data) * 0.7)]))
+    return destination
+
+
+_CACHE: dict[MediaSpec, Path] = {}
+_CACHE_DIR: Path | None = None
+
+
+def cached_media(spec: MediaSpec) -> Path:
+    """`make_media(spec)` once per test process, in a temporary folder removed at exit."""
+    global _CACHE_DIR
+    if spec in _CACHE:
+        return _CACHE[spec]
+    if _CACHE_DIR is None:
+        import atexit
+        import shutil
+        import tempfile
+
+        _CACHE_DIR = Path(tempfile.mkdtemp(prefix="media-factory-"))
+        atexit.register(shutil.rmtree, _CACHE_DIR, ignore_errors=True)
+    path = make_media(_CACHE_DIR / f"media-{len(_CACHE)}.mp4", spec)
+    _CACHE[spec] = path
+    return path

@@ -1,0 +1,126 @@
+"""The download stage end to end: sync from the Zoom emulator, then the download flow and CLI."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from media_factory import MediaSpec, make_media
+from zoom_fixtures import save_block, zoom_sandbox
+
+from flows.cli import main
+from flows.download import download_flow
+from flows.sync import sync_flow
+from integrations.sandbox.zoom import FileSpec
+from integrations.store.repository import RecordingStore
+from integrations.store.states import ProcessingStatus
+
+S = ProcessingStatus
+START = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    folder = tmp_path_factory.mktemp("clips")
+    return [make_media(folder / f"clip{n}.mp4", MediaSpec(duration=2 + n)) for n in range(3)]
+
+
+@pytest.fixture
+def small_filters(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MIN_SIZE_MB", "0")
+    monkeypatch.setenv("MIN_DURATION_MIN", "0")
+
+
+def test_download_flow_fetches_verifies_joins_and_fails_one_cleanly(
+    prefect_harness: None,
+    store: RecordingStore,
+    small_filters: None,
+    clips: list[Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with zoom_sandbox(monkeypatch) as zoom:
+        account = zoom.add_account("school@example.com")
+        save_block(account)
+        user = zoom.add_user(account)
+        single = zoom.add_meeting(
+            account,
+            user,
+            topic="Algebra / week 1: ../intro",
+            start_time=START,
+            files=[FileSpec(path=clips[0])],
+        )
+        split = zoom.add_meeting(
+            account,
+            user,
+            topic="Stopped and restarted",
+            start_time=START + timedelta(hours=1),
+            files=[FileSpec(path=clips[1]), FileSpec(path=clips[2], offset_min=30)],
+        )
+        lying = zoom.add_meeting(
+            account,
+            user,
+            topic="Size lies",
+            start_time=START + timedelta(hours=2),
+            files=[FileSpec(path=clips[0], reported_size=clips[0].stat().st_size + 10)],
+        )
+        zoom.cut_download(after_bytes=20_000)  # the first download is cut: resumed, not restarted
+        sync_flow(last_days=3)
+        rows = {r.zoom_uuid: r for r in store.list()}
+
+        state = download_flow(return_state=True)
+
+        assert state.is_failed()
+        assert f"{rows[lying.uuid].id} (Size lies)" in state.message
+        done = {uuid: store.get(rows[uuid].id) for uuid in (single.uuid, split.uuid)}
+        for row in done.values():
+            assert row.status == S.DOWNLOADED
+            path = Path(row.source_path)
+            assert path.is_file() and path.parent == tmp_path / "video" / "unprocessed_video"
+        assert Path(done[single.uuid].source_path).read_bytes() == clips[0].read_bytes()
+        assert "/" not in Path(done[single.uuid].source_path).name.removesuffix(".mp4")[3:]
+        failed = store.get(rows[lying.uuid].id)
+        assert failed.status == S.FAILED and "size" in failed.status_reason.lower()
+        leftovers = [p.name for p in (tmp_path / "video" / "unprocessed_video").iterdir()]
+        assert not [name for name in leftovers if name.endswith(".mp4") and "Size" in name]
+        ranges = [r.header("range") for r in zoom.requests if r.header("range")]
+        assert any(r.startswith("bytes=") and not r.startswith("bytes=0-") for r in ranges)
+
+        # The next run retries only the failed one; the downloaded ones are not fetched again.
+        fetched_before = len(zoom.calls("GET", r"/storage/|/rec/"))
+        again = download_flow(return_state=True)
+        assert again.is_failed()
+        assert len(zoom.calls("GET", r"/storage/|/rec/")) - fetched_before <= 4
+
+
+def test_download_command_runs_the_flow_with_a_selection(
+    prefect_harness: None,
+    store: RecordingStore,
+    small_filters: None,
+    clips: list[Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with zoom_sandbox(monkeypatch) as zoom:
+        account = zoom.add_account("team@example.com")
+        save_block(account)
+        user = zoom.add_user(account)
+        for n in range(2):
+            zoom.add_meeting(
+                account,
+                user,
+                topic=f"Talk {n}",
+                start_time=START + timedelta(hours=n),
+                files=[FileSpec(path=clips[n])],
+            )
+        sync_flow(last_days=3)
+        first, second = store.list()
+
+        result = CliRunner().invoke(main, ["download", "--recordings", str(second.id)])
+
+        assert result.exit_code == 0, result.output
+        assert store.get(second.id).status == S.DOWNLOADED
+        assert store.get(first.id).status == S.INITIALIZED
+        missing = CliRunner().invoke(main, ["download", "--recordings", "999"])
+        assert missing.exit_code == 2 and "no recording with ID 999" in missing.output
