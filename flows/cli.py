@@ -364,10 +364,13 @@ def download(all_: bool, recordings: str | None, interactive: bool) -> None:
 
 @main.command()
 @_selection_options
+@friendly_errors
 def process(all_: bool, recordings: str | None, interactive: bool) -> None:
-    """Cut the silent start and end off downloaded recordings."""
-    _require_selection(all_, recordings, interactive)
-    _not_built("process", 4)
+    """Cut silent starts and ends off downloaded recordings (frame-accurate, no full re-encode)."""
+    ids = _chosen_ids("process", _require_selection(all_, recordings, interactive), interactive)
+    from flows.process import process_flow
+
+    _print_outcome(ids, _run_with_progress(process_flow, recording_ids=ids))
 
 
 def _platform_options(func: Callable[..., Any]) -> Callable[..., Any]:

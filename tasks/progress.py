@@ -15,7 +15,7 @@ logger = logging.getLogger("zoom_publisher.progress")
 
 
 class ProgressObserver(Protocol):
-    def started(self, key: str, description: str, total: float | None) -> None: ...
+    def started(self, key: str, description: str, total: float | None, unit: str) -> None: ...
     def advanced(self, key: str, completed: float) -> None: ...
     def finished(self, key: str) -> None: ...
 
@@ -28,7 +28,7 @@ class LoggingObserver:
         self._state: dict[str, tuple[str, float | None, float, float]] = {}
         self._lock = threading.Lock()
 
-    def started(self, key: str, description: str, total: float | None) -> None:
+    def started(self, key: str, description: str, total: float | None, unit: str) -> None:
         with self._lock:
             self._state[key] = (description, total, 0.0, time.monotonic())
 
@@ -65,13 +65,16 @@ def install(observer: ProgressObserver) -> ProgressObserver:
 
 
 class Tracker:
-    """One piece of work's progress: `with Tracker(key, "Downloading 4", total) as t: t(done)`."""
+    """One piece of work's progress: `with Tracker(key, "Downloading 4", total) as t: t(done)`.
 
-    def __init__(self, key: str, description: str, total: float | None) -> None:
-        self.key, self.description, self.total = key, description, total
+    `unit` is "bytes" (transfers: shown with speed) or "%" (encodes: `total` is 100).
+    """
+
+    def __init__(self, key: str, description: str, total: float | None, unit: str = "bytes"):
+        self.key, self.description, self.total, self.unit = key, description, total, unit
 
     def __enter__(self) -> Tracker:
-        _hub.observer.started(self.key, self.description, self.total)
+        _hub.observer.started(self.key, self.description, self.total, self.unit)
         return self
 
     def __call__(self, completed: float) -> None:

@@ -1,0 +1,24 @@
+"""The `process` flow: trim the silent start and end of downloaded recordings, concurrently."""
+
+from __future__ import annotations
+
+from prefect import flow
+from prefect.states import State
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from config.settings import get_settings
+from flows.engine import Stage, run_stages
+from flows.report import finish_run
+from tasks.common import worker_identity
+from tasks.process import process_recording_task
+
+
+@flow(
+    name="process",
+    task_runner=ThreadPoolTaskRunner(max_workers=get_settings().process_concurrency),
+)
+def process_flow(recording_ids: list[int] | None = None) -> dict[str, int] | State:
+    """Trim every downloaded recording (or only `recording_ids`), up to one per core at once."""
+    limit = get_settings().process_concurrency
+    stages = [Stage("process", process_recording_task, limit)]
+    return finish_run(run_stages(stages, worker_identity(), ids=recording_ids), "process")

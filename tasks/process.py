@@ -1,0 +1,67 @@
+"""The process task: cut the silent start and end off one claimed, downloaded recording."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from prefect.states import State
+
+from config.settings import get_settings
+from integrations.media.errors import NoSoundError
+from integrations.media.trim import TrimOptions, trim_file
+from integrations.store.models import Recording
+from integrations.store.states import ProcessingStatus
+from tasks.common import SkipRecording, StageOutcome, run_claimed, run_logger
+from tasks.progress import Tracker
+
+
+class SourceMissingError(FileNotFoundError):
+    """The downloaded file is gone; the recording must be downloaded again."""
+
+
+def process(recording: Recording) -> StageOutcome:
+    """Detect the sound, cut frame-accurately into `processing/`, verify, move to `processed/`.
+
+    A recording without silence at either end is published as downloaded (no rewrite); one
+    without any sound is skipped.
+    """
+    settings = get_settings()
+    source = Path(recording.source_path or "")
+    if not source.is_file():
+        raise SourceMissingError(
+            f"the downloaded file {source} is missing; "
+            f"run `zoom-publisher reset --recordings {recording.id}` after downloading it again"
+        )
+    working = settings.processing_dir / source.name
+    final = settings.processed_dir / source.name
+    label = f"Trim {recording.id} {recording.topic}"
+    with Tracker(f"process-{recording.id}", label, 100, unit="%") as t:
+        try:
+            result = trim_file(
+                source, working, TrimOptions.from_settings(settings), lambda f: t(100 * f)
+            )
+        except NoSoundError as exc:
+            raise SkipRecording(f"no sound at all: {exc}") from exc
+    fields = {"trim_start": result.start, "trim_end": result.end, "trim_method": result.method}
+    if result.destination is None:
+        run_logger().info("Recording %s has no silence to cut; published as is", recording.id)
+        return StageOutcome(fields={**fields, "processed_path": str(source)})
+    final.parent.mkdir(parents=True, exist_ok=True)
+    result.destination.replace(final)
+    run_logger().info(
+        "Recording %s: kept %.2f-%.2f s of %.2f s (%s)",
+        recording.id,
+        result.start,
+        result.end,
+        result.source_duration,
+        result.method,
+    )
+    return StageOutcome(fields={**fields, "processed_path": str(final)})
+
+
+@task(name="process-recording", cache_policy=NO_CACHE)
+def process_recording_task(recording_id: int, worker: str) -> ProcessingStatus | State:
+    """Trim one recording this run claimed: PROCESSED, SKIPPED (no sound) or FAILED."""
+    return run_claimed("process", recording_id, worker, process)

@@ -1,0 +1,560 @@
+"""Upload task: publish one processed recording to YouTube and/or VK, crash-safe and quota-aware.
+
+Every step that costs something is recorded in the recording's `publications` row before or
+right after it happens, so that a rerun (a Prefect retry, the next scheduled run, a new process
+after a kill -9) does only what is missing:
+
+- YouTube: the resumable session URI is stored before a byte goes out and the confirmed byte
+  count after every chunk; a stored session is resumed from the server's byte; a session that
+  is gone makes it look for the video by its description marker (`[zp:<zoom uuid>]`) before
+  uploading again. Thumbnail and playlist are follow-ups, each marked done on its own.
+- VK: the `video.save` id is stored before the file is sent; a rerun asks `video.get` whether the
+  file arrived before sending it again. Album and cover are follow-ups.
+- Quota: every YouTube call's units are counted per Pacific day in `quota_usage`; on
+  `quotaExceeded` the bucket is marked used up until the reset and the publication WAITING, and
+  every later upload waits without a call until then. A recording with a waiting platform goes
+  back to PROCESSED with `not_before` set, so no run claims it before the quota resets.
+
+Bad input (missing or too large file, wrong format, bad thumbnail) fails before any quota is
+spent. One platform failing never stops the other; the recording is FAILED with every reason.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from config.app_config import AppConfig, load_app_config
+from config.secrets import vk_credentials, youtube_credentials
+from config.settings import Settings, get_settings
+from config.titles import Publication as Rendered
+from config.titles import render
+from integrations.store.models import Publication, Recording
+from integrations.store.publications import PublicationStore
+from integrations.store.repository import LostClaimError
+from integrations.store.states import Platform, PlatformStatus, ProcessingStatus
+from integrations.thumbnails import check_thumbnail
+from integrations.vk import VideoState, VkClient
+from integrations.youtube import (
+    DEFAULT_BUCKET,
+    QUOTA_COSTS,
+    QUOTA_LIMITS,
+    UPLOAD_BUCKET,
+    AuthRevoked,
+    QuotaExceeded,
+    QuotaUse,
+    UploadSessionGone,
+    VideoMetadata,
+    YouTubeClient,
+    next_pacific_midnight,
+)
+from tasks.common import (
+    StageOutcome,
+    get_store,
+    human_reason,
+    is_transient,
+    retry_delays,
+    retry_if_transient,
+    run_claimed,
+    run_logger,
+)
+from tasks.progress import Tracker
+
+RETRIES = get_settings().task_retries
+MIB = 1024 * 1024
+PLATFORM_NAMES = {Platform.YOUTUBE: "YouTube", Platform.VK: "VK"}
+
+
+class UploadInputError(ValueError):
+    """The recording cannot be published as it is (file, format, size, configuration)."""
+
+
+class UploadError(RuntimeError):
+    """Some platforms failed; the message lists each with its reason.
+
+    `retryable` is true only when every failure is worth retrying (network, 5xx, rate limits).
+    """
+
+    def __init__(self, recording_id: int, failures: dict[Platform, BaseException]) -> None:
+        self.failures = failures
+        self.retryable = all(is_transient(exc) for exc in failures.values())
+        listed = "; ".join(
+            f"{PLATFORM_NAMES[platform]}: {human_reason(exc)}" for platform, exc in failures.items()
+        )
+        super().__init__(f"upload failed on {listed}")
+
+
+@dataclass(frozen=True)
+class PlatformResult:
+    status: PlatformStatus
+    waiting_until: datetime | None = None
+    error: BaseException | None = None
+
+
+UPLOADED = PlatformResult(PlatformStatus.UPLOADED)
+
+
+def _waiting(until: datetime) -> PlatformResult:
+    return PlatformResult(PlatformStatus.WAITING, waiting_until=until)
+
+
+# ---- what is published ----------------------------------------------------------------------
+
+
+def select_platforms(requested: list[str], config: AppConfig) -> list[Platform]:
+    """The requested platforms that are enabled in the app config (unknown names refused)."""
+    chosen: list[Platform] = []
+    for name in requested:
+        try:
+            platform = Platform(name.strip().lower())
+        except ValueError:
+            known = ", ".join(p.value for p in Platform)
+            raise UploadInputError(f"unknown platform {name!r}; use one of: {known}") from None
+        if platform not in chosen and getattr(config.platforms, platform.value).enabled:
+            chosen.append(platform)
+    if not chosen:
+        names = ", ".join(requested) or "none"
+        raise UploadInputError(
+            f"no enabled platform among the requested ones ({names}): set "
+            '"enabled": true under "platforms" in the app config'
+        )
+    return chosen
+
+
+def youtube_marker(zoom_uuid: str) -> str:
+    """The description tag that finds a video whose upload answer was lost."""
+    return f"[zp:{zoom_uuid}]"
+
+
+@dataclass
+class UploadJob:
+    """One recording being published: its file, titles and the configuration of this run."""
+
+    row: Recording
+    config: AppConfig
+    settings: Settings
+    publications: PublicationStore
+
+    @property
+    def recording_id(self) -> int:
+        return self.row.id
+
+    @cached_property
+    def rendered(self) -> Rendered:
+        return render(
+            self.config.video_title_mapping,
+            self.row.topic,
+            self.row.start_time,
+            self.row.rule_pattern,
+        )
+
+    def media(self) -> Path:
+        """The file to publish, checked against `upload_settings` before any call is made."""
+        name = self.row.processed_path or self.row.source_path
+        if not name:
+            raise UploadInputError(
+                f"recording {self.row.id} has no media file; run `download` and `process` first"
+            )
+        path = Path(name)
+        if not path.is_file():
+            raise UploadInputError(
+                f"the media file {path} of recording {self.row.id} is missing; "
+                "run `process` (or `download`) again"
+            )
+        rules = self.config.upload_settings
+        extension = path.suffix.lower().lstrip(".")
+        formats = [f.lower().lstrip(".") for f in rules.supported_formats]
+        if extension not in formats:
+            raise UploadInputError(
+                f"{path.name} is a .{extension} file; upload_settings.supported_formats "
+                f"allows {', '.join(formats)}"
+            )
+        size = path.stat().st_size
+        if size > rules.max_file_size_mb * MIB:
+            raise UploadInputError(
+                f"{path.name} is {size / MIB:.0f} MB; upload_settings.max_file_size_mb "
+                f"allows {rules.max_file_size_mb} MB"
+            )
+        return path
+
+    def title(self, publication: Publication, rendered_title: str) -> str:
+        """A title chosen by hand (`upload -i` stores it) wins over the mapping's."""
+        return publication.title or rendered_title
+
+    def thumbnail(self, publication: Publication) -> Path | None:
+        """The mapped thumbnail when it is still to be set, checked (exists, JPEG/PNG, <= 2 MB)."""
+        path = self.rendered.thumbnail
+        if path is None or publication.thumbnail_done:
+            return None
+        check_thumbnail(path)
+        return path
+
+
+# Playlists and albums found or created by title: one at a time in this process, so that two
+# recordings of the same course uploaded together do not both create one.
+_collection_locks: dict[tuple[str, str], threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+@contextmanager
+def collection_lock(platform: Platform, title: str) -> Iterator[None]:
+    with _locks_guard:
+        lock = _collection_locks.setdefault((platform.value, title), threading.Lock())
+    with lock:
+        yield
+
+
+class QuotaCounter:
+    """`on_quota` for the YouTube client: counts units in the store, remembers the last bucket."""
+
+    def __init__(self, publications: PublicationStore) -> None:
+        self.publications = publications
+        self.last_bucket = DEFAULT_BUCKET
+
+    def __call__(self, use: QuotaUse) -> None:
+        self.last_bucket = use.bucket
+        self.publications.add_units(Platform.YOUTUBE, use.bucket, use.units)
+
+
+# ---- YouTube --------------------------------------------------------------------------------
+
+
+def youtube_token_info() -> dict[str, Any]:
+    """The stored OAuth token as the client takes it (only ever held in memory)."""
+    block = youtube_credentials()
+    if block.refresh_token is None:
+        raise AuthRevoked("no refresh token is stored")
+    return {
+        "type": "authorized_user",
+        "client_id": block.client_id,
+        "client_secret": block.client_secret.get_secret_value(),
+        "refresh_token": block.refresh_token.get_secret_value(),
+        "token_uri": block.token_uri,
+        "scopes": list(block.scopes),
+    }
+
+
+def _youtube_budget(job: UploadJob, publication: Publication, thumbnail: Path | None) -> int:
+    """Units of the shared daily bucket this publication still needs (an estimate)."""
+    units = 0
+    if thumbnail is not None:
+        units += QUOTA_COSTS["thumbnails.set"]
+    if not publication.collection_done and (
+        job.rendered.youtube_playlist_id or job.rendered.youtube_playlist_title
+    ):
+        units += QUOTA_COSTS["playlistItems.insert"] + QUOTA_COSTS["playlistItems.list"]
+        if not (publication.collection_id or job.rendered.youtube_playlist_id):
+            units += QUOTA_COSTS["playlists.insert"] + QUOTA_COSTS["playlists.list"]
+    return units
+
+
+def _quota_wait(
+    job: UploadJob, publication: Publication, thumbnail: Path | None
+) -> datetime | None:
+    """Until when YouTube must not be called for this publication, from the store alone."""
+    store = job.publications
+    if until := store.exhausted_until(Platform.YOUTUBE):
+        return until
+    limit = job.config.platforms.youtube.daily_quota_units
+    needed = _youtube_budget(job, publication, thumbnail)
+    used = store.units_used(Platform.YOUTUBE, DEFAULT_BUCKET)
+    full = needed and used + needed > limit
+    if publication.remote_id is None:
+        uploads = store.units_used(Platform.YOUTUBE, UPLOAD_BUCKET)
+        full = full or uploads >= QUOTA_LIMITS[UPLOAD_BUCKET]
+    if not full:
+        return None
+    until = next_pacific_midnight()
+    bucket = DEFAULT_BUCKET if needed and used + needed > limit else UPLOAD_BUCKET
+    store.mark_exhausted(Platform.YOUTUBE, bucket, until)
+    return until
+
+
+def publish_youtube(job: UploadJob, publication: Publication) -> PlatformResult:
+    """Upload (or resume), then thumbnail and playlist; each step recorded as it is done."""
+    platform = Platform.YOUTUBE
+    rid = job.recording_id
+    store = job.publications
+    settings = job.config.platforms.youtube
+    thumbnail = job.thumbnail(publication)  # checked before any quota is spent
+    path = job.media() if publication.remote_id is None else None
+    if until := _quota_wait(job, publication, thumbnail):
+        reason = f"YouTube quota used up; uploads resume at {until.isoformat()}"
+        store.mark_waiting(rid, platform, until, reason)
+        run_logger().info("Recording %s: %s", rid, reason)
+        return _waiting(until)
+
+    rules = job.config.upload_settings
+    counter = QuotaCounter(store)
+    client = YouTubeClient(
+        youtube_token_info(),
+        api_url=job.settings.youtube_api_url,
+        chunk_size=settings.chunk_size_mb * MIB,
+        retry_attempts=rules.retry_attempts,
+        backoff_base=rules.retry_delay,
+        on_quota=counter,
+    )
+    size = path.stat().st_size if path else publication.total_bytes or 0
+    store.start_attempt(rid, platform, size)
+    try:
+        video_id = publication.remote_id
+        if video_id is None:
+            assert path is not None
+            video_id = _youtube_video(job, publication, client, path)
+        if thumbnail is not None:
+            client.set_thumbnail(video_id, thumbnail)
+            store.update(rid, platform, thumbnail_done=True)
+        _youtube_playlist(job, publication, client, video_id)
+    except QuotaExceeded as exc:
+        store.mark_exhausted(platform, counter.last_bucket, exc.resume_at)
+        store.mark_waiting(rid, platform, exc.resume_at, human_reason(exc))
+        run_logger().warning("Recording %s: %s", rid, human_reason(exc))
+        return _waiting(exc.resume_at)
+    store.mark_uploaded(rid, platform)
+    return UPLOADED
+
+
+def _youtube_metadata(job: UploadJob, publication: Publication) -> VideoMetadata:
+    settings = job.config.platforms.youtube
+    rendered = job.rendered
+    marker = youtube_marker(job.row.zoom_uuid)
+    description = f"{rendered.description}\n\n{marker}" if rendered.description else marker
+    return VideoMetadata(
+        title=job.title(publication, rendered.youtube_title),
+        description=description,
+        tags=list(rendered.tags),
+        category_id=settings.category_id,
+        privacy_status=settings.default_privacy,
+        default_language=settings.default_language or None,
+        made_for_kids=False,
+    )
+
+
+def _youtube_video(
+    job: UploadJob, publication: Publication, client: YouTubeClient, path: Path
+) -> str:
+    """The video id: a stored session resumed, a lost answer found, or a new upload."""
+    platform, rid, store = Platform.YOUTUBE, job.recording_id, job.publications
+    metadata = _youtube_metadata(job, publication)
+    if publication.title is None:
+        store.update(rid, platform, title=metadata.title)
+    size = path.stat().st_size
+
+    def on_session(uri: str) -> None:
+        store.record_session(rid, platform, uri)
+
+    with Tracker(f"upload-{rid}-youtube", f"Uploading {rid} to YouTube", size) as tracker:
+
+        def on_progress(confirmed: int) -> None:
+            store.record_progress(rid, platform, confirmed)
+            tracker(confirmed)
+
+        def upload(session_uri: str | None) -> dict[str, Any]:
+            return client.upload_video(
+                path,
+                metadata,
+                session_uri=session_uri,
+                on_session=on_session,
+                on_progress=on_progress,
+            )
+
+        try:
+            video = upload(publication.upload_session)
+        except UploadSessionGone:
+            # The session expired or was lost: the video may exist already (the answer to the
+            # last chunk was lost). Only when it does not is the file sent again.
+            video = client.find_video(marker=youtube_marker(job.row.zoom_uuid))
+            if video is not None:
+                run_logger().info("Recording %s: found video %s on YouTube", rid, video["id"])
+            else:
+                run_logger().info("Recording %s: upload session gone; starting over", rid)
+                store.update(rid, platform, upload_session=None, bytes_confirmed=0)
+                video = upload(None)
+    video_id = str(video["id"])
+    store.update(
+        rid,
+        platform,
+        remote_id=video_id,
+        url=client.video_url(video_id),
+        upload_session=None,
+        bytes_confirmed=size,
+    )
+    run_logger().info("Recording %s: uploaded to YouTube as %s", rid, video_id)
+    return video_id
+
+
+def _youtube_playlist(
+    job: UploadJob, publication: Publication, client: YouTubeClient, video_id: str
+) -> None:
+    rendered = job.rendered
+    title = rendered.youtube_playlist_title
+    if publication.collection_done or not (rendered.youtube_playlist_id or title):
+        return
+    rid, store = job.recording_id, job.publications
+    playlist_id = publication.collection_id or rendered.youtube_playlist_id
+    if not playlist_id:
+        assert title is not None
+        with collection_lock(Platform.YOUTUBE, title):
+            playlist_id = client.find_or_create_playlist(
+                title, privacy_status=job.config.platforms.youtube.default_privacy
+            )
+        store.update(rid, Platform.YOUTUBE, collection_id=playlist_id)
+    client.add_to_playlist(playlist_id, video_id)  # a no-op when the video is there already
+    store.update(rid, Platform.YOUTUBE, collection_done=True)
+
+
+# ---- VK -------------------------------------------------------------------------------------
+
+
+def _vk_ids(remote_id: str) -> tuple[int, int]:
+    owner, _, video = remote_id.partition("_")
+    return int(owner), int(video)
+
+
+def publish_vk(job: UploadJob, publication: Publication) -> PlatformResult:
+    """`video.save` (id stored first), the streamed upload, then album and cover."""
+    platform = Platform.VK
+    rid, store = job.recording_id, job.publications
+    settings = job.config.platforms.vk
+    thumbnail = job.thumbnail(publication)  # checked before any call
+    path = job.media() if publication.remote_id is None else None
+    credentials = vk_credentials()
+    group = settings.group_id or credentials.group_id
+    rules = job.config.upload_settings
+    client = VkClient(
+        credentials.access_token.get_secret_value(),
+        group_id=int(group) if group else None,
+        api_url=job.settings.vk_api_url,
+        retry_attempts=rules.retry_attempts,
+        backoff_base=rules.retry_delay,
+    )
+    store.start_attempt(rid, platform, path.stat().st_size if path else publication.total_bytes)
+    album_id = _vk_album(job, publication, client)
+    collection_done = publication.collection_done
+
+    ids = _vk_ids(publication.remote_id) if publication.remote_id else None
+    if ids is not None and client.video_state(*ids) is VideoState.MISSING:
+        run_logger().info("Recording %s: VK video %s_%s has no file yet", rid, *ids)
+        ids = None  # saved, but the file never arrived: save a fresh one with a new upload URL
+    if ids is None:
+        path = path or job.media()
+        saved = client.save_video(
+            job.title(publication, job.rendered.vk_title),
+            description=job.rendered.description,
+            album_id=album_id,
+            privacy_view=settings.default_privacy,
+            privacy_comment=settings.privacy_comment,
+            no_comments=settings.no_comments,
+            repeat=settings.repeat,
+        )
+        ids = (saved.owner_id, saved.video_id)
+        collection_done = album_id is not None  # saved into the album already
+        store.update(
+            rid,
+            platform,
+            title=job.title(publication, job.rendered.vk_title),
+            remote_id=f"{saved.owner_id}_{saved.video_id}",
+            url=client.video_url(*ids),
+            collection_done=collection_done,
+            bytes_confirmed=0,
+        )
+        size = path.stat().st_size
+        with Tracker(f"upload-{rid}-vk", f"Uploading {rid} to VK", size) as tracker:
+            client.upload(saved, path, on_progress=tracker)
+        store.update(rid, platform, bytes_confirmed=size)
+        run_logger().info("Recording %s: uploaded to VK as %s_%s", rid, *ids)
+    if album_id is not None and not collection_done:
+        client.add_to_album(album_id, *ids)  # False (error 800) when it is there already
+        store.update(rid, platform, collection_done=True)
+    if thumbnail is not None:
+        client.set_cover(*ids, thumbnail)
+        store.update(rid, platform, thumbnail_done=True)
+    store.mark_uploaded(rid, platform)
+    return UPLOADED
+
+
+def _vk_album(job: UploadJob, publication: Publication, client: VkClient) -> int | None:
+    rendered = job.rendered
+    known = publication.collection_id or rendered.vk_album_id
+    if known:
+        return int(known)
+    if not rendered.vk_album_title:
+        return None
+    with collection_lock(Platform.VK, rendered.vk_album_title):
+        album_id = client.find_or_create_album(rendered.vk_album_title)
+    job.publications.update(job.recording_id, Platform.VK, collection_id=str(album_id))
+    return album_id
+
+
+PUBLISHERS: dict[Platform, Callable[[UploadJob, Publication], PlatformResult]] = {
+    Platform.YOUTUBE: publish_youtube,
+    Platform.VK: publish_vk,
+}
+
+
+# ---- the stage ------------------------------------------------------------------------------
+
+
+def publish(row: Recording, platforms: list[str]) -> StageOutcome:
+    """Publish one claimed recording on every requested, enabled platform not yet done."""
+    settings = get_settings()
+    config = load_app_config(settings.app_config, missing_ok=True)
+    chosen = select_platforms(platforms, config)
+    job = UploadJob(row, config, settings, PublicationStore(get_store()))
+    logger = run_logger()
+    results: dict[Platform, PlatformResult] = {}
+    for platform in chosen:
+        publication = job.publications.get_or_create(row.id, platform)
+        if publication.status == PlatformStatus.UPLOADED:
+            results[platform] = UPLOADED
+            continue
+        try:
+            results[platform] = PUBLISHERS[platform](job, publication)
+        except LostClaimError:
+            raise
+        except Exception as exc:
+            reason = human_reason(exc)
+            job.publications.mark_failed(row.id, platform, reason)
+            logger.warning("Recording %s: %s upload failed: %s", row.id, platform.value, reason)
+            results[platform] = PlatformResult(PlatformStatus.FAILED, error=exc)
+
+    failures = {p: r.error for p, r in results.items() if r.error is not None}
+    if failures:
+        raise UploadError(row.id, failures)
+    waits = {p: r.waiting_until for p, r in results.items() if r.waiting_until is not None}
+    if waits:
+        until = max(waits.values())
+        names = " and ".join(f"{PLATFORM_NAMES[p]} quota" for p in waits)
+        return StageOutcome(
+            status=ProcessingStatus.PROCESSED,
+            reason=f"waiting for {names} until {until.isoformat()}",
+            fields={"not_before": until},
+        )
+    return StageOutcome(fields={"not_before": None})
+
+
+@task(
+    name="upload-recording",
+    retries=RETRIES,
+    retry_delay_seconds=retry_delays(RETRIES),
+    retry_jitter_factor=0.5,
+    retry_condition_fn=retry_if_transient,
+    cache_policy=NO_CACHE,
+)
+def upload_recording(recording_id: int, worker: str, platforms: list[str]) -> ProcessingStatus:
+    """Publish a recording this worker claimed (UPLOADING) to `platforms` ("youtube", "vk").
+
+    UPLOADED when every requested, enabled platform has it; PROCESSED with `not_before` when a
+    platform waits for its quota; FAILED (the task fails) with each platform's reason otherwise.
+    A rerun skips what is done: published platforms, stored sessions, finished follow-ups.
+    """
+    return run_claimed("upload", recording_id, worker, lambda row: publish(row, list(platforms)))
