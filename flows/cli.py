@@ -334,21 +334,18 @@ def _run_with_progress(flow: Any, **parameters: Any) -> Any:
         return _run_flow(flow, **parameters)
 
 
-def _print_outcome(ids: list[int] | None, result: dict[str, int]) -> None:
+def _print_outcome(result: dict[str, Any]) -> None:
     from flows.render import recordings_table
 
-    touched = result.get("recordings", 0)
+    touched = result.get("touched") or []
     if not touched:
         out.print("Nothing to do: no recording is ready for this stage.")
         return
     store = _store()
     try:
-        rows = store.list(ids=ids) if ids is not None else []
+        out.print(recordings_table(store.list(ids=touched), "Recordings this run worked on"))
     finally:
         store.dispose()
-    if rows:
-        out.print(recordings_table(rows, "Recordings now"))
-    out.print(f"Done: {touched} recordings.")
 
 
 @main.command()
@@ -359,7 +356,7 @@ def download(all_: bool, recordings: str | None, interactive: bool) -> None:
     ids = _chosen_ids("download", _require_selection(all_, recordings, interactive), interactive)
     from flows.download import download_flow
 
-    _print_outcome(ids, _run_with_progress(download_flow, recording_ids=ids))
+    _print_outcome(_run_with_progress(download_flow, recording_ids=ids))
 
 
 @main.command()
@@ -370,7 +367,7 @@ def process(all_: bool, recordings: str | None, interactive: bool) -> None:
     ids = _chosen_ids("process", _require_selection(all_, recordings, interactive), interactive)
     from flows.process import process_flow
 
-    _print_outcome(ids, _run_with_progress(process_flow, recording_ids=ids))
+    _print_outcome(_run_with_progress(process_flow, recording_ids=ids))
 
 
 def _platform_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -390,21 +387,62 @@ def upload(**options: Any) -> None:
     _not_built("upload", 5)
 
 
+def _platforms(youtube: bool, vk: bool, all_platforms: bool) -> list[str] | None:
+    """The platforms asked for; None: every platform enabled in app_config.json."""
+    if all_platforms:
+        return None
+    return [name for name, wanted in (("youtube", youtube), ("vk", vk)) if wanted] or None
+
+
 @main.command("full-process")
 @_platform_options
 @_selection_options
+@click.option("--no-sync", is_flag=True, help="Skip the Zoom sync; work on what is stored.")
+@click.option("--last", type=click.IntRange(min=1), metavar="N", help="Sync the last N days (14).")
+@friendly_errors
 def full_process(**options: Any) -> None:
-    """Sync, download, process and upload in one streaming run."""
-    _require_selection(options["all_"], options["recordings"], options["interactive"])
-    _not_built("full-process", 6)
+    """Sync, then download, process and upload as a stream (default: every enabled platform)."""
+    ids = _require_selection(options["all_"], options["recordings"], options["interactive"])
+    _app_config(None, missing_ok=True)
+    from flows.pipeline import full_pipeline_flow
+
+    sync_first = not options["no_sync"]
+    if options["interactive"]:
+        if sync_first:
+            from flows.sync import sync_flow
+
+            _run_flow(sync_flow, last_days=options["last"])
+            sync_first = False
+        ids = _chosen_ids("download", ids, interactive=True)
+    elif ids is not None:
+        ids = _chosen_ids("download", ids, interactive=False)
+    platforms = _platforms(options["youtube"], options["vk"], options["all_platforms"])
+    result = _run_with_progress(
+        full_pipeline_flow,
+        platforms=platforms,
+        recording_ids=ids,
+        sync=sync_first,
+        last_days=options["last"],
+    )
+    _print_outcome(result)
 
 
 @main.command()
 @click.option("--days", type=click.IntRange(min=0), required=True, metavar="N")
 @click.option("--dry-run", is_flag=True, help="Only show what would be deleted.")
+@friendly_errors
 def clean(days: int, dry_run: bool) -> None:
-    """Delete local media of finished recordings older than N days."""
-    _not_built("clean", 6)
+    """Delete local media of finished (published or skipped) recordings older than N days."""
+    _store().dispose()
+    from flows.maintenance import clean_flow
+    from flows.render import human_size
+
+    rows = _run_flow(clean_flow, days=days, dry_run=dry_run)
+    for row in rows:
+        out.print(f"  {row['id']}: {row['topic']} ({human_size(row['bytes'])}) {row['files']}")
+    verb = "Would free" if dry_run else "Freed"
+    total = sum(int(row["bytes"]) for row in rows)
+    out.print(f"{verb} {human_size(total)} from {len(rows)} finished recordings.")
 
 
 if __name__ == "__main__":

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prefect import flow
 from prefect.states import State
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from config.settings import get_settings
 from flows.engine import Stage, run_stages
+from flows.hooks import RELEASE_HOOKS
 from flows.report import finish_run
 from tasks.common import worker_identity
 from tasks.download import download_recording_task
@@ -16,8 +19,9 @@ from tasks.download import download_recording_task
 @flow(
     name="download",
     task_runner=ThreadPoolTaskRunner(max_workers=get_settings().download_concurrency),
+    **RELEASE_HOOKS,
 )
-def download_flow(recording_ids: list[int] | None = None) -> dict[str, int] | State:
+def download_flow(recording_ids: list[int] | None = None) -> dict[str, Any] | State:
     """Download every recording ready for it (or only `recording_ids`)."""
     limit = get_settings().download_concurrency
     stages = [Stage("download", download_recording_task, limit)]

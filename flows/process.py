@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prefect import flow
 from prefect.states import State
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from config.settings import get_settings
 from flows.engine import Stage, run_stages
+from flows.hooks import RELEASE_HOOKS
 from flows.report import finish_run
 from tasks.common import worker_identity
 from tasks.process import process_recording_task
@@ -16,8 +19,9 @@ from tasks.process import process_recording_task
 @flow(
     name="process",
     task_runner=ThreadPoolTaskRunner(max_workers=get_settings().process_concurrency),
+    **RELEASE_HOOKS,
 )
-def process_flow(recording_ids: list[int] | None = None) -> dict[str, int] | State:
+def process_flow(recording_ids: list[int] | None = None) -> dict[str, Any] | State:
     """Trim every downloaded recording (or only `recording_ids`), up to one per core at once."""
     limit = get_settings().process_concurrency
     stages = [Stage("process", process_recording_task, limit)]

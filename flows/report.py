@@ -52,8 +52,8 @@ def report_rows(report: RunReport) -> list[dict[str, Any]]:
     return rows
 
 
-def finish_run(report: RunReport, stage: str) -> dict[str, int] | State:
-    """Publish the run's table artifact; the counts, or a Failed state naming what failed."""
+def finish_run(report: RunReport, stage: str) -> dict[str, Any] | State:
+    """Publish the run's table artifact; a summary, or a Failed state naming what failed."""
     rows = report_rows(report)
     create_table_artifact(
         key=f"{stage}-report",
@@ -61,8 +61,8 @@ def finish_run(report: RunReport, stage: str) -> dict[str, int] | State:
         description=f"Recordings this {stage} run worked on",
     )
     failed = [r for r in rows if r["after"] == ProcessingStatus.FAILED.value]
-    counts = {"recordings": len(rows), "failed": len(failed)}
+    summary = {"recordings": len(rows), "touched": [r["id"] for r in rows]}
     if failed:
         listing = "; ".join(f"{r['id']} ({r['topic']}): {r['reason']}" for r in failed)
         return Failed(message=f"{len(failed)} of {len(rows)} recordings failed: {listing}")
-    return counts
+    return summary

@@ -67,14 +67,12 @@ def retry_delays(attempts: int) -> list[float]:
     return [base * 2**n for n in range(max(attempts, 1))]
 
 
-def worker_identity() -> str:
+def worker_identity(run_id: object | None = None) -> str:
     """Who claims rows: this flow run (so the UI and the store agree), else host and thread."""
-    try:
+    if run_id is None:
         from prefect.runtime import flow_run
 
         run_id = flow_run.id
-    except ImportError:  # pragma: no cover - Prefect is a dependency
-        run_id = None
     host = socket.gethostname()
     return f"{host}/{run_id}" if run_id else f"{host}/{threading.get_ident()}"
 

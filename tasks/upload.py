@@ -32,6 +32,7 @@ from typing import Any
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
+from prefect.states import State
 
 from config.app_config import AppConfig, load_app_config
 from config.secrets import vk_credentials, youtube_credentials
@@ -550,11 +551,14 @@ def publish(row: Recording, platforms: list[str]) -> StageOutcome:
     retry_condition_fn=retry_if_transient,
     cache_policy=NO_CACHE,
 )
-def upload_recording(recording_id: int, worker: str, platforms: list[str]) -> ProcessingStatus:
+def upload_recording(
+    recording_id: int, worker: str, platforms: list[str]
+) -> ProcessingStatus | State:
     """Publish a recording this worker claimed (UPLOADING) to `platforms` ("youtube", "vk").
 
     UPLOADED when every requested, enabled platform has it; PROCESSED with `not_before` when a
-    platform waits for its quota; FAILED (the task fails) with each platform's reason otherwise.
+    platform waits for its quota; otherwise the row is FAILED and a Failed state is returned
+    (the task run ends Failed) whose message lists each platform's reason.
     A rerun skips what is done: published platforms, stored sessions, finished follow-ups.
     """
     return run_claimed("upload", recording_id, worker, lambda row: publish(row, list(platforms)))

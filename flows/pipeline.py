@@ -1,0 +1,75 @@
+"""The `full-pipeline` flow: sync, then download -> process -> upload as a stream.
+
+One recording uploads while the next is processed and a third downloads; each stage has its own
+concurrency limit, and one recording's failure never stops the others.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.states import State
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from config.settings import Settings, get_settings
+from flows.engine import Stage, run_stages
+from flows.hooks import RELEASE_HOOKS
+from flows.report import finish_run
+from flows.sync import sync_flow
+from tasks.common import worker_identity
+from tasks.download import download_recording_task
+from tasks.process import process_recording_task
+from tasks.upload import upload_recording
+
+ALL_PLATFORMS = ["youtube", "vk"]
+
+
+def pipeline_stages(settings: Settings, platforms: list[str]) -> list[Stage]:
+    return [
+        Stage("download", download_recording_task, settings.download_concurrency),
+        Stage("process", process_recording_task, settings.process_concurrency),
+        Stage(
+            "upload",
+            upload_recording,
+            settings.upload_concurrency,
+            {"platforms": platforms},
+        ),
+    ]
+
+
+def _slots(settings: Settings) -> int:
+    return (
+        settings.download_concurrency + settings.process_concurrency + settings.upload_concurrency
+    )
+
+
+@flow(
+    name="full-pipeline",
+    task_runner=ThreadPoolTaskRunner(max_workers=_slots(get_settings())),
+    **RELEASE_HOOKS,
+)
+def full_pipeline_flow(
+    platforms: list[str] | None = None,
+    recording_ids: list[int] | None = None,
+    sync: bool = True,
+    last_days: int | None = None,
+) -> dict[str, Any] | State:
+    """Sync (unless `sync` is false), then stream every eligible recording through the stages.
+
+    `platforms`: where to publish (default: every platform enabled in app_config.json).
+    `recording_ids`: only these recordings (default: all that are ready).
+    Ends Completed when every recording reached a final or waiting state, Failed otherwise.
+    """
+    logger = get_run_logger()
+    if sync:
+        synced = sync_flow(last_days=last_days, return_state=True)
+        if synced.is_failed():
+            logger.warning("Sync was incomplete (%s); going on with what is stored", synced.message)
+    stages = pipeline_stages(get_settings(), platforms or ALL_PLATFORMS)
+    report = run_stages(stages, worker_identity(), ids=recording_ids)
+    logger.info(
+        "Stage busy time: %s",
+        ", ".join(f"{name} {seconds:.1f} s" for name, seconds in report.busy_seconds.items()),
+    )
+    return finish_run(report, "pipeline")
