@@ -1,0 +1,200 @@
+"""Which Zoom cloud recordings may be moved to Zoom's trash or deleted (`delete_from_zoom`).
+
+A recording's Zoom copy goes only when clean-up is on, every enabled platform's publication
+is UPLOADED, no publication of any platform is FAILED, WAITING or otherwise unfinished, and
+each enabled platform, asked again (`verify`), returns the video with the expected duration.
+Everything else is kept, with the reasons, so that a dry run can show both lists.
+
+Pure: the caller adapts its rows to `CleanupCandidate` and performs the plan.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Collection, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+DeletionMode = Literal["off", "trash", "delete"]
+MODES: tuple[DeletionMode, ...] = ("off", "trash", "delete")
+UPLOADED = "UPLOADED"
+
+# A remote copy matches when |actual - expected| <= max(2 s, 0.5 % of expected): YouTube and
+# VK report whole seconds and their transcoding moves the end by a frame or two, while a
+# truncated or wrong upload is off by far more than that.
+DURATION_TOLERANCE_S = 2.0
+DURATION_TOLERANCE_RATIO = 0.005
+
+
+@dataclass(frozen=True)
+class PublicationState:
+    """One publication of a recording: platform name, PlatformStatus value, remote video id."""
+
+    platform: str
+    status: str
+    remote_id: str | None = None
+
+
+@dataclass(frozen=True)
+class CleanupCandidate:
+    """A recording whose Zoom copy might go: expected duration is the published (cut) one."""
+
+    recording_id: int
+    zoom_uuid: str
+    expected_duration_s: float | None
+    publications: Sequence[PublicationState] = ()
+    topic: str = ""
+
+
+Verifier = Callable[[CleanupCandidate, PublicationState], bool]
+
+
+@dataclass(frozen=True)
+class CleanupDecision:
+    """What happens to one recording's Zoom copy, and why."""
+
+    candidate: CleanupCandidate
+    action: Literal["trash", "delete", "keep"]
+    reasons: tuple[str, ...]
+
+    @property
+    def removes(self) -> bool:
+        return self.action != "keep"
+
+    def describe(self) -> str:
+        c = self.candidate
+        label = f"#{c.recording_id} {c.topic}".rstrip() + f" ({c.zoom_uuid})"
+        return f"{self.action:<6} {label}: {'; '.join(self.reasons)}"
+
+
+@dataclass(frozen=True)
+class DeletionPlan:
+    """The outcome for every candidate, in input order; `remove` and `keep` split it."""
+
+    mode: DeletionMode
+    decisions: tuple[CleanupDecision, ...] = field(default_factory=tuple)
+
+    @property
+    def remove(self) -> tuple[CleanupDecision, ...]:
+        return tuple(d for d in self.decisions if d.removes)
+
+    @property
+    def keep(self) -> tuple[CleanupDecision, ...]:
+        return tuple(d for d in self.decisions if not d.removes)
+
+    def describe(self) -> list[str]:
+        """Human-readable lines for a dry run: what would go first, then what stays."""
+        head = f"delete_from_zoom={self.mode}: {len(self.remove)} to {self.mode}"
+        if self.mode == "off":
+            head = "delete_from_zoom=off: nothing is removed from Zoom"
+        return [head, *(d.describe() for d in (*self.remove, *self.keep))]
+
+
+def duration_matches(
+    expected_s: float,
+    actual_s: float | None,
+    *,
+    tolerance_s: float = DURATION_TOLERANCE_S,
+    tolerance_ratio: float = DURATION_TOLERANCE_RATIO,
+) -> bool:
+    """Whether a platform's reported duration matches the published file's."""
+    if actual_s is None or actual_s <= 0 or expected_s <= 0:
+        return False
+    return abs(actual_s - expected_s) <= max(tolerance_s, tolerance_ratio * expected_s)
+
+
+_ISO_DURATION = re.compile(
+    r"^P(?:(?P<d>\d+)D)?(?:T(?:(?P<h>\d+)H)?(?:(?P<m>\d+)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?$"
+)
+
+
+def parse_iso8601_duration(value: str) -> float:
+    """YouTube's `contentDetails.duration` (`PT1H2M3S`, `P0D` while processing) in seconds."""
+    match = _ISO_DURATION.match(value.strip())
+    if not match or value.strip() in ("P", "PT"):
+        raise ValueError(f"not an ISO 8601 duration: {value!r}")
+    days, hours, minutes = (int(match.group(k) or 0) for k in "dhm")
+    return ((days * 24 + hours) * 60 + minutes) * 60 + float(match.group("s") or 0)
+
+
+def _decide(
+    candidate: CleanupCandidate,
+    enabled: Sequence[str],
+    mode: DeletionMode,
+    verify: Verifier,
+) -> CleanupDecision:
+    def keep(*reasons: str) -> CleanupDecision:
+        return CleanupDecision(candidate, "keep", reasons)
+
+    if not candidate.zoom_uuid:
+        return keep("no Zoom instance UUID")
+    if not enabled:
+        return keep("no platform is enabled")
+    if not candidate.expected_duration_s or candidate.expected_duration_s <= 0:
+        return keep("expected duration unknown, so the remote copies cannot be verified")
+
+    problems: list[str] = []
+    for publication in candidate.publications:
+        if str(publication.status) != UPLOADED:
+            problems.append(f"{publication.platform}: {publication.status}")
+    by_platform: dict[str, list[PublicationState]] = {}
+    for publication in candidate.publications:
+        by_platform.setdefault(str(publication.platform), []).append(publication)
+    for platform in enabled:
+        found = by_platform.get(platform, [])
+        if not found:
+            problems.append(f"{platform}: not published")
+        elif len(found) > 1:
+            problems.append(f"{platform}: {len(found)} publications")
+        elif found[0].status == UPLOADED and not found[0].remote_id:
+            problems.append(f"{platform}: UPLOADED without a remote id")
+    if problems:
+        return keep(*problems)
+
+    verified: list[str] = []
+    for platform in enabled:
+        publication = by_platform[platform][0]
+        try:
+            ok = verify(candidate, publication)
+        except Exception as exc:
+            return keep(f"{platform}: verification failed ({type(exc).__name__}: {exc})")
+        if not ok:
+            return keep(f"{platform}: remote video {publication.remote_id} not verified")
+        verified.append(f"{platform} {publication.remote_id} verified")
+    action: Literal["trash", "delete"] = "delete" if mode == "delete" else "trash"
+    return CleanupDecision(candidate, action, tuple(verified))
+
+
+def zoom_deletion_plan(
+    recordings: Iterable[CleanupCandidate],
+    enabled_platforms: Collection[str],
+    mode: DeletionMode,
+    verify: Verifier,
+) -> DeletionPlan:
+    """Decide, for each recording, whether its Zoom copy may be trashed/deleted (see module).
+
+    `verify(candidate, publication)` asks the platform for the video `publication.remote_id`
+    and returns whether it exists with `candidate.expected_duration_s` (`duration_matches`
+    helps); it is called only when every status already allows removal, at most once per
+    enabled platform, and never when `mode` is "off". An exception from it keeps the recording.
+    """
+    if mode not in MODES:
+        raise ValueError(f"delete_from_zoom must be one of {', '.join(MODES)}, not {mode!r}")
+    candidates = list(recordings)
+    if mode == "off":
+        return DeletionPlan(
+            mode,
+            tuple(CleanupDecision(c, "keep", ("delete_from_zoom is off",)) for c in candidates),
+        )
+    enabled = sorted({str(p) for p in enabled_platforms})
+    decisions: list[CleanupDecision] = []
+    seen: dict[str, int] = {}
+    for candidate in candidates:
+        if candidate.zoom_uuid and candidate.zoom_uuid in seen:
+            reason = f"same Zoom instance as recording #{seen[candidate.zoom_uuid]}"
+            decisions.append(CleanupDecision(candidate, "keep", (reason,)))
+            continue
+        if candidate.zoom_uuid:
+            seen[candidate.zoom_uuid] = candidate.recording_id
+        decisions.append(_decide(candidate, enabled, mode, verify))
+    return DeletionPlan(mode, tuple(decisions))
