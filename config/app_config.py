@@ -119,8 +119,15 @@ class YouTubeSettings(_Strict):
     default_language: str = "ru"
     category_id: str = "27"  # Education
     credentials_file: str | None = None
-    chunk_size_mb: int = Field(default=16, ge=1)
+    chunk_size_mb: float = Field(default=16, gt=0, description="a multiple of 0.25 (256 KiB)")
     daily_quota_units: int = Field(default=10_000, ge=1)
+
+    @field_validator("chunk_size_mb")
+    @classmethod
+    def _whole_quarters(cls, value: float) -> float:
+        if (value * 4) != int(value * 4):
+            raise ValueError("must be a multiple of 0.25 (YouTube takes chunks of 256 KiB)")
+        return value
 
 
 class VkSettings(_Strict):

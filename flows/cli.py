@@ -64,10 +64,6 @@ def _store():
     return RecordingStore.open(get_settings().resolved_database_url)
 
 
-def _not_built(command: str, issue: int) -> NoReturn:
-    _fail(f"`zoom-publisher {command}` is not built yet (issue #{issue}); nothing was changed")
-
-
 def _selection_options(func: Callable[..., Any]) -> Callable[..., Any]:
     func = click.option("-i", "--interactive", is_flag=True, help="Pick recordings from a list.")(
         func
@@ -379,12 +375,29 @@ def _platform_options(func: Callable[..., Any]) -> Callable[..., Any]:
 @main.command()
 @_platform_options
 @_selection_options
+@friendly_errors
 def upload(**options: Any) -> None:
-    """Publish processed recordings to YouTube and/or VK."""
+    """Publish processed recordings to YouTube and/or VK (resumable; waits out the quota).
+
+    With -i, pick the recordings and confirm or edit each title first.
+    """
     if not (options["youtube"] or options["vk"] or options["all_platforms"]):
         raise UsageProblem("choose where: --youtube, --vk or --all-platforms")
-    _require_selection(options["all_"], options["recordings"], options["interactive"])
-    _not_built("upload", 5)
+    selected = _require_selection(options["all_"], options["recordings"], options["interactive"])
+    ids = _chosen_ids("upload", selected, options["interactive"])
+    config = _app_config(None, missing_ok=True)
+    platforms = _platforms(options["youtube"], options["vk"], options["all_platforms"])
+    if options["interactive"] and ids:
+        from flows.selection import confirm_titles
+
+        store = _store()
+        try:
+            confirm_titles(store, config, ids, platforms, out)
+        finally:
+            store.dispose()
+    from flows.upload import upload_flow
+
+    _print_outcome(_run_with_progress(upload_flow, platforms=platforms, recording_ids=ids))
 
 
 def _platforms(youtube: bool, vk: bool, all_platforms: bool) -> list[str] | None:

@@ -163,6 +163,7 @@ def _collect(
 ) -> None:
     for stage in stages:
         for future, (row, started) in list(running[stage.name].items()):
+            future.wait(timeout=0)  # takes the final state from the finished thread, not the API
             if not future.state.is_final():
                 continue
             del running[stage.name][future]

@@ -96,3 +96,32 @@ def pick_recordings(store, stage: str, console, ids: list[int] | None = None) ->
         if not unknown:
             return chosen
         console.print(f"Not in the list: {', '.join(map(str, unknown))}")
+
+
+def confirm_titles(store, config, ids: list[int], platforms: list[str] | None, console) -> None:
+    """Show each recording's title per platform; the user keeps it (Enter) or types a new one.
+
+    The confirmed title is stored on the publication, where the upload takes it from.
+    """
+    import click
+
+    from config.titles import clean_title, render
+    from integrations.store.publications import PublicationStore
+    from integrations.store.states import Platform
+
+    enabled = [name for name, settings in config.platforms if settings.enabled]
+    wanted = [Platform(p) for p in (platforms or enabled) if p in enabled]
+    publications = PublicationStore(store)
+    for recording in store.list(ids=ids):
+        rendered = render(
+            config.video_title_mapping,
+            recording.topic,
+            recording.start_time,
+            recording.rule_pattern,
+        )
+        console.print(f"\nRecording {recording.id}: [bold]{recording.topic}[/]")
+        for platform in wanted:
+            default = rendered.youtube_title if platform == Platform.YOUTUBE else rendered.vk_title
+            existing = publications.get_or_create(recording.id, platform)
+            title = click.prompt(f"  {platform.value} title", default=existing.title or default)
+            publications.update(recording.id, platform, title=clean_title(title, default))

@@ -3,83 +3,54 @@
 Recordings are claimed one at a time per free slot (`settings.upload_concurrency`), so two runs
 on two machines share the work. A recording that waits for YouTube's quota goes back to
 PROCESSED with `not_before`, so runs before the quota resets leave it alone. The run publishes a
-table artifact with links to the videos and fails at the end, after every other recording ran,
-when some recordings failed.
+table artifact (`upload-report`) with links to the videos and ends Failed, after every other
+recording ran, naming the recordings that failed and why.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 from prefect import flow, get_run_logger
-from prefect.artifacts import create_table_artifact
+from prefect.states import Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from config.app_config import load_app_config
 from config.settings import get_settings
-from flows.engine import RunReport, Stage, run_stages
-from integrations.store.publications import PublicationStore
-from integrations.store.states import Platform, ProcessingStatus
+from flows.engine import Stage, run_stages
+from flows.hooks import RELEASE_HOOKS
+from flows.report import finish_run
+from integrations.store.states import Platform
 from tasks.common import get_store, worker_identity
-from tasks.upload import PLATFORM_NAMES, select_platforms, upload_recording
-
-
-class UploadFlowError(RuntimeError):
-    """Some recordings failed to publish; the others were published (or wait for quota)."""
-
-
-def _links(report: RunReport) -> dict[int, dict[Platform, str]]:
-    """Each touched recording's per-platform cell: a Markdown link, or the platform status."""
-    publications = PublicationStore(get_store()).for_recordings(report.touched)
-    cells: dict[int, dict[Platform, str]] = {}
-    for recording_id, by_platform in publications.items():
-        for platform, publication in by_platform.items():
-            if publication.url:
-                text = f"[{publication.status.value}]({publication.url})"
-            else:
-                text = publication.status.value
-            if publication.waiting_until is not None and publication.url is None:
-                text += f" until {publication.waiting_until.isoformat(timespec='minutes')}"
-            cells.setdefault(recording_id, {})[platform] = text
-    return cells
-
-
-def report_rows(report: RunReport) -> list[dict[str, str]]:
-    """The artifact table: ID, topic, status before and after, reason, links per platform."""
-    links = _links(report)
-    rows = []
-    for entry in sorted(report.touched.values(), key=lambda t: t.recording_id):
-        row = {
-            "ID": str(entry.recording_id),
-            "Topic": entry.topic,
-            "Before": entry.before.value,
-            "After": entry.after.value if entry.after else "-",
-            "Reason": entry.reason or "",
-        }
-        for platform in Platform:
-            row[PLATFORM_NAMES[platform]] = links.get(entry.recording_id, {}).get(platform, "-")
-        rows.append(row)
-    return rows
+from tasks.upload import PLATFORM_NAMES, UploadInputError, select_platforms, upload_recording
 
 
 @flow(
     name="upload",
     task_runner=ThreadPoolTaskRunner(max_workers=max(1, get_settings().upload_concurrency)),
+    **RELEASE_HOOKS,
 )
 def upload_flow(
-    platforms: list[str] = ["youtube"],  # noqa: B006 - Prefect validates a copy per run
+    platforms: list[str] | None = ["youtube"],  # noqa: B006 - Prefect validates a copy per run
     recording_ids: list[int] | None = None,
-) -> dict[str, int]:
-    """Publish every PROCESSED recording (or the given IDs) to `platforms` ("youtube", "vk").
+) -> dict[str, Any] | State:
+    """Publish every PROCESSED recording (or only `recording_ids`) to `platforms`.
 
-    Returns how many recordings ended in each status. Raises `UploadFlowError` listing the
-    recordings that failed, after all others ran.
+    `platforms`: "youtube" and/or "vk"; None means every platform enabled in app_config.json
+    (a requested platform that is disabled there is left out). Returns `{"recordings",
+    "touched", "statuses"}`; ends Failed, after all others ran, naming each failed recording.
     """
     logger = get_run_logger()
     settings = get_settings()
     config = load_app_config(settings.app_config, missing_ok=True)
-    chosen = [p.value for p in select_platforms(list(platforms), config)]  # fails fast
-    logger.info("Publishing to %s", ", ".join(PLATFORM_NAMES[Platform(p)] for p in chosen))
+    requested = list(platforms) if platforms is not None else [p.value for p in Platform]
+    try:
+        chosen = [p.value for p in select_platforms(requested, config)]
+    except UploadInputError as exc:  # nothing claimed, nothing changed
+        return Failed(message=str(exc))
+    names = ", ".join(PLATFORM_NAMES[Platform(p)] for p in chosen)
+    logger.info("Publishing to %s", names)
     stage = Stage(
         "upload",
         upload_recording,
@@ -87,29 +58,16 @@ def upload_flow(
         kwargs={"platforms": chosen},
     )
     report = run_stages([stage], worker_identity(), ids=recording_ids)
-    rows = report_rows(report)
-    create_table_artifact(
-        key="upload-report",
-        table=rows or [{"ID": "-", "Topic": "nothing to publish"}],
-        description=f"Upload to {', '.join(PLATFORM_NAMES[Platform(p)] for p in chosen)}",
-    )
-    totals = Counter((entry.after or entry.before).value for entry in report.touched.values())
+    current = get_store().list(ids=list(report.touched)) if report.touched else []
+    statuses = Counter(r.status.value for r in current)
     logger.info(
-        "Upload done: %d uploaded, %d waiting for quota, %d failed",
-        totals[ProcessingStatus.UPLOADED.value],
-        totals[ProcessingStatus.PROCESSED.value],
-        totals[ProcessingStatus.FAILED.value],
+        "Upload to %s done: %d uploaded, %d waiting for quota, %d failed",
+        names,
+        statuses["UPLOADED"],
+        statuses["PROCESSED"],
+        statuses["FAILED"],
     )
-    failed = [
-        entry
-        for entry in report.touched.values()
-        if entry.after in (ProcessingStatus.FAILED, None)
-        or entry.after == ProcessingStatus.UPLOADING
-    ]
-    if failed:
-        listed = "; ".join(
-            f"{entry.recording_id} ({entry.topic}): {entry.reason or 'no result'}"
-            for entry in sorted(failed, key=lambda t: t.recording_id)
-        )
-        raise UploadFlowError(f"{len(failed)} recordings failed to publish: {listed}")
-    return dict(totals)
+    result = finish_run(report, "upload")
+    if isinstance(result, dict):
+        result["statuses"] = dict(statuses)
+    return result

@@ -299,7 +299,7 @@ def publish_youtube(job: UploadJob, publication: Publication) -> PlatformResult:
     client = YouTubeClient(
         youtube_token_info(),
         api_url=job.settings.youtube_api_url,
-        chunk_size=settings.chunk_size_mb * MIB,
+        chunk_size=int(settings.chunk_size_mb * MIB),
         retry_attempts=rules.retry_attempts,
         backoff_base=rules.retry_delay,
         on_quota=counter,
@@ -538,7 +538,8 @@ def publish(row: Recording, platforms: list[str]) -> StageOutcome:
         return StageOutcome(
             status=ProcessingStatus.PROCESSED,
             reason=f"waiting for {names} until {until.isoformat()}",
-            fields={"not_before": until},
+            # Waiting is not a failed try: the row must stay claimable once the quota resets.
+            fields={"not_before": until, "attempts": 0},
         )
     return StageOutcome(fields={"not_before": None})
 

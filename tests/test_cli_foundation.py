@@ -149,9 +149,3 @@ def test_example_config_is_valid() -> None:
     result = run("config", "check", "--file", str(example))
     assert result.exit_code == 0
     assert "2 mapping rules" in result.output
-
-
-def test_commands_of_later_stages_say_they_are_not_built() -> None:
-    result = CliRunner().invoke(main, ["full-process", "--all"])
-    assert result.exit_code == 1
-    assert "not built yet" in result.output

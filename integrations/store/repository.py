@@ -35,6 +35,7 @@ from integrations.store.states import (
 )
 
 S = ProcessingStatus
+STAGE_OUTPUTS = frozenset(output for _, _, output in STAGES.values())
 
 
 class LostClaimError(RuntimeError):
@@ -337,6 +338,8 @@ def _apply(row: Recording, target: ProcessingStatus, reason: str | None, fields:
     row.updated_at = now
     if target in STABLE_RESTART_POINTS:
         row.last_good_status = target
+    if target in STAGE_OUTPUTS:
+        row.attempts = 0  # attempts count per stage: the next stage starts afresh
     if target not in WORKING:
         row.claimed_by = None
         row.claimed_until = None

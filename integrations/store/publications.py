@@ -1,0 +1,254 @@
+"""Publication rows and API quota, as the upload stage keeps them (DESIGN.md §2).
+
+One `publications` row per (recording, platform) holds everything a later run needs to go on
+where an upload stopped: the resumable session URI, the bytes the server confirmed, the remote
+id and URL, which follow-up steps (thumbnail, playlist or album, captions) are done, the attempts
+and the last error. Nothing secret is stored here: only session URIs and ids.
+
+`quota_usage` counts API units per platform, quota bucket and quota day (YouTube: the Pacific
+day, when Google resets quotas) and remembers until when a bucket is used up, so that every
+worker stops spending calls on YouTube until then.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from integrations.store.models import Publication, QuotaUsage, utcnow
+from integrations.store.repository import RecordingStore
+from integrations.store.states import Platform, PlatformStatus
+
+PACIFIC = ZoneInfo("America/Los_Angeles")
+
+# The columns a caller may set with `update`; status changes go through the named methods too.
+UPDATABLE = frozenset(
+    {
+        "status",
+        "title",
+        "remote_id",
+        "url",
+        "collection_id",
+        "upload_session",
+        "bytes_confirmed",
+        "total_bytes",
+        "thumbnail_done",
+        "collection_done",
+        "caption_done",
+        "attempts",
+        "last_error",
+        "waiting_until",
+    }
+)
+
+
+def quota_day(platform: Platform, now: datetime | None = None) -> str:
+    """The quota day `now` falls in: the Pacific date for YouTube, the UTC date otherwise."""
+    moment = now or utcnow()
+    zone = PACIFIC if platform == Platform.YOUTUBE else ZoneInfo("UTC")
+    return moment.astimezone(zone).date().isoformat()
+
+
+class PublicationStore:
+    """Reads and writes of `publications` and `quota_usage`, on a `RecordingStore`'s engine."""
+
+    def __init__(self, store: RecordingStore) -> None:
+        self.store = store
+
+    # -- publications ------------------------------------------------------------------------
+
+    def get(self, recording_id: int, platform: Platform) -> Publication | None:
+        with self.store.session() as session:
+            return session.scalars(
+                select(Publication).where(
+                    Publication.recording_id == recording_id, Publication.platform == platform
+                )
+            ).one_or_none()
+
+    def get_or_create(self, recording_id: int, platform: Platform) -> Publication:
+        """The publication of a recording on a platform, created PENDING when there is none."""
+        for attempt in range(2):
+            found = self.get(recording_id, platform)
+            if found is not None:
+                return found
+            try:
+                with self.store.session() as session:
+                    row = Publication(
+                        recording_id=recording_id,
+                        platform=platform,
+                        status=PlatformStatus.PENDING,
+                        bytes_confirmed=0,
+                        attempts=0,
+                        thumbnail_done=False,
+                        collection_done=False,
+                        caption_done=False,
+                    )
+                    session.add(row)
+                return row
+            except IntegrityError:  # another worker created it first
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def update(self, recording_id: int, platform: Platform, **fields: Any) -> None:
+        """Set columns of one publication (it must exist)."""
+        unknown = set(fields) - UPDATABLE
+        if unknown:
+            raise ValueError(f"not publication columns: {', '.join(sorted(unknown))}")
+        fields["updated_at"] = utcnow()
+        with self.store.session() as session:
+            result = session.execute(
+                update(Publication)
+                .where(Publication.recording_id == recording_id, Publication.platform == platform)
+                .values(**fields)
+            )
+            if result.rowcount == 0:
+                raise LookupError(f"recording {recording_id} has no {platform} publication")
+
+    def start_attempt(self, recording_id: int, platform: Platform, total_bytes: int) -> None:
+        """Mark an attempt under way: UPLOADING, one more attempt, the previous error cleared."""
+        with self.store.session() as session:
+            session.execute(
+                update(Publication)
+                .where(Publication.recording_id == recording_id, Publication.platform == platform)
+                .values(
+                    status=PlatformStatus.UPLOADING,
+                    attempts=Publication.attempts + 1,
+                    last_error=None,
+                    waiting_until=None,
+                    total_bytes=total_bytes,
+                    updated_at=utcnow(),
+                )
+            )
+
+    def record_progress(self, recording_id: int, platform: Platform, confirmed: int) -> None:
+        """The byte count the server confirmed (only ever grows within a session)."""
+        self.update(recording_id, platform, bytes_confirmed=confirmed)
+
+    def record_session(self, recording_id: int, platform: Platform, session_uri: str) -> None:
+        """A new resumable session: stored before any byte of the file is sent."""
+        self.update(recording_id, platform, upload_session=session_uri, bytes_confirmed=0)
+
+    def mark_uploaded(self, recording_id: int, platform: Platform) -> None:
+        self.update(
+            recording_id,
+            platform,
+            status=PlatformStatus.UPLOADED,
+            last_error=None,
+            waiting_until=None,
+        )
+
+    def mark_failed(self, recording_id: int, platform: Platform, error: str) -> None:
+        self.update(recording_id, platform, status=PlatformStatus.FAILED, last_error=error)
+
+    def mark_waiting(
+        self, recording_id: int, platform: Platform, until: datetime, reason: str
+    ) -> None:
+        self.update(
+            recording_id,
+            platform,
+            status=PlatformStatus.WAITING,
+            waiting_until=until,
+            last_error=reason,
+        )
+
+    def for_recordings(self, ids: Iterable[int]) -> dict[int, dict[Platform, Publication]]:
+        """Every publication of the given recordings, by recording and platform."""
+        found: dict[int, dict[Platform, Publication]] = {}
+        with self.store.session() as session:
+            rows = session.scalars(
+                select(Publication).where(Publication.recording_id.in_(list(ids)))
+            )
+            for row in rows:
+                found.setdefault(row.recording_id, {})[row.platform] = row
+        return found
+
+    # -- quota -------------------------------------------------------------------------------
+
+    def add_units(
+        self, platform: Platform, bucket: str, units: int, now: datetime | None = None
+    ) -> int:
+        """Count `units` spent in `bucket` on the current quota day; returns the day's total."""
+        day = quota_day(platform, now)
+        key = (QuotaUsage.platform == platform, QuotaUsage.bucket == bucket, QuotaUsage.day == day)
+        for attempt in range(2):
+            with self.store.session() as session:
+                total = session.execute(
+                    update(QuotaUsage)
+                    .where(*key)
+                    .values(units=QuotaUsage.units + units)
+                    .returning(QuotaUsage.units)
+                ).scalar_one_or_none()
+                if total is not None:
+                    return total
+            try:
+                with self.store.session() as session:
+                    session.add(QuotaUsage(platform=platform, bucket=bucket, day=day, units=units))
+                return units
+            except IntegrityError:  # another worker inserted the day's row first: add to it
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def units_used(self, platform: Platform, bucket: str, day: date | str | None = None) -> int:
+        """Units counted in `bucket` on `day` (default: the current quota day)."""
+        day_text = day.isoformat() if isinstance(day, date) else (day or quota_day(platform))
+        with self.store.session() as session:
+            units = session.scalar(
+                select(QuotaUsage.units).where(
+                    QuotaUsage.platform == platform,
+                    QuotaUsage.bucket == bucket,
+                    QuotaUsage.day == day_text,
+                )
+            )
+        return units or 0
+
+    def mark_exhausted(
+        self, platform: Platform, bucket: str, until: datetime, now: datetime | None = None
+    ) -> None:
+        """Remember that `bucket` is used up until `until` (e.g. the next Pacific midnight)."""
+        day = quota_day(platform, now)
+        for attempt in range(2):
+            with self.store.session() as session:
+                row = session.get(QuotaUsage, (platform, bucket, day), with_for_update=True)
+                if row is not None:
+                    if row.exhausted_until is None or row.exhausted_until < until:
+                        row.exhausted_until = until
+                    return
+            try:
+                with self.store.session() as session:
+                    session.add(
+                        QuotaUsage(
+                            platform=platform,
+                            bucket=bucket,
+                            day=day,
+                            units=0,
+                            exhausted_until=until,
+                        )
+                    )
+                return
+            except IntegrityError:
+                if attempt:
+                    raise
+
+    def exhausted_until(
+        self,
+        platform: Platform,
+        buckets: Iterable[str] | None = None,
+        now: datetime | None = None,
+    ) -> datetime | None:
+        """Until when the platform's quota (any of `buckets`, default all) is used up, or None."""
+        moment = now or utcnow()
+        query = select(QuotaUsage.exhausted_until).where(
+            QuotaUsage.platform == platform, QuotaUsage.exhausted_until > moment
+        )
+        if buckets is not None:
+            query = query.where(QuotaUsage.bucket.in_(list(buckets)))
+        with self.store.session() as session:
+            times = [t for t in session.scalars(query) if t is not None]
+        return max(times) if times else None

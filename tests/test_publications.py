@@ -1,0 +1,59 @@
+"""Publication rows and quota counting in the status store (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from integrations.store.publications import PublicationStore, quota_day
+from integrations.store.states import Platform, PlatformStatus, ProcessingStatus
+from tests.factories import add_recording
+
+
+def test_get_or_create_is_idempotent_and_updates_stick(store):
+    row = add_recording(store, status=ProcessingStatus.PROCESSED)
+    publications = PublicationStore(store)
+
+    first = publications.get_or_create(row.id, Platform.YOUTUBE)
+    again = publications.get_or_create(row.id, Platform.YOUTUBE)
+    assert first.id == again.id and first.status == PlatformStatus.PENDING
+
+    publications.start_attempt(row.id, Platform.YOUTUBE, 1000)
+    publications.record_session(row.id, Platform.YOUTUBE, "http://x/upload?upload_id=1")
+    publications.record_progress(row.id, Platform.YOUTUBE, 512)
+    publications.mark_failed(row.id, Platform.YOUTUBE, "network")
+    publications.start_attempt(row.id, Platform.YOUTUBE, 1000)
+
+    stored = publications.get(row.id, Platform.YOUTUBE)
+    assert stored.status == PlatformStatus.UPLOADING
+    assert stored.attempts == 2 and stored.last_error is None
+    assert stored.upload_session.endswith("upload_id=1") and stored.bytes_confirmed == 512
+    assert store.get(row.id).publication(Platform.YOUTUBE).total_bytes == 1000
+    with pytest.raises(ValueError, match="not publication columns"):
+        publications.update(row.id, Platform.YOUTUBE, status_reason="x")
+    with pytest.raises(LookupError):
+        publications.update(row.id, Platform.VK, url="x")
+
+
+def test_quota_units_add_up_per_pacific_day_and_exhaustion_expires(store):
+    publications = PublicationStore(store)
+    late = datetime(2026, 7, 1, 6, 30, tzinfo=UTC)  # 23:30 on June 30 in Los Angeles
+    assert quota_day(Platform.YOUTUBE, late) == "2026-06-30"
+    assert quota_day(Platform.VK, late) == "2026-07-01"
+
+    assert publications.add_units(Platform.YOUTUBE, "default", 50, now=late) == 50
+    assert publications.add_units(Platform.YOUTUBE, "default", 1, now=late) == 51
+    publications.add_units(Platform.YOUTUBE, "default", 7, now=late + timedelta(hours=1))
+    assert publications.units_used(Platform.YOUTUBE, "default", "2026-06-30") == 51
+    assert publications.units_used(Platform.YOUTUBE, "default", "2026-07-01") == 7
+
+    now = datetime.now(UTC)
+    assert publications.exhausted_until(Platform.YOUTUBE) is None
+    until = now + timedelta(hours=3)
+    publications.mark_exhausted(Platform.YOUTUBE, "videos.insert", until)
+    publications.mark_exhausted(Platform.YOUTUBE, "videos.insert", now + timedelta(hours=1))
+    assert publications.exhausted_until(Platform.YOUTUBE) == until  # the later time is kept
+    assert publications.exhausted_until(Platform.YOUTUBE, ["default"]) is None
+    assert publications.exhausted_until(Platform.VK) is None
+    assert publications.exhausted_until(Platform.YOUTUBE, now=until + timedelta(seconds=1)) is None

@@ -1,0 +1,470 @@
+"""The upload task and flow against the YouTube and VK emulators, on the real status store.
+
+Task-level tests call `upload_recording.fn` on a row claimed by hand (both store backends);
+flow-level tests run `upload_flow` under the shared Prefect harness on PostgreSQL. The media is
+a small MP4 made by FFmpeg; the YouTube chunk size is 1 MiB (the config's smallest).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prefect.states import State
+
+from config.blocks import VK_BLOCK, YOUTUBE_BLOCK, VkCredentials, YouTubeCredentials
+from config.settings import get_settings
+from integrations.media.ffmpeg import ffmpeg_binary
+from integrations.sandbox.server import LoopbackServer
+from integrations.sandbox.vk import VkEmulator
+from integrations.sandbox.youtube import YouTubeEmulator
+from integrations.store.publications import PublicationStore
+from integrations.store.repository import RecordingStore
+from integrations.store.states import Platform, PlatformStatus, ProcessingStatus
+from integrations.youtube import UPLOAD_BUCKET, VideoMetadata, YouTubeClient, next_pacific_midnight
+from tasks.upload import upload_recording, youtube_marker
+from tests.factories import add_recording
+
+ROOT = Path(__file__).resolve().parents[1]
+MIB = 1024 * 1024
+GROUP = 123
+UPLOAD_PATH = r"/upload/youtube/v3/videos"
+S = ProcessingStatus
+
+postgres_only = pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real MP4 of a bit over 3 MiB (noise does not compress), so it takes 4 chunks."""
+    path = tmp_path_factory.mktemp("media") / "lecture.mp4"
+    cmd = [
+        ffmpeg_binary(), "-nostdin", "-v", "error", "-y",
+        "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25:duration=1.5",
+        "-f", "lavfi", "-i", "sine=d=1.5",
+        "-vf", "noise=alls=100:allf=t", "-c:v", "libx264", "-preset", "ultrafast", "-qp", "0",
+        "-c:a", "aac", "-shortest", str(path),
+    ]  # fmt: skip
+    subprocess.run(cmd, check=True, capture_output=True, timeout=60)
+    assert 3 * MIB < path.stat().st_size < 8 * MIB
+    return path
+
+
+@dataclass
+class Sandbox:
+    youtube: YouTubeEmulator
+    vk: VkEmulator
+    youtube_url: str
+    vk_url: str
+    config_path: Path
+    thumbnails: Path
+
+    def configure(self, **changes: Any) -> None:
+        """Write the app config: both platforms on, 1 MiB chunks, fast retries."""
+        config: dict[str, Any] = {
+            "video_title_mapping": {
+                "mapping_rules": [
+                    {
+                        "pattern": "Algebra",
+                        "thumbnail": "algebra.jpg",
+                        "youtube_playlist_title": "Algebra 2026",
+                        "vk_album_title": "Algebra",
+                        "tags": ["math"],
+                    }
+                ],
+                "default_rules": {"youtube_title_template": "{original_title} ({date})"},
+                "thumbnail_directory": str(self.thumbnails),
+            },
+            "platforms": {
+                "youtube": {"enabled": True, "chunk_size_mb": 1},
+                "vk": {"enabled": True, "group_id": str(GROUP), "no_comments": True},
+            },
+            "upload_settings": {"retry_attempts": 3, "retry_delay": 0.01},
+        }
+        for dotted, value in changes.items():
+            *parents, leaf = dotted.split("__")
+            node = config
+            for key in parents:
+                node = node[key]
+            node[leaf] = value
+        self.config_path.write_text(json.dumps(config))
+
+    def secrets(self) -> list[str]:
+        return [
+            self.youtube.refresh_token,
+            self.youtube.client_secret,
+            *self.youtube.access_tokens,
+            self.vk.token,
+        ]
+
+
+@pytest.fixture
+def sandbox(prefect_harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    youtube, vk = YouTubeEmulator(), VkEmulator()
+    with LoopbackServer(youtube) as yt_server, LoopbackServer(vk) as vk_server:
+        monkeypatch.setenv("YOUTUBE_API_URL", yt_server.url)
+        monkeypatch.setenv("VK_API_URL", vk_server.url + "/method/")
+        get_settings.cache_clear()
+        info = youtube.authorized_user_info()
+        YouTubeCredentials(
+            client_id=info["client_id"],
+            client_secret=info["client_secret"],
+            refresh_token=info["refresh_token"],
+            token_uri=info["token_uri"],
+        ).save(YOUTUBE_BLOCK, overwrite=True)
+        VkCredentials(access_token=vk.token, group_id=str(GROUP)).save(VK_BLOCK, overwrite=True)
+        thumbnails = tmp_path / "thumbnails"
+        thumbnails.mkdir()
+        (thumbnails / "algebra.jpg").write_bytes(b"\xff\xd8\xff\xe0" + os.urandom(5000))
+        box = Sandbox(
+            youtube, vk, yt_server.url, vk_server.url, get_settings().app_config, thumbnails
+        )
+        box.configure()
+        yield box
+        get_settings.cache_clear()
+
+
+def add_processed(store: RecordingStore, media: Path, **fields: Any):
+    return add_recording(store, status=S.PROCESSED, processed_path=str(media), **fields)
+
+
+def run_task(store: RecordingStore, recording_id: int, platforms: list[str]) -> Any:
+    """Claim the row as a worker would and run the task's function (no Prefect run)."""
+    assert store.claim("upload", "test-worker", lease_seconds=60, ids=[recording_id])
+    return upload_recording.fn(recording_id, "test-worker", platforms)
+
+
+def assert_failed(result: Any, text: str) -> str:
+    """The task returned a Failed state whose message has `text`; returns the message."""
+    assert isinstance(result, State) and result.is_failed(), result
+    assert text in (result.message or ""), result.message
+    return result.message or ""
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def publication(store: RecordingStore, recording_id: int, platform: Platform):
+    found = store.get(recording_id).publication(platform)
+    assert found is not None
+    return found
+
+
+# ---- flows (PostgreSQL) ---------------------------------------------------------------------
+
+
+@postgres_only
+def test_publishes_to_both_platforms_and_reuses_playlist_and_album(store, sandbox, media):
+    from flows.upload import upload_flow
+
+    first = add_processed(store, media, topic="Algebra lecture 1")
+    second = add_processed(store, media, topic="Algebra lecture 2")
+
+    result = upload_flow(platforms=["youtube", "vk"], recording_ids=[first.id, second.id])
+
+    assert result["statuses"] == {"UPLOADED": 2}
+    assert sorted(result["touched"]) == [first.id, second.id]
+    yt, vk = sandbox.youtube, sandbox.vk
+    assert len(yt.videos) == 2 and len(yt.playlists) == 1 and len(yt.playlist_items) == 2
+    assert len(vk.albums) == 1
+    (album_owner, album_id), _ = next(iter(vk.albums.items()))
+    for row in (first, second):
+        recording = store.get(row.id)
+        assert recording.status == S.UPLOADED and recording.not_before is None
+        on_youtube = publication(store, row.id, Platform.YOUTUBE)
+        assert on_youtube.status == PlatformStatus.UPLOADED
+        assert on_youtube.url == f"https://youtu.be/{on_youtube.remote_id}"
+        assert on_youtube.thumbnail_done and on_youtube.collection_done
+        assert on_youtube.bytes_confirmed == media.stat().st_size
+        assert on_youtube.upload_session is None and on_youtube.attempts == 1
+        video = yt.videos[on_youtube.remote_id]
+        assert video["sha256"] == sha256(media)
+        assert video["snippet"]["title"].startswith(f"Algebra lecture {row.id - first.id + 1} (")
+        assert youtube_marker(recording.zoom_uuid) in video["snippet"]["description"]
+        assert video["snippet"]["tags"] == ["math"] and video["snippet"]["categoryId"] == "27"
+        assert video["status"]["privacyStatus"] == "unlisted"
+        assert video["status"]["selfDeclaredMadeForKids"] is False
+        assert on_youtube.remote_id in yt.thumbnails
+        assert on_youtube.collection_id in yt.playlists
+
+        on_vk = publication(store, row.id, Platform.VK)
+        assert on_vk.status == PlatformStatus.UPLOADED
+        owner, video_id = (int(x) for x in on_vk.remote_id.split("_"))
+        assert on_vk.url == f"https://vk.com/video{owner}_{video_id}"
+        stored = vk.video(owner, video_id)
+        assert stored["sha256"] == sha256(media) and stored["no_comments"]
+        assert stored["thumb"] and on_vk.thumbnail_done
+        assert vk.in_album(album_owner, album_id, owner, video_id)
+        assert on_vk.collection_id == str(album_id)
+    assert len(yt.calls("POST", r"/youtube/v3/playlists$")) == 1
+    assert len(vk.calls("POST", r"video\.addAlbum")) == 1
+
+    units = PublicationStore(store).units_used(Platform.YOUTUBE, "default")
+    assert units == sum(cost for _, cost in yt.quota_log if _ != "videos.insert")
+    assert PublicationStore(store).units_used(Platform.YOUTUBE, UPLOAD_BUCKET) == 2
+
+    # Nothing secret reached the store.
+    stored_text = json.dumps(
+        [
+            {k: str(v) for k, v in vars(p).items() if not k.startswith("_")}
+            for r in store.list()
+            for p in r.publications
+        ]
+    )
+    for secret in sandbox.secrets():
+        assert secret not in stored_text
+
+
+KILLED_RUN = """
+import sys
+from tasks.upload import upload_recording
+upload_recording.fn(int(sys.argv[1]), sys.argv[2], ["youtube"])
+"""
+
+
+@postgres_only
+def test_killed_mid_upload_resumes_from_the_server_byte(store, sandbox, media):
+    from prefect.settings import PREFECT_API_URL
+
+    from flows.upload import upload_flow
+
+    row = add_processed(store, media)
+    assert store.claim("upload", "doomed-worker", lease_seconds=2, ids=[row.id])
+    sandbox.youtube.stall_chunks, sandbox.youtube.stall_seconds = 100, 0.3  # slow answers
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "PREFECT_API_URL": PREFECT_API_URL.value(),
+        "DATABASE_URL": store.url,
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-c", KILLED_RUN, str(row.id), "doomed-worker"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and process.poll() is None:
+            stored = store.get(row.id).publication(Platform.YOUTUBE)
+            if stored is not None and stored.bytes_confirmed >= MIB:
+                break
+            time.sleep(0.02)
+        assert process.poll() is None, process.stderr.read().decode()[-2000:]
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.kill()
+        process.wait(timeout=10)
+    sandbox.youtube.stall_chunks = 0
+
+    before = publication(store, row.id, Platform.YOUTUBE)
+    size = media.stat().st_size
+    assert before.upload_session and 0 < before.bytes_confirmed < size
+    assert store.get(row.id).status == S.UPLOADING  # the killed run still holds it...
+    time.sleep(max(0.0, (store.get(row.id).claimed_until - datetime.now(UTC)).total_seconds()))
+
+    result = upload_flow(platforms=["youtube"], recording_ids=[row.id])
+    assert result["statuses"] == {"UPLOADED": 1}
+
+    yt = sandbox.youtube
+    after = publication(store, row.id, Platform.YOUTUBE)
+    assert store.get(row.id).status == S.UPLOADED
+    assert after.status == PlatformStatus.UPLOADED and after.attempts == 2
+    assert len(yt.sessions) == 1 and len(yt.videos) == 1  # resumed, not started over
+    assert yt.videos[after.remote_id]["sha256"] == sha256(media)
+    assert yt.upload_wire_bytes <= size + MIB  # about one file, not two
+    puts = [r.header("content-range") for r in yt.calls("PUT", UPLOAD_PATH)]
+    assert f"bytes */{size}" in puts  # the new run asked the session where it stood
+
+
+@postgres_only
+def test_quota_exceeded_defers_the_rest_until_the_reset(store, sandbox, media, monkeypatch):
+    from flows.upload import upload_flow
+
+    monkeypatch.setenv("UPLOAD_CONCURRENCY", "1")  # one after the other: a fixed order
+    get_settings.cache_clear()
+    yt = sandbox.youtube
+    yt.daily_uploads = 1
+    rows = [add_processed(store, media) for _ in range(3)]
+    ids = [r.id for r in rows]
+
+    result = upload_flow(platforms=["youtube"], recording_ids=ids)
+
+    assert result["statuses"] == {"UPLOADED": 1, "PROCESSED": 2}
+    reset = next_pacific_midnight()
+    assert store.get(ids[0]).status == S.UPLOADED
+    for recording_id in ids[1:]:
+        recording = store.get(recording_id)
+        assert recording.status == S.PROCESSED and recording.not_before == reset
+        assert recording.attempts == 0  # waiting is not a failed try
+        assert "waiting for YouTube quota" in recording.status_reason
+        waiting = publication(store, recording_id, Platform.YOUTUBE)
+        assert waiting.status == PlatformStatus.WAITING and waiting.waiting_until == reset
+        assert waiting.upload_session is None
+    assert PublicationStore(store).exhausted_until(Platform.YOUTUBE) == reset
+    assert len(yt.calls("POST", UPLOAD_PATH)) == 2  # the third one never called YouTube
+    seen = len(yt.requests)
+
+    assert upload_flow(platforms=["youtube"], recording_ids=ids)["touched"] == []  # none due
+    assert len(yt.requests) == seen
+    assert [store.get(i).status for i in ids] == [S.UPLOADED, S.PROCESSED, S.PROCESSED]
+
+
+@postgres_only
+def test_partial_publish_is_completed_without_touching_youtube(store, sandbox, media):
+    from flows.upload import upload_flow
+
+    row = add_processed(store, media, topic="Algebra lecture 7")
+    sandbox.vk.revoke()
+
+    state = upload_flow(platforms=["youtube", "vk"], recording_ids=[row.id], return_state=True)
+
+    assert state.is_failed()
+    assert f"{row.id} (Algebra lecture 7)" in state.message
+    assert "VK: VK rejected the access token (error 5" in state.message
+
+    recording = store.get(row.id)
+    assert recording.status == S.FAILED and "error 5" in recording.status_reason
+    assert publication(store, row.id, Platform.YOUTUBE).status == PlatformStatus.UPLOADED
+    failed = publication(store, row.id, Platform.VK)
+    assert failed.status == PlatformStatus.FAILED and "credentials import --vk" in failed.last_error
+    assert sandbox.vk.token not in failed.last_error
+    youtube_calls = len(sandbox.youtube.requests)
+
+    sandbox.vk.valid_tokens.add(sandbox.vk.token)  # the user stored a good token
+    result = upload_flow(platforms=["youtube", "vk"], recording_ids=[row.id])
+    assert result["statuses"] == {"UPLOADED": 1}
+
+    assert len(sandbox.youtube.requests) == youtube_calls  # YouTube was not asked again
+    assert len(sandbox.youtube.videos) == 1
+    on_vk = publication(store, row.id, Platform.VK)
+    assert on_vk.status == PlatformStatus.UPLOADED and on_vk.attempts == 2
+    assert store.get(row.id).status == S.UPLOADED
+
+
+# ---- the task (both store backends) ---------------------------------------------------------
+
+
+def test_thumbnail_too_large_is_refused_before_any_upload(store, sandbox, media):
+    (sandbox.thumbnails / "algebra.jpg").write_bytes(b"\xff\xd8\xff" + b"\0" * (2 * MIB))
+    row = add_processed(store, media, topic="Algebra lecture 3")
+
+    assert_failed(run_task(store, row.id, ["youtube"]), "limit is 2 MB")
+
+    assert sandbox.youtube.requests == []  # no insert, no quota spent
+    recording = store.get(row.id)
+    assert recording.status == S.FAILED and "limit is 2 MB" in recording.status_reason
+    refused = publication(store, row.id, Platform.YOUTUBE)
+    assert refused.status == PlatformStatus.FAILED and "limit is 2 MB" in refused.last_error
+
+
+def test_file_rules_are_checked_before_any_call(store, sandbox, media):
+    sandbox.configure(upload_settings__max_file_size_mb=1)
+    row = add_processed(store, media)
+
+    assert_failed(run_task(store, row.id, ["youtube", "vk"]), "max_file_size_mb allows 1 MB")
+
+    assert sandbox.youtube.requests == [] and sandbox.vk.requests == []
+    reason = store.get(row.id).status_reason
+    assert "YouTube:" in reason and "VK:" in reason  # each platform's reason is listed
+
+
+def test_vk_error_6_is_retried(store, sandbox, media):
+    sandbox.vk.fail("video.save", 6, times=2)
+    row = add_processed(store, media)
+
+    assert run_task(store, row.id, ["vk"]) == S.UPLOADED
+
+    assert len(sandbox.vk.calls("POST", r"video\.save")) == 3
+    on_vk = publication(store, row.id, Platform.VK)
+    assert on_vk.status == PlatformStatus.UPLOADED and on_vk.attempts == 1
+    assert sandbox.vk.uploads_received == 1
+    assert store.get(row.id).publication(Platform.YOUTUBE) is None  # not requested
+
+
+def test_vk_saved_video_whose_file_arrived_is_not_sent_again(store, sandbox, media):
+    row = add_processed(store, media)
+    publications = PublicationStore(store)
+    first = run_task(store, row.id, ["vk"])
+    assert first == S.UPLOADED
+    # As if the previous run died after the upload, before it marked the publication done.
+    publications.update(row.id, Platform.VK, status=PlatformStatus.UPLOADING)
+    second = add_processed(store, media)
+    uploaded = publication(store, row.id, Platform.VK)
+    publications.get_or_create(second.id, Platform.VK)
+    publications.update(second.id, Platform.VK, remote_id=uploaded.remote_id)
+
+    assert run_task(store, second.id, ["vk"]) == S.UPLOADED
+
+    assert sandbox.vk.uploads_received == 1 and len(sandbox.vk.calls("POST", r"video\.save")) == 1
+
+
+def test_session_gone_with_the_video_already_created_is_not_uploaded_again(store, sandbox, media):
+    yt = sandbox.youtube
+    row = add_processed(store, media)
+    # A previous run sent every byte, but died before it heard the answer: the session is
+    # stored, the video exists, and the session has expired since.
+    sessions: list[str] = []
+    client = YouTubeClient(yt.authorized_user_info(), api_url=sandbox.youtube_url, chunk_size=MIB)
+    marker = youtube_marker(store.get(row.id).zoom_uuid)
+    video = client.upload_video(
+        media, VideoMetadata("Lecture", f"Notes\n\n{marker}"), on_session=sessions.append
+    )
+    publications = PublicationStore(store)
+    publications.get_or_create(row.id, Platform.YOUTUBE)
+    publications.update(row.id, Platform.YOUTUBE, upload_session=sessions[0])
+    yt.expire_session(sessions[0])
+    wire = yt.upload_wire_bytes
+
+    assert run_task(store, row.id, ["youtube"]) == S.UPLOADED
+
+    found = publication(store, row.id, Platform.YOUTUBE)
+    assert found.remote_id == video["id"] and len(yt.videos) == 1
+    assert yt.upload_wire_bytes == wire and len(yt.sessions) == 1
+
+
+def test_revoked_youtube_token_fails_with_the_command_to_fix_it(store, sandbox, media, caplog):
+    sandbox.youtube.revoke()
+    row = add_processed(store, media)
+
+    assert_failed(run_task(store, row.id, ["youtube"]), "zoom-publisher auth youtube")
+
+    failed = publication(store, row.id, Platform.YOUTUBE)
+    assert failed.status == PlatformStatus.FAILED
+    for secret in sandbox.secrets():
+        assert secret not in failed.last_error and secret not in caplog.text
+        assert secret not in (store.get(row.id).status_reason or "")
+    assert failed.upload_session is None  # refused at the session's opening
+
+
+def test_no_enabled_platform_is_a_clear_error(store, sandbox, media):
+    sandbox.configure(platforms__vk__enabled=False)
+    row = add_processed(store, media)
+    assert_failed(run_task(store, row.id, ["vk"]), "no enabled platform")
+    assert store.get(row.id).publications == []
+
+
+def test_quota_marked_used_up_makes_youtube_wait_without_a_call(store, sandbox, media):
+    until = datetime.now(UTC) + timedelta(hours=2)
+    PublicationStore(store).mark_exhausted(Platform.YOUTUBE, "default", until)
+    row = add_processed(store, media)
+
+    assert run_task(store, row.id, ["youtube", "vk"]) == S.PROCESSED
+
+    assert sandbox.youtube.requests == []
+    recording = store.get(row.id)
+    assert recording.not_before == until and recording.claimed_by is None
+    assert publication(store, row.id, Platform.YOUTUBE).status == PlatformStatus.WAITING
+    assert publication(store, row.id, Platform.VK).status == PlatformStatus.UPLOADED
+    assert store.claim("upload", "other", lease_seconds=60, ids=[row.id]) == []  # deferred
