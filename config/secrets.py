@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from config.blocks import (
     VK_BLOCK,
     YOUTUBE_BLOCK,
@@ -133,3 +135,21 @@ def describe() -> list[StoredCredential]:
         details = {"group_id": str(data.get("group_id", "")), "access_token": MASK}
         found.append(StoredCredential("VK", name, details))
     return found
+
+
+def store_youtube_authorization(
+    client: dict[str, str], info: dict[str, object], block: YouTubeCredentials | None = None
+) -> None:
+    """Save the refresh token from Google's consent (and the OAuth client) in the block."""
+    refresh = info.get("refresh_token")
+    if not refresh:
+        raise CredentialsMissingError(
+            "Google returned no refresh token; revoke the app's access at "
+            "myaccount.google.com/permissions and run `zoom-publisher auth youtube` again"
+        )
+    saved = block or YouTubeCredentials(
+        client_id=client["client_id"], client_secret=client["client_secret"]
+    )
+    saved.refresh_token = SecretStr(str(refresh))
+    saved.token_uri = str(info.get("token_uri") or client.get("token_uri") or saved.token_uri)
+    saved.save(YOUTUBE_BLOCK, overwrite=True)
