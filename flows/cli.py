@@ -517,5 +517,36 @@ def clean(days: int, dry_run: bool) -> None:
     out.print(f"{verb} {human_size(total)} from {len(rows)} finished recordings.")
 
 
+@main.command()
+@click.option(
+    "--work-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("data/demo"),
+    show_default=True,
+    help="Where the demo keeps its store, media and Prefect home.",
+)
+@friendly_errors
+def demo(work_dir: Path) -> None:
+    """Run the whole pipeline against local Zoom, YouTube and VK emulators (no accounts needed)."""
+    from flows.demo import run_demo
+    from flows.render import publications_table, recordings_table
+
+    outcome = run_demo(work_dir.resolve(), out)
+    store = _store()
+    try:
+        recordings = store.list()
+    finally:
+        store.dispose()
+    out.print(recordings_table(recordings, "Recordings in the demo store"))
+    out.print(publications_table(recordings, "Published (sandbox URLs)"))
+    state = outcome["state"]
+    out.print(f"Pipeline run ended {state.name} in {outcome['seconds']:.0f} s. ", end="")
+    out.print(
+        f"Inspect it with: DATABASE_URL={os.environ['DATABASE_URL']} zoom-publisher list --all"
+    )
+    if not state.is_completed():
+        _fail(state.message or "the demo pipeline did not complete")
+
+
 if __name__ == "__main__":
     main()

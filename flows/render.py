@@ -76,3 +76,26 @@ def recordings_table(recordings: Iterable[Recording], title: str) -> Table:
             _platform_cell(recording, Platform.VK),
         )
     return table
+
+
+def publications_table(recordings: Iterable[Recording], title: str) -> Table:
+    """Where each recording was published: platform, status and the video's URL."""
+    table = Table(title=title, title_justify="left")
+    table.add_column("ID", justify="right", style="bold")
+    table.add_column("Topic", overflow="fold", max_width=40)
+    table.add_column("Cut (s)", justify="right")
+    table.add_column("Platform")
+    table.add_column("URL / reason", overflow="fold")
+    for recording in recordings:
+        cut = "-"
+        if recording.trim_start is not None and recording.trim_end is not None:
+            cut = f"{recording.trim_start:.1f}-{recording.trim_end:.1f}"
+        if not recording.publications:
+            reason = recording.status_reason or recording.status.value
+            table.add_row(str(recording.id), recording.topic, cut, "-", Text(reason, style="dim"))
+        for publication in recording.publications:
+            detail = publication.url or publication.last_error or publication.status.value
+            table.add_row(
+                str(recording.id), recording.topic, cut, publication.platform.value, detail
+            )
+    return table
