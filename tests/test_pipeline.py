@@ -1,0 +1,154 @@
+"""The full pipeline end to end against the demo world, on PostgreSQL, with crashes and races."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from zoom_fixtures import forget_zoom_blocks
+
+from config.settings import get_settings
+from flows.pipeline import full_pipeline_flow
+from integrations.sandbox.demo import DemoWorld
+from integrations.store.repository import RecordingStore
+from integrations.store.states import PlatformStatus, ProcessingStatus
+
+S = ProcessingStatus
+PUBLISHED = 6  # the demo plan: 6 lectures, 1 too short, 1 without sound
+RUN_PIPELINE = "from flows.pipeline import full_pipeline_flow; full_pipeline_flow()"
+
+
+@pytest.fixture(scope="session")
+def media_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("demo-media")
+
+
+@pytest.fixture
+def world(
+    prefect_harness: None,
+    postgres_database: str,
+    media_cache: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[DemoWorld]:
+    """The demo world's emulators, credentials and settings, with an empty PostgreSQL store."""
+    store = RecordingStore(postgres_database)
+    with store.engine.begin() as connection:
+        for table in ("publications", "recordings", "quota_usage"):
+            connection.exec_driver_sql(f"DELETE FROM {table}")
+    store.dispose()
+    with DemoWorld(tmp_path / "world", media_cache=media_cache) as demo:
+        settings = {
+            **demo.environment(),
+            "DATABASE_URL": postgres_database,
+            "APP_CONFIG": str(demo.write_app_config()),
+            "HTTP_BACKOFF_BASE": "0.01",
+        }
+        for name, value in settings.items():
+            monkeypatch.setenv(name, value)
+        get_settings.cache_clear()
+        forget_zoom_blocks()
+        demo.save_credentials()
+        yield demo
+        forget_zoom_blocks()
+
+
+def outcome(store: RecordingStore) -> Counter[str]:
+    return Counter(r.status.value for r in store.list())
+
+
+def assert_published_once(world: DemoWorld, store: RecordingStore) -> None:
+    """Every lecture is on both platforms exactly once, and nothing else was published."""
+    recordings = store.list()
+    assert outcome(store) == {"UPLOADED": PUBLISHED, "SKIPPED": 2}
+    youtube_ids = [
+        p.remote_id for r in recordings for p in r.publications if p.platform.value == "youtube"
+    ]
+    assert len(youtube_ids) == PUBLISHED and set(youtube_ids) == set(world.youtube.videos)
+    delivered_vk = [v for v in world.vk.videos.values() if v.get("size")]
+    assert len(delivered_vk) == PUBLISHED
+    for recording in recordings:
+        for publication in recording.publications:
+            assert publication.status == PlatformStatus.UPLOADED and publication.url
+
+
+def test_full_pipeline_publishes_every_lecture_and_skips_the_rest(world: DemoWorld) -> None:
+    store = RecordingStore(get_settings().resolved_database_url)
+
+    state = full_pipeline_flow(return_state=True)
+
+    assert state.is_completed(), state.message
+    assert_published_once(world, store)
+    reasons = {r.topic: r.status_reason for r in store.list() if r.status == S.SKIPPED}
+    assert "duration 12 min" in reasons["Office hours"]
+    assert "no sound" in reasons["Lab walkthrough (microphone muted)"]
+    trims = [r for r in store.list() if r.status == S.UPLOADED]
+    assert all(r.trim_start > 0 and r.trim_end > r.trim_start for r in trims)
+    assert len({p["snippet"]["title"] for p in world.youtube.playlists.values()}) == len(
+        world.youtube.playlists
+    ), "a playlist was created twice"
+    # A rerun (the UI's Retry does the same) finds nothing left to do and publishes nothing.
+    videos_before = len(world.youtube.videos)
+    again = full_pipeline_flow(return_state=True)
+    assert again.is_completed() and len(world.youtube.videos) == videos_before
+    store.dispose()
+
+
+def _pipeline_process(extra_env: dict[str, str]) -> subprocess.Popen[bytes]:
+    from prefect.settings import PREFECT_API_URL
+
+    env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value()), **extra_env}
+    return subprocess.Popen(
+        [sys.executable, "-c", RUN_PIPELINE],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def test_a_run_killed_mid_pipeline_is_finished_by_the_next_with_nothing_twice(
+    world: DemoWorld,
+) -> None:
+    store = RecordingStore(get_settings().resolved_database_url)
+    killed = _pipeline_process({"LEASE_SECONDS": "3"})
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        statuses = outcome(store)
+        if statuses["UPLOADED"] >= 1 and statuses["UPLOADED"] < PUBLISHED:
+            break
+        assert killed.poll() is None, "the run ended before it could be killed"
+        time.sleep(0.05)
+    os.killpg(killed.pid, signal.SIGKILL)
+    killed.wait(timeout=30)
+    in_flight = [r.id for r in store.list() if r.claimed_by]
+    assert in_flight, "nothing was mid-stage when the run was killed"
+
+    time.sleep(3.5)  # the killed run's leases run out
+    state = full_pipeline_flow(sync=False, return_state=True)
+
+    assert state.is_completed(), state.message
+    assert_published_once(world, store)
+    sessions = list(world.youtube.sessions.values())
+    sizes = {Path(r.processed_path).stat().st_size for r in store.list() if r.processed_path}
+    assert sum(s.wire_bytes for s in sessions) <= sum(sizes) + 2 * 2**20 * len(sessions)
+    store.dispose()
+
+
+def test_two_runs_started_together_share_the_work_without_overlap(world: DemoWorld) -> None:
+    store = RecordingStore(get_settings().resolved_database_url)
+    first = _pipeline_process({})
+    second = _pipeline_process({})
+    assert first.wait(timeout=240) == 0
+    assert second.wait(timeout=240) == 0
+
+    assert_published_once(world, store)
+    assert len(world.youtube.sessions) == PUBLISHED, "an upload was started twice"
+    store.dispose()
