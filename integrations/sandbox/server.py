@@ -11,6 +11,7 @@ import json
 import re
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -108,6 +109,8 @@ class Emulator:
     def __init__(self) -> None:
         self.requests: list[Request] = []
         self.faults: list[Fault] = []
+        # Bytes per second per connection, both ways (None: loopback speed): a slow network.
+        self.bandwidth: float | None = None
         self.base_url = ""  # set by LoopbackServer once the port is known
         self.lock = threading.RLock()
         self._routes = [
@@ -162,10 +165,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
         headers = {k.lower(): v for k, v in self.headers.items()}
         found = emulator.find_route(self.command, url.path)
         request = Request(self.command, url.path, query, headers, found[1] if found else {})
+        self._pace = _Pace(emulator.bandwidth)
         if found and found[0].streaming:
-            request.stream = self.rfile
+            request.stream = _PacedReader(self.rfile, self._pace)
         else:
             request.body = self._read_body(headers)
+            self._pace(len(request.body))
         with emulator.lock:
             emulator.requests.append(request)
         fault = emulator.take_fault(self.command, url.path)
@@ -220,10 +225,45 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 self.close_connection = True
                 self.connection.shutdown(2)
                 return
+            self._pace(len(chunk))
             self.wfile.write(chunk)
             sent += len(chunk)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _handle  # noqa: N815
+
+
+class _Pace:
+    """Sleeps so that the bytes passed through stay under `bandwidth` per second."""
+
+    def __init__(self, bandwidth: float | None) -> None:
+        self.bandwidth = bandwidth
+        self.started = time.monotonic()
+        self.total = 0
+
+    def __call__(self, size: int) -> None:
+        if not self.bandwidth:
+            return
+        self.total += size
+        ahead = self.total / self.bandwidth - (time.monotonic() - self.started)
+        if ahead > 0:
+            time.sleep(ahead)
+
+
+class _PacedReader:
+    """A request body stream read at the emulator's bandwidth."""
+
+    def __init__(self, stream: Any, pace: _Pace) -> None:
+        self._stream, self._pace = stream, pace
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._stream.read(size)
+        self._pace(len(data))
+        return data
+
+    def readline(self, size: int = -1) -> bytes:
+        line = self._stream.readline(size)
+        self._pace(len(line))
+        return line
 
 
 def _read_chunked(stream: Any) -> Iterator[bytes]:
