@@ -44,6 +44,7 @@ class TitleTemplate(_Strict):
     description_template: str = "{original_title}, {date}"
     thumbnail: str | None = None
     tags: list[str] = Field(default_factory=list)
+    captions: bool = True  # publish Zoom's transcript as captions when there is one
 
 
 class MappingRule(TitleTemplate):

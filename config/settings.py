@@ -6,7 +6,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATA_DIR = Path("data")
@@ -32,6 +32,11 @@ class Settings(BaseSettings):
     vk_api_url: str = "https://api.vk.com/method/"
 
     ffmpeg_binary: str | None = None
+
+    # Zoom webhook (`zoom-publisher webhook`): the app's secret token, else the Prefect Secret
+    # block `zoom-webhook-secret-token`; the deployment each event starts.
+    zoom_webhook_secret_token: SecretStr | None = None
+    webhook_deployment: str = "full-pipeline/on-demand"
 
     # Sync filters (the seed's defaults).
     min_duration_min: float = 30

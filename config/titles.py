@@ -26,6 +26,7 @@ class Publication:
     description: str
     thumbnail: Path | None
     tags: list[str] = field(default_factory=list)
+    captions: bool = True
     youtube_playlist_id: str | None = None
     youtube_playlist_title: str | None = None
     vk_album_id: str | None = None
@@ -131,6 +132,7 @@ def render(
         ),
         thumbnail=thumbnail,
         tags=list(rule.tags),
+        captions=rule.captions,
         youtube_playlist_id=rule.youtube_playlist_id if is_rule else None,
         youtube_playlist_title=_fill(rule.youtube_playlist_title, values) if is_rule else None,
         vk_album_id=rule.vk_album_id if is_rule else None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from pathlib import Path
 
 MAX_TOPIC_BYTES = 120
 _SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
@@ -50,3 +51,8 @@ def safe_filename(
     slug = _cap_bytes(slug, max_topic_bytes).strip("._-,' ")
     name = f"{safe_id(ident)}-{slug or 'recording'}"
     return name + ext
+
+
+def transcript_path(media: Path) -> Path:
+    """Where the captions of a media file live: beside it, with `.vtt`."""
+    return media.with_suffix(".vtt")

@@ -11,8 +11,15 @@ from prefect.states import State
 
 from config.blocks import zoom_block_name
 from config.settings import get_settings
-from integrations.download import InvalidMediaError, download_recording, verify_mp4
-from integrations.filenames import safe_filename
+from integrations.download import (
+    DownloadError,
+    InvalidMediaError,
+    download_file,
+    download_recording,
+    part_path,
+    verify_mp4,
+)
+from integrations.filenames import safe_filename, transcript_path
 from integrations.store.models import Recording
 from integrations.store.states import ProcessingStatus
 from integrations.zoom import ZoomClient
@@ -55,18 +62,24 @@ def _already_downloaded(path: Path, files: list[StoredFile]) -> bool:
 
 
 def fetch(recording: Recording) -> StageOutcome:
-    """Download every MP4 segment of the recording (resuming), verify, join, keep its path."""
+    """Download every MP4 segment (resuming), verify, join; the transcript beside it."""
     files = [StoredFile(f["download_url"], int(f["size"])) for f in recording.video_files]
     dest = destination(recording)
-    if _already_downloaded(dest, files):
-        run_logger().info("Recording %s: %s is already complete", recording.id, dest.name)
-        return StageOutcome(fields={"source_path": str(dest)})
+    with ZoomClient(zoom_account(zoom_block_name(recording.account))) as client:
+        if _already_downloaded(dest, files):
+            run_logger().info("Recording %s: %s is already complete", recording.id, dest.name)
+        else:
+            _fetch_video(recording, files, dest, client)
+        fetch_transcript(recording, dest, client)
+    return StageOutcome(fields={"source_path": str(dest)})
+
+
+def _fetch_video(
+    recording: Recording, files: list[StoredFile], dest: Path, client: ZoomClient
+) -> None:
     total = sum(f.file_size for f in files)
     label = f"{recording.id} {recording.topic}"
-    with (
-        ZoomClient(zoom_account(zoom_block_name(recording.account))) as client,
-        Tracker(f"download-{recording.id}", f"Download {label}", total) as track,
-    ):
+    with Tracker(f"download-{recording.id}", f"Download {label}", total) as track:
         info = download_recording(
             files, dest, token=client.bearer, progress=lambda done, _: track(done), label=label
         )
@@ -76,7 +89,20 @@ def fetch(recording: Recording) -> StageOutcome:
         total / 2**20,
         info.duration,
     )
-    return StageOutcome(fields={"source_path": str(dest)})
+
+
+def fetch_transcript(recording: Recording, video: Path, client: ZoomClient) -> None:
+    """Zoom's VTT transcript beside the video, when there is one (captions are optional: a
+    failure is logged, not fatal)."""
+    meta = recording.transcript_file
+    target = transcript_path(video)
+    if not meta or target.is_file():
+        return
+    try:
+        download_file(meta["download_url"], target, int(meta["size"]), token=client.bearer)
+        part_path(target).replace(target)
+    except DownloadError as exc:
+        run_logger().warning("Recording %s: no captions: %s", recording.id, exc)
 
 
 @task(

@@ -9,6 +9,8 @@ from prefect.cache_policies import NO_CACHE
 from prefect.states import State
 
 from config.settings import get_settings
+from integrations.captions import CaptionFormatError, shift_vtt
+from integrations.filenames import transcript_path
 from integrations.media.errors import NoSoundError
 from integrations.media.trim import TrimOptions, trim_file
 from integrations.store.models import Recording
@@ -50,6 +52,7 @@ def process(recording: Recording) -> StageOutcome:
         return StageOutcome(fields={**fields, "processed_path": str(source)})
     final.parent.mkdir(parents=True, exist_ok=True)
     result.destination.replace(final)
+    _shift_captions(recording, source, final, result.start, result.end)
     run_logger().info(
         "Recording %s: kept %.2f-%.2f s of %.2f s (%s)",
         recording.id,
@@ -59,6 +62,21 @@ def process(recording: Recording) -> StageOutcome:
         result.method,
     )
     return StageOutcome(fields={**fields, "processed_path": str(final)})
+
+
+def _shift_captions(recording: Recording, source: Path, final: Path, start: float, end: float):
+    """The transcript's cues moved by the cut (cues outside the kept span dropped)."""
+    captions = transcript_path(source)
+    if not captions.is_file():
+        return
+    try:
+        kept = shift_vtt(captions, transcript_path(final), start, end)
+    except CaptionFormatError as exc:
+        run_logger().warning("Recording %s: captions left out: %s", recording.id, exc)
+        return
+    run_logger().info(
+        "Recording %s: %d caption cues kept, shifted by %.2f s", recording.id, kept, start
+    )
 
 
 @task(name="process-recording", cache_policy=NO_CACHE)

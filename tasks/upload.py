@@ -39,6 +39,7 @@ from config.secrets import vk_credentials, youtube_credentials
 from config.settings import Settings, get_settings
 from config.titles import Publication as Rendered
 from config.titles import render
+from integrations.filenames import transcript_path
 from integrations.store.models import Publication, Recording
 from integrations.store.publications import PublicationStore
 from integrations.store.repository import LostClaimError
@@ -157,6 +158,14 @@ class UploadJob:
             self.row.start_time,
             self.row.rule_pattern,
         )
+
+    def captions(self) -> Path | None:
+        """The caption file to publish with the video, if the rule wants captions and one exists."""
+        name = self.row.processed_path or self.row.source_path
+        if not (self.rendered.captions and name):
+            return None
+        path = transcript_path(Path(name))
+        return path if path.is_file() else None
 
     def media(self) -> Path:
         """The file to publish, checked against `upload_settings` before any call is made."""
@@ -311,10 +320,11 @@ def publish_youtube(job: UploadJob, publication: Publication) -> PlatformResult:
         if video_id is None:
             assert path is not None
             video_id = _youtube_video(job, publication, client, path)
-        if thumbnail is not None:
+        if thumbnail is not None and not publication.thumbnail_done:
             client.set_thumbnail(video_id, thumbnail)
             store.update(rid, platform, thumbnail_done=True)
         _youtube_playlist(job, publication, client, video_id)
+        _youtube_captions(job, publication, client, video_id)
     except QuotaExceeded as exc:
         store.mark_exhausted(platform, counter.last_bucket, exc.resume_at)
         store.mark_waiting(rid, platform, exc.resume_at, human_reason(exc))
@@ -411,6 +421,19 @@ def _youtube_playlist(
         store.update(rid, Platform.YOUTUBE, collection_id=playlist_id)
     client.add_to_playlist(playlist_id, video_id)  # a no-op when the video is there already
     store.update(rid, Platform.YOUTUBE, collection_done=True)
+
+
+def _youtube_captions(
+    job: UploadJob, publication: Publication, client: YouTubeClient, video_id: str
+) -> None:
+    """Zoom's transcript, shifted by the cut, as the video's caption track (once)."""
+    captions = job.captions()
+    if publication.caption_done or captions is None:
+        return
+    language = job.config.platforms.youtube.default_language
+    client.insert_caption(video_id, captions, language=language, name="Transcript")
+    job.publications.update(job.recording_id, Platform.YOUTUBE, caption_done=True)
+    run_logger().info("Recording %s: captions added on YouTube", job.recording_id)
 
 
 # ---- VK -------------------------------------------------------------------------------------

@@ -16,7 +16,8 @@ from zoom_fixtures import forget_zoom_blocks
 
 from config.settings import get_settings
 from flows.pipeline import full_pipeline_flow
-from integrations.sandbox.demo import DemoWorld
+from integrations.captions import parse_vtt
+from integrations.sandbox.demo import DemoWorld, default_plan, transcript
 from integrations.store.repository import RecordingStore
 from integrations.store.states import PlatformStatus, ProcessingStatus
 
@@ -94,11 +95,27 @@ def test_full_pipeline_publishes_every_lecture_and_skips_the_rest(world: DemoWor
     assert len({p["snippet"]["title"] for p in world.youtube.playlists.values()}) == len(
         world.youtube.playlists
     ), "a playlist was created twice"
+    assert_captions_shifted(world, store)
     # A rerun (the UI's Retry does the same) finds nothing left to do and publishes nothing.
     videos_before = len(world.youtube.videos)
     again = full_pipeline_flow(return_state=True)
     assert again.is_completed() and len(world.youtube.videos) == videos_before
+    assert len(world.youtube.captions) == 1, "captions were inserted again"
     store.dispose()
+
+
+def assert_captions_shifted(world: DemoWorld, store: RecordingStore) -> None:
+    """The one lecture with a Zoom transcript got it as captions, cues moved by the cut."""
+    lecture = next(r for r in store.list() if r.topic == "Physics Lecture 1: Kinematics")
+    (caption,) = world.youtube.captions
+    youtube = next(p for p in lecture.publications if p.platform.value == "youtube")
+    assert caption["snippet"]["videoId"] == youtube.remote_id
+    sent = parse_vtt(world.youtube.caption_files[caption["id"]].decode())
+    original = parse_vtt(transcript(next(r for r in default_plan() if r.transcript)).decode())
+    cut_ms = round(lecture.trim_start * 1000)
+    assert sent[0].start_ms == original[0].start_ms - cut_ms
+    assert sent[-1].end_ms == original[-1].end_ms - cut_ms
+    assert len(sent) == len(original)
 
 
 def _pipeline_process(extra_env: dict[str, str]) -> subprocess.Popen[bytes]:

@@ -260,6 +260,24 @@ def make_thumbnail(path: Path, scene: str, size: tuple[int, int] = (640, 360)) -
     return path
 
 
+def transcript(recording: DemoRecording, every: float = 4.0) -> bytes:
+    """A Zoom-like VTT transcript: a cue every few seconds while the lecture speaks."""
+
+    from integrations.captions import format_timestamp
+
+    def stamp(seconds: float) -> str:
+        return format_timestamp(round(seconds * 1000))
+
+    media = recording.media
+    lines = ["WEBVTT", ""]
+    start, number = media.silent_head, 1
+    while start + every <= media.seconds - media.silent_tail:
+        lines += [str(number), f"{stamp(start)} --> {stamp(start + every)}"]
+        lines += [f"{recording.host.split('@')[0]}: sentence {number} of {recording.topic}", ""]
+        start, number = start + every, number + 1
+    return "\n".join(lines).encode()
+
+
 # ---- the plan ---------------------------------------------------------------------------
 
 # Expected outcomes, as the final table can show them.
@@ -282,6 +300,7 @@ class DemoRecording:
     media: LectureSpec
     series: str | None = None
     expected: str = PUBLISHED
+    transcript: bool = False  # Zoom also has a VTT transcript of it
 
 
 DEMO_ACCOUNTS: dict[str, tuple[str, ...]] = {
@@ -302,7 +321,7 @@ def default_plan() -> list[DemoRecording]:
     return [
         DemoRecording(
             "physics", ann, "Physics Lecture 1: Kinematics", 9, 9, 88,
-            lecture(96, 12, 9, "physics", 200),
+            lecture(96, 12, 9, "physics", 200), transcript=True,
         ),
         DemoRecording(
             "physics", ann, "Physics Lecture 2: Newton's Laws", 5, 9, 85,
@@ -455,6 +474,11 @@ class DemoWorld:
                 files=[
                     FileSpec(path=path),
                     FileSpec("audio_only", size=64 * 1024),
+                    *(
+                        [FileSpec("audio_transcript", data=transcript(rec))]
+                        if rec.transcript
+                        else []
+                    ),
                 ],
                 meeting_id=series.get(rec.series) if rec.series else None,
             )

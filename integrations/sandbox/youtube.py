@@ -144,6 +144,7 @@ class YouTubeEmulator(Emulator):
         self.playlist_items: list[dict[str, Any]] = []
         self.thumbnails: dict[str, int] = {}  # video id -> bytes
         self.captions: list[dict[str, Any]] = []
+        self.caption_files: dict[str, bytes] = {}  # caption id -> the file received
         self.stall_chunks = 0  # hold the answer to the next N chunks for `stall_seconds`
         self.stall_seconds = 0.0
         self._session_lock = threading.Lock()
@@ -669,6 +670,7 @@ class YouTubeEmulator(Emulator):
                 "bytes": len(parts[1][1]),
             }
             self.captions.append(caption)
+            self.caption_files[caption["id"]] = parts[1][1]
         return Response.json({k: v for k, v in caption.items() if k != "bytes"})
 
 
