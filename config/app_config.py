@@ -151,6 +151,8 @@ class UploadSettings(_Strict):
     supported_formats: list[str] = Field(default_factory=lambda: ["mp4"])
     retry_attempts: int = Field(default=3, ge=0)
     retry_delay: float = Field(default=5, ge=0)
+    # Free Zoom cloud storage once every enabled platform has the video, verified.
+    delete_from_zoom: Literal["off", "trash", "delete"] = "off"
 
 
 class AppConfig(_Strict):

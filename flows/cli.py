@@ -517,6 +517,31 @@ def clean(days: int, dry_run: bool) -> None:
     out.print(f"{verb} {human_size(total)} from {len(rows)} finished recordings.")
 
 
+@main.command("free-zoom")
+@click.option("--dry-run", is_flag=True, help="Only show what would be trashed or deleted.")
+@friendly_errors
+def free_zoom(dry_run: bool) -> None:
+    """Trash (or delete) Zoom recordings that every platform has published and verified.
+
+    Opt-in: upload_settings.delete_from_zoom in app_config.json ("off", "trash", "delete").
+    """
+    config = _app_config(None, missing_ok=True)
+    _store().dispose()
+    from flows.zoom_cleanup import free_zoom_storage_flow
+
+    mode = config.upload_settings.delete_from_zoom
+    rows = _run_flow(free_zoom_storage_flow, dry_run=dry_run)
+    for row in rows:
+        out.print(f"  {row['id']}: {row['topic']}: {row['action']} ({row['why']})", highlight=False)
+    verb = "would go to" if dry_run else "went to"
+    gone = sum(1 for row in rows if row["action"] != "keep")
+    target = "Zoom's trash" if mode == "trash" else "deletion"
+    if mode == "off":
+        out.print("delete_from_zoom is off in app_config.json: nothing is removed from Zoom.")
+    else:
+        out.print(f"{gone} recordings {verb} {target}.")
+
+
 @main.command()
 @click.option(
     "--work-dir",

@@ -12,11 +12,13 @@ from prefect import flow, get_run_logger
 from prefect.states import State
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from config.app_config import load_app_config
 from config.settings import Settings, get_settings
 from flows.engine import Stage, run_stages
 from flows.hooks import RELEASE_HOOKS
 from flows.report import finish_run
 from flows.sync import sync_flow
+from flows.zoom_cleanup import free_zoom_storage_flow
 from tasks.common import worker_identity
 from tasks.download import download_recording_task
 from tasks.process import process_recording_task
@@ -72,4 +74,9 @@ def full_pipeline_flow(
         "Stage busy time: %s",
         ", ".join(f"{name} {seconds:.1f} s" for name, seconds in report.busy_seconds.items()),
     )
+    if (
+        load_app_config(get_settings().app_config, missing_ok=True).upload_settings.delete_from_zoom
+        != "off"
+    ):
+        free_zoom_storage_flow()
     return finish_run(report, "pipeline")

@@ -224,7 +224,7 @@ class VkClient:
         self,
         token: str,
         *,
-        group_id: int | None = None,
+        group_id: int | str | None = None,
         api_url: str | None = None,
         api_version: str = API_VERSION,
         timeout: float | None = None,
@@ -234,7 +234,7 @@ class VkClient:
         rps_delay: float = vk_api.VkApi.RPS_DELAY,
     ) -> None:
         settings = get_settings()
-        self.group_id = abs(group_id) if group_id else None
+        self.group_id = abs(int(group_id)) if group_id else None
         self.api_url = api_url or settings.vk_api_url
         self.timeout = timeout if timeout is not None else settings.http_timeout
         self.retry_attempts = (
@@ -409,6 +409,14 @@ class VkClient:
         if not items:
             return VideoState.MISSING
         return VideoState.PROCESSING if items[0].get("processing") else VideoState.READY
+
+    def video_duration(self, owner_id: int, video_id: int) -> float | None:
+        """Seconds VK reports for a video (None: missing, still processing, or unknown)."""
+        response = self.call("video.get", owner_id=owner_id, videos=f"{owner_id}_{video_id}")
+        items = response.get("items", [])
+        if not items or items[0].get("processing"):
+            return None
+        return float(items[0].get("duration") or 0) or None
 
     # ---- albums ----
 

@@ -45,6 +45,7 @@ from googleapiclient.errors import HttpError
 from googleapiclient.http import MediaFileUpload
 
 from config.settings import get_settings
+from integrations.cleanup import parse_iso8601_duration
 from integrations.thumbnails import check_thumbnail
 
 log = logging.getLogger(__name__)
@@ -568,6 +569,18 @@ class YouTubeClient:
         raise self._map_http(HttpError(resp, content, uri=session_uri), "videos.insert")
 
     # ---- follow-up calls ----
+
+    def video_duration(self, video_id: str) -> float | None:
+        """Seconds YouTube reports for a video (None: no such video, or not processed yet)."""
+        response = self._execute(
+            "videos.list",
+            self.service.videos().list(part="contentDetails", id=video_id, maxResults=1),
+        )
+        items = response.get("items", [])
+        if not items:
+            return None
+        seconds = parse_iso8601_duration(items[0].get("contentDetails", {}).get("duration", ""))
+        return seconds or None
 
     def find_video(
         self, video_id: str | None = None, *, marker: str | None = None, scan: int = 100

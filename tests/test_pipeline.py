@@ -169,3 +169,41 @@ def test_two_runs_started_together_share_the_work_without_overlap(world: DemoWor
     assert_published_once(world, store)
     assert len(world.youtube.sessions) == PUBLISHED, "an upload was started twice"
     store.dispose()
+
+
+def test_zoom_storage_is_freed_only_for_verified_complete_publications(
+    world: DemoWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from flows.zoom_cleanup import free_zoom_storage_flow
+    from integrations.store.publications import PublicationStore
+    from integrations.store.states import Platform
+
+    store = RecordingStore(get_settings().resolved_database_url)
+    assert full_pipeline_flow(return_state=True).is_completed()
+    config_path = Path(os.environ["APP_CONFIG"])
+    config = json.loads(config_path.read_text())
+    config["upload_settings"]["delete_from_zoom"] = "trash"
+    config_path.write_text(json.dumps(config))
+    uploaded = [r for r in store.list() if r.status == S.UPLOADED]
+    partial = uploaded[0]
+    PublicationStore(store).update(partial.id, Platform.VK, status=PlatformStatus.FAILED)
+
+    def trashed() -> set[str]:
+        return {m.uuid for m in world.zoom.meetings if any(f.trashed for f in m.files)}
+
+    preview = free_zoom_storage_flow(dry_run=True)
+    assert trashed() == set() and all(r.zoom_cleanup is None for r in store.list())
+    assert sum(1 for row in preview if row["action"] == "trash") == PUBLISHED - 1
+
+    done = free_zoom_storage_flow()
+
+    expected = {r.zoom_uuid for r in uploaded if r.id != partial.id}
+    assert trashed() == expected
+    kept = next(row for row in done if row["id"] == partial.id)
+    assert kept["action"] == "keep" and "vk" in kept["why"].lower()
+    assert {r.id for r in store.list() if r.zoom_cleanup == "trash"} == {
+        r.id for r in uploaded if r.id != partial.id
+    }
+    store.dispose()

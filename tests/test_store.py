@@ -152,3 +152,30 @@ def test_concurrent_claimers_never_get_the_same_row(store: RecordingStore) -> No
     assert len(claimed) == len(set(claimed)), "a row was claimed twice"
     assert set(claimed) == ids
     assert sum(1 for batch in results if batch) >= 2, "the claimers did not overlap at all"
+
+
+def test_init_db_upgrades_an_older_schema_keeping_rows(tmp_path) -> None:
+    from alembic import command
+
+    from integrations.store.database import _alembic_config, head_revision, schema_revision
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    command.upgrade(_alembic_config(url), "0001")
+    old = RecordingStore(url)
+    assert schema_revision(old.engine) == "0001"
+    with old.engine.begin() as connection:
+        connection.exec_driver_sql(
+            "INSERT INTO recordings (account, zoom_uuid, zoom_meeting_id, topic, start_time,"
+            " duration_min, total_size, video_files, status, last_good_status, attempts,"
+            " created_at, updated_at, status_changed_at) VALUES ('a', 'u1', '1', 'kept',"
+            " '2026-01-01 10:00:00', 60, 1, '[]', 'UPLOADED', 'PROCESSED', 0,"
+            " '2026-01-01 10:00:00', '2026-01-01 10:00:00', '2026-01-01 10:00:00')"
+        )
+    old.dispose()
+
+    assert RecordingStore(url).upgrade() == ("0001", head_revision())
+
+    upgraded = RecordingStore.open(url)
+    (row,) = upgraded.list()
+    assert (row.topic, row.status, row.zoom_cleanup) == ("kept", ProcessingStatus.UPLOADED, None)
+    upgraded.dispose()

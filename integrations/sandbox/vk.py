@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
+from integrations.sandbox.mp4 import HEAD_BYTES, movie_duration
 from integrations.sandbox.server import DropConnection, Emulator, Fault, Request, Response, route
 
 _BLOCK = 1 << 16
@@ -209,7 +210,9 @@ class VkEmulator(Emulator):
         with self.lock:
             video = self.videos.get(key)
         cut = request.fault.cut_after_bytes if request.fault else None
-        parts = read_multipart(request, length, cut_after=cut, on_bytes=self._count)
+        parts = read_multipart(
+            request, length, keep=HEAD_BYTES, cut_after=cut, on_bytes=self._count
+        )
         if video is None or video["sig"] != request.query.get("sig"):
             return Response.json({"error": "invalid upload signature"}, 403)
         files = [p for p in parts if p.name == "video_file" and p.filename is not None]
@@ -218,6 +221,7 @@ class VkEmulator(Emulator):
         part = files[0]
         with self.lock:
             video |= {"state": "processing", "size": part.size, "sha256": part.digest.hexdigest()}
+            video["duration"] = round(movie_duration(part.value) or 0)
             video["ready_at"] = time.time() + self.processing_seconds
             video["uploads"] += 1
             self.uploads_received += 1
@@ -248,7 +252,7 @@ class VkEmulator(Emulator):
             "description": video["description"],
             "date": video["date"],
             "access_key": video["access_key"],
-            "duration": 0,
+            "duration": video.get("duration", 0),
             "player": f"https://vk.com/video_ext.php?oid={video['owner_id']}&id={video['id']}",
             "can_edit": 1,
         }

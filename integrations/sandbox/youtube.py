@@ -36,6 +36,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, unquote_plus
 
+from integrations.sandbox.mp4 import HEAD_BYTES, iso8601_duration, movie_duration
 from integrations.sandbox.server import DropConnection, Emulator, Request, Response, route
 
 # Published costs (developers.google.com/youtube/v3/determine_quota_cost). Google now bills
@@ -94,6 +95,7 @@ class UploadSession:
     digest: Any = field(default_factory=hashlib.sha256)
     video_id: str | None = None
     expired: bool = False
+    head: bytearray = field(default_factory=bytearray)  # the file's first bytes (its duration)
 
 
 def _now_iso() -> str:
@@ -403,6 +405,8 @@ class YouTubeEmulator(Emulator):
             session.wire_bytes += len(block)
             if skip < len(block):
                 session.digest.update(block[max(skip, 0) :])
+                if len(session.head) < HEAD_BYTES:
+                    session.head += block[max(skip, 0) :][: HEAD_BYTES - len(session.head)]
                 session.received += len(block) - max(skip, 0)
             skip -= len(block)
             read += len(block)
@@ -450,6 +454,8 @@ class YouTubeEmulator(Emulator):
             "snippet": snippet,
             "status": status,
             "fileDetails": {"fileSize": str(session.received)},
+            # What YouTube reports once it has processed the file ("P0D" before, or if unknown).
+            "contentDetails": {"duration": iso8601_duration(movie_duration(session.head) or 0)},
             "sha256": session.digest.hexdigest(),
         }
         self.uploads.append(video_id)

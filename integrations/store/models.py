@@ -101,6 +101,9 @@ class Recording(Base):
     trim_end: Mapped[float | None] = mapped_column(Float)
     trim_method: Mapped[str | None] = mapped_column(String(32))
 
+    zoom_cleanup: Mapped[str | None] = mapped_column(String(16))  # "trash"/"delete" once done
+    zoom_cleaned_at: Mapped[datetime | None] = mapped_column()
+
     claimed_by: Mapped[str | None] = mapped_column(String(255))
     claimed_until: Mapped[datetime | None] = mapped_column(index=True)
     not_before: Mapped[datetime | None] = mapped_column()  # deferred, e.g. until quota resets
