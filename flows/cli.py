@@ -573,5 +573,9 @@ def demo(work_dir: Path) -> None:
         _fail(state.message or "the demo pipeline did not complete")
 
 
+from flows.webhook_cli import webhook  # noqa: E402 - registered after `main` exists
+
+main.add_command(webhook)
+
 if __name__ == "__main__":
     main()

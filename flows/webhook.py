@@ -1,0 +1,378 @@
+"""Zoom webhook ingestion: store each `recording.completed` instance and start its pipeline run.
+
+`integrations.webhook_app.create_app` verifies, deduplicates and acknowledges Zoom's events;
+`RecordingCompletedHandler` is its callback. For each event it
+
+1. maps the payload's `account_id` to a configured Zoom account (the `ZoomAccount` blocks;
+   events of any other account are logged and ignored),
+2. stores the instance exactly as a sync would (`upsert_synced`: idempotent, the same filters,
+   so a too-short recording lands SKIPPED),
+3. starts the full pipeline for the row if it is INITIALIZED: a run of the deployment
+   `settings.webhook_deployment` when a Prefect server is configured (`PREFECT_API_URL`),
+   otherwise (or when that deployment does not exist) `full_pipeline_flow` in this process, in
+   one background thread, one run at a time.
+
+The event's `download_token` is dropped on arrival: downloads use the account's OAuth token, and
+the token is never logged or stored. `serve` runs the app with uvicorn.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from sqlalchemy import select
+
+from config.errors import CredentialsMissingError
+from config.settings import Settings, get_settings
+from integrations.store.models import Recording
+from integrations.store.repository import RecordingStore
+from integrations.store.states import ProcessingStatus
+
+logger = logging.getLogger("zoom_publisher.webhook")
+
+SECRET_BLOCK = "zoom-webhook-secret-token"
+TOKEN_PARAMS = frozenset({"access_token", "download_access_token", "download_token", "token"})
+
+Starter = Callable[[int], None]
+"""Starts the full pipeline for one recording ID (and returns at once)."""
+
+
+class WebhookSecretMissingError(CredentialsMissingError):
+    """Neither `ZOOM_WEBHOOK_SECRET_TOKEN` nor the Secret block holds the token."""
+
+
+def webhook_secret_token(settings: Settings | None = None) -> str:
+    """The Zoom app's secret token: `ZOOM_WEBHOOK_SECRET_TOKEN`, else the Prefect Secret block
+    `zoom-webhook-secret-token`. Raises `WebhookSecretMissingError` saying how to set one."""
+    settings = settings or get_settings()
+    configured = settings.zoom_webhook_secret_token
+    if configured is not None and configured.get_secret_value().strip():
+        return configured.get_secret_value().strip()
+    from prefect.blocks.system import Secret
+
+    try:
+        block = Secret.load(SECRET_BLOCK)
+    except ValueError:  # "Unable to find block document named ..."
+        block = None
+    # `Secret.get()` would JSON-decode the value (a token of digits would become an int).
+    value = block.value.get_secret_value() if block is not None else None
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    raise WebhookSecretMissingError(
+        "no Zoom webhook secret token: set ZOOM_WEBHOOK_SECRET_TOKEN, or save it in a Prefect "
+        f"Secret block named `{SECRET_BLOCK}` (Prefect UI: Blocks > Secret, or "
+        f"`Secret(value=TOKEN).save('{SECRET_BLOCK}')` from prefect.blocks.system). The token "
+        "is on your Zoom app's Feature page, next to the event subscription."
+    )
+
+
+def configured_accounts() -> dict[str, str]:
+    """`account_id -> account name` of every configured Zoom account (the ZoomAccount blocks)."""
+    from config.secrets import zoom_accounts
+
+    return {block.account_id: block.account for block in zoom_accounts()}
+
+
+def without_token(url: str) -> str:
+    """`url` without query parameters that carry a token (Zoom's `?access_token=...` form)."""
+    parts = urlsplit(url)
+    if not parts.query:
+        return url
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    kept = [(k, v) for k, v in pairs if k.lower() not in TOKEN_PARAMS]
+    if len(kept) == len(pairs):
+        return url
+    return urlunsplit(parts._replace(query=urlencode(kept)))
+
+
+def _scrub(values: dict[str, Any]) -> dict[str, Any]:
+    for item in [*(values.get("video_files") or []), values.get("transcript_file")]:
+        if isinstance(item, dict) and item.get("download_url"):
+            item["download_url"] = without_token(str(item["download_url"]))
+    return values
+
+
+def row_for_uuid(store: RecordingStore, zoom_uuid: str) -> Recording | None:
+    with store.session() as session:
+        return session.scalars(
+            select(Recording).where(Recording.zoom_uuid == zoom_uuid)
+        ).one_or_none()
+
+
+@dataclass(frozen=True)
+class Handled:
+    """What one `recording.completed` led to (for logs and tests)."""
+
+    uuid: str
+    recording_id: int | None = None
+    status: ProcessingStatus | None = None
+    stored: str | None = None  # upsert_synced's "added" / "updated" / "unchanged"
+    started: bool = False
+    ignored: str | None = None  # why nothing was stored
+
+
+class RecordingCompletedHandler:
+    """The webhook app's `on_recording_completed` callback (thread-safe).
+
+    `store`: the status store (default: this process's). `accounts`: returns the configured
+    `account_id -> account name` map (default: the ZoomAccount blocks; reloaded when an event
+    names an account it does not know, so an account imported later is picked up). `starter`
+    starts the pipeline for one recording ID (default: `PipelineStarter`). Each recording is
+    started at most once by this handler.
+    """
+
+    def __init__(
+        self,
+        store: RecordingStore | None = None,
+        *,
+        accounts: Callable[[], Mapping[str, str]] = configured_accounts,
+        starter: Starter | None = None,
+        settings: Settings | None = None,
+    ) -> None:
+        self._store = store
+        self._load_accounts = accounts
+        self._accounts: Mapping[str, str] | None = None
+        self.starter = starter if starter is not None else PipelineStarter(settings)
+        self._settings = settings
+        self._started: set[int] = set()
+        self._lock = threading.Lock()
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings or get_settings()
+
+    @property
+    def store(self) -> RecordingStore:
+        if self._store is None:
+            from tasks.common import get_store
+
+            return get_store()
+        return self._store
+
+    def account_name(self, account_id: str) -> str | None:
+        """The configured account with this Zoom `account_id`, or None."""
+        with self._lock:
+            known = self._accounts
+        if known is None or account_id not in known:
+            try:
+                loaded = dict(self._load_accounts())
+            except CredentialsMissingError:
+                loaded = {}
+            with self._lock:
+                self._accounts = known = loaded
+        return known.get(account_id)
+
+    def __call__(self, job: Mapping[str, Any]) -> Handled:
+        from integrations.zoom import parse_instance
+        from tasks.sync import recording_values, why_skipped
+
+        event = {k: v for k, v in job.items() if k != "download_token"}  # never kept
+        uuid = str(event.get("uuid") or "")
+        account_id = str(event.get("account_id") or "")
+        account = self.account_name(account_id) if account_id else None
+        if account is None:
+            logger.warning(
+                "Zoom webhook: instance %s belongs to Zoom account %r, which is not configured "
+                "(`zoom-publisher credentials show`); ignored",
+                uuid,
+                account_id or "(none)",
+            )
+            return Handled(uuid, ignored="unknown account")
+        try:
+            instance = parse_instance(event, self.settings.mp4_view_priority)
+        except (KeyError, TypeError, ValueError) as exc:
+            logger.warning("Zoom webhook: instance %s is not a usable recording: %s", uuid, exc)
+            return Handled(uuid, ignored=f"unusable payload: {exc}")
+
+        store = self.store
+        skip = why_skipped(instance)
+        stored = store.upsert_synced(
+            instance.uuid, _scrub(recording_values(account, instance)), skip
+        )
+        row = row_for_uuid(store, instance.uuid)
+        if row is None:  # deleted in between; nothing to run
+            return Handled(uuid, stored=stored)
+        if row.status != ProcessingStatus.INITIALIZED:
+            logger.info(
+                "Zoom webhook: recording %s (%s) %s as %s%s; no run started",
+                row.id,
+                row.topic,
+                stored,
+                row.status.value,
+                f": {row.status_reason}" if row.status_reason else "",
+            )
+            return Handled(uuid, row.id, row.status, stored)
+        with self._lock:
+            fresh = row.id not in self._started
+            self._started.add(row.id)
+        if not fresh:
+            logger.info("Zoom webhook: recording %s was already started", row.id)
+            return Handled(uuid, row.id, row.status, stored)
+        logger.info("Zoom webhook: recording %s (%s) %s; starting it", row.id, row.topic, stored)
+        try:
+            self.starter(row.id)
+        except Exception:
+            with self._lock:
+                self._started.discard(row.id)
+            logger.error(
+                "Zoom webhook: could not start the pipeline for recording %s; it is stored "
+                "INITIALIZED, so the next scheduled run publishes it",
+                row.id,
+            )
+            raise
+        return Handled(uuid, row.id, row.status, stored, started=True)
+
+
+class InProcessRunner:
+    """Runs `full_pipeline_flow(recording_ids=..., sync=False)` in one background thread.
+
+    One run at a time; IDs that arrive while a run is busy wait and go together into the next.
+    `run(ids)` replaces the flow call (tests).
+    """
+
+    def __init__(self, run: Callable[[list[int]], None] | None = None) -> None:
+        self._run = run or run_pipeline_here
+        self._pending: list[int] = []
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self.busy_with: list[int] = []
+
+    def __call__(self, recording_id: int) -> None:
+        with self._cond:
+            if recording_id not in self._pending:
+                self._pending.append(recording_id)
+            if self._thread is None or not self._thread.is_alive():
+                # Daemon: stopping the server does not wait for a long upload; the rows' leases
+                # run out and the next run takes them over where they stopped.
+                self._thread = threading.Thread(
+                    target=self._loop, name="zoom-hook-pipeline", daemon=True
+                )
+                self._thread.start()
+            self._cond.notify()
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._pending:
+                    self._cond.wait()
+                batch, self._pending = self._pending, []
+                self.busy_with = batch
+            try:
+                self._run(batch)
+            except Exception:
+                logger.exception("Zoom webhook: the pipeline run for recordings %s failed", batch)
+            finally:
+                with self._cond:
+                    self.busy_with = []
+                    self._cond.notify_all()
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Wait until nothing is queued or running; False on timeout."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._pending and not self.busy_with, timeout)
+
+
+def run_pipeline_here(recording_ids: list[int]) -> None:
+    """The full pipeline for these recordings, without a sync, in this process."""
+    from flows.pipeline import full_pipeline_flow
+
+    logger.info("Zoom webhook: running the pipeline here for recordings %s", recording_ids)
+    state = full_pipeline_flow(recording_ids=recording_ids, sync=False, return_state=True)
+    logger.info(
+        "Zoom webhook: the pipeline run for recordings %s ended %s%s",
+        recording_ids,
+        state.name,
+        f": {state.message}" if state.message else "",
+    )
+
+
+def prefect_server_configured() -> bool:
+    """Whether a Prefect API is configured (`PREFECT_API_URL`, from the env or a profile)."""
+    from prefect.settings import get_current_settings
+
+    return bool(get_current_settings().api.url)
+
+
+class PipelineStarter:
+    """Start the full pipeline for a recording: a deployment run, or in-process without one.
+
+    With a Prefect server configured, creates a run of `settings.webhook_deployment` with
+    `recording_ids=[id], sync=False` and returns at once (a worker runs it). When that
+    deployment does not exist on the server, or no server is configured, hands the ID to an
+    `InProcessRunner`.
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        local: Starter | None = None,
+        server_configured: Callable[[], bool] = prefect_server_configured,
+    ) -> None:
+        self._settings = settings
+        self.local = local or InProcessRunner()
+        self._server_configured = server_configured
+
+    def __call__(self, recording_id: int) -> None:
+        if self._server_configured() and self._run_deployment(recording_id):
+            return
+        self.local(recording_id)
+
+    def _run_deployment(self, recording_id: int) -> bool:
+        from prefect.deployments import run_deployment
+        from prefect.exceptions import ObjectNotFound
+
+        name = (self._settings or get_settings()).webhook_deployment
+        try:
+            flow_run = run_deployment(
+                name,
+                parameters={"recording_ids": [recording_id], "sync": False},
+                timeout=0,
+                as_subflow=False,
+                tags=["zoom-webhook"],
+            )
+        except ObjectNotFound:
+            logger.warning(
+                "Zoom webhook: deployment %s does not exist on the Prefect server (create it "
+                "with `prefect --no-prompt deploy --all`); running recording %s in this process",
+                name,
+                recording_id,
+            )
+            return False
+        logger.info(
+            "Zoom webhook: started flow run %s of %s for recording %s",
+            flow_run.name,
+            name,
+            recording_id,
+        )
+        return True
+
+
+def serve(
+    host: str,
+    port: int,
+    secret_token: str,
+    handler: RecordingCompletedHandler | None = None,
+    *,
+    log_level: str = "info",
+) -> None:
+    """Serve `POST /zoom/webhook` and `GET /healthz` with uvicorn until interrupted."""
+    import copy
+
+    import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
+
+    from integrations.webhook_app import create_app
+    from integrations.zoom import install_log_redaction
+
+    install_log_redaction("zoom_publisher", "integrations")
+    app = create_app(secret_token, handler or RecordingCompletedHandler())
+    log_config = copy.deepcopy(LOGGING_CONFIG)
+    for name in ("zoom_publisher", "integrations"):
+        log_config["loggers"][name] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    uvicorn.run(app, host=host, port=port, log_level=log_level, log_config=log_config)

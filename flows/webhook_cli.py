@@ -1,0 +1,64 @@
+"""`zoom-publisher webhook`: serve Zoom's `recording.completed` events (registered by flows/cli.py).
+
+Kept apart from flows/cli.py so that `--help` and the other commands never import the web stack;
+the CLI's helpers are imported when the command runs (no import cycle with flows/cli.py).
+"""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port", type=click.IntRange(1, 65535), default=8080, show_default=True, help="TCP port."
+)
+def webhook(host: str, port: int) -> None:
+    """Serve Zoom's webhook: store each finished recording and start its pipeline at once.
+
+    Listens on POST /zoom/webhook (and GET /healthz). Every request must carry a valid,
+    fresh Zoom signature; the `endpoint.url_validation` challenge is answered. Each
+    `recording.completed` of a configured Zoom account is stored like a sync would store
+    it, and the full pipeline starts for it: a run of the deployment WEBHOOK_DEPLOYMENT
+    (full-pipeline/on-demand) when PREFECT_API_URL is set, otherwise in this process.
+
+    The secret token is ZOOM_WEBHOOK_SECRET_TOKEN, else the Prefect Secret block
+    `zoom-webhook-secret-token`. Zoom needs a public HTTPS URL: put this behind a reverse
+    proxy or tunnel and subscribe the app to "All Recordings have completed".
+
+    A lost event loses no recording: the scheduled sync (the `hourly` deployment) still
+    stores it within the hour, and the scheduled `nightly` run publishes it.
+    """
+    from flows.cli import friendly_errors
+
+    friendly_errors(_serve)(host, port)
+
+
+def _serve(host: str, port: int) -> None:
+    from config.secrets import zoom_account_names
+    from config.settings import get_settings
+    from flows.cli import out
+    from flows.webhook import (
+        RecordingCompletedHandler,
+        prefect_server_configured,
+        serve,
+        webhook_secret_token,
+    )
+    from integrations.store.repository import RecordingStore
+
+    settings = get_settings()
+    secret = webhook_secret_token(settings)
+    RecordingStore.open(settings.resolved_database_url).dispose()  # a missing schema, early
+    accounts = zoom_account_names()
+    runs = (
+        f"runs of {settings.webhook_deployment}"
+        if prefect_server_configured()
+        else "pipeline runs in this process (no PREFECT_API_URL)"
+    )
+    out.print(
+        f"Zoom webhook on http://{host}:{port}/zoom/webhook for {len(accounts)} Zoom "
+        f"account(s); recordings start {runs}. Ctrl+C stops it.",
+        highlight=False,
+    )
+    serve(host, port, secret, RecordingCompletedHandler(settings=settings))
