@@ -1,0 +1,438 @@
+"""Frame-accurate cut of [start, end) from an H.264/AAC MP4 with as little re-encoding as possible.
+
+- `copy`: a keyframe sits at the start: the video is stream-copied.
+- `smart`: the video from the start to the next keyframe is re-encoded with the source's codec
+  parameters (libx264, same profile and level, pix_fmt, size, timestamps) and joined losslessly
+  to a stream copy of the rest with the concat demuxer, in one pass that also writes the file.
+- `reencode`: the whole span is re-encoded (non-H.264 sources and other unsafe cases).
+
+The audio is stream-copied from the exact start in every case. The end is snapped to the first
+frame boundary at or after `end` where decode order and display order agree, so a copy that
+stops there has no B-frame whose reference was cut off. The index (moov) is reserved at the
+front with `-moov_size` so the file is written once and still starts playing at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from integrations.media.errors import FFmpegError, MediaError, UnsupportedMediaError
+from integrations.media.ffmpeg import run_ffmpeg
+from integrations.media.h264 import (
+    Avcc,
+    AvccError,
+    free_parameter_set_id,
+    merge_avcc,
+    parse_avcc,
+    remux_with_extradata,
+    video_extradata,
+)
+from integrations.media.probe import MediaInfo, PacketTime, read_video_packets
+
+logger = logging.getLogger(__name__)
+
+CutMethod = Literal["copy", "smart", "reencode"]
+_SUPPORTED_PIX_FMTS = {"yuv420p", "yuvj420p", "yuv422p", "yuv444p", "yuv420p10le"}
+_SMART_PROFILES = {
+    "Baseline": "baseline",
+    "Constrained Baseline": "baseline",
+    "Main": "main",
+    "High": "high",
+    "High 10": "high10",
+    "High 4:2:2": "high422",
+    "High 4:4:4 Predictive": "high444",
+}
+
+
+@dataclass(frozen=True)
+class EncodeSettings:
+    """How re-encoded video is made, and how long FFmpeg may take."""
+
+    preset: str = "veryfast"
+    crf: int = 18
+    timeout_base: float = 120.0
+    copy_timeout_per_second: float = 0.25
+    encode_timeout_per_second: float = 5.0
+
+
+@dataclass(frozen=True)
+class CutPlan:
+    """Where exactly the cut falls and how it is made. Times are source seconds."""
+
+    start: float  # pts of the first kept video frame
+    end: float  # pts just after the last kept frame (the source's end when cut there)
+    method: CutMethod
+    frame_duration: float
+    keyframe: float | None = None  # smart: first source keyframe after the start
+    head_frames: int = 0  # smart: frames re-encoded before that keyframe
+    outpoint: float | None = None  # decode-time threshold that ends the copy; None = to the end
+    reason: str | None = None  # why the method was chosen when it is not the best one
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+
+def _fallback(reason: str) -> str:
+    logger.warning("smart cut not possible, re-encoding the whole span: %s", reason)
+    return reason
+
+
+def unsafe_reason(info: MediaInfo) -> str | None:
+    """Why the source cannot be smart-cut (None when it can)."""
+    video = info.video
+    if video is None:
+        return "no video stream"
+    if video.codec != "h264":
+        return f"source video codec is {video.codec}; smart cut joins H.264 only"
+    if video.profile not in _SMART_PROFILES:
+        return f"H.264 profile {video.profile!r} cannot be reproduced with libx264"
+    if video.pix_fmt not in _SUPPORTED_PIX_FMTS:
+        return f"pixel format {video.pix_fmt} cannot be reproduced with libx264"
+    if video.level_string is None:
+        return "H.264 level unknown"
+    return None
+
+
+def _plan_end(info: MediaInfo, end: float, half: float) -> tuple[float, float | None]:
+    """Snap `end` to a clean boundary: (end pts, decode-time outpoint or None for the file end)."""
+    video_end = (info.video_duration or info.duration) + info.video_start
+    if end >= video_end - half:
+        return video_end, None
+    packets = read_video_packets(
+        info.path, max(0.0, end - 2.0), lambda seen: seen[-1].dts > end + 2.0
+    )
+    packets = [p for p in packets if p.dts >= end - 4.0] or packets
+    # Boundary i (between packet i-1 and i in decode order) is clean when every packet before
+    # it is displayed before every packet after it; the nearest clean boundary to `end` wins.
+    suffix_min = [float("inf")] * (len(packets) + 1)
+    for i in range(len(packets) - 1, -1, -1):
+        suffix_min[i] = min(packets[i].pts, suffix_min[i + 1])
+    best: tuple[float, float | None] = (video_end, None)
+    prefix_max = float("-inf")
+    for i in range(1, len(packets)):
+        prefix_max = max(prefix_max, packets[i - 1].pts)
+        boundary = suffix_min[i]
+        if prefix_max < boundary and abs(boundary - end) < abs(best[0] - end) - half / 2:
+            best = (boundary, (packets[i - 1].dts + packets[i].dts) / 2)
+    return best
+
+
+def _first_key_after(packets: list[PacketTime], start: float) -> PacketTime | None:
+    keys = sorted((p for p in packets if p.keyframe and p.pts > start), key=lambda p: p.pts)
+    return keys[0] if keys else None
+
+
+def plan_cut(info: MediaInfo, start: float, end: float) -> CutPlan:
+    """Decide how to cut [start, end) of `info.path` (frame-accurate; reads packets only)."""
+    video = info.video
+    if video is None:
+        raise UnsupportedMediaError(f"{info.path.name} has no video stream")
+    frame = video.frame_duration
+    half = frame / 2
+    end_pts, outpoint = _plan_end(info, end, half)
+    max_delay = 3  # frames of B-frame reordering looked past the next keyframe
+
+    past_key: list[int] = []  # packets read since the first keyframe after the start
+
+    def enough(seen: list[PacketTime]) -> bool:
+        last = seen[-1]
+        if last.dts > end_pts + 1.0:
+            return True
+        if past_key:
+            past_key[0] += 1
+        elif last.keyframe and last.pts > start - half:
+            past_key.append(0)
+        # Read a few packets past the next keyframe to see any open-GOP leading pictures.
+        return bool(past_key) and past_key[0] > 2 * max_delay + 4
+
+    packets = read_video_packets(info.path, start, enough)
+    frames = sorted(p.pts for p in packets if p.pts >= start - half)
+    if not frames:
+        raise MediaError(f"no video frame at or after {start:.3f} s in {info.path.name}")
+    first_pts = frames[0]
+    by_pts = {p.pts: p for p in packets}
+    if by_pts[first_pts].keyframe:
+        return CutPlan(first_pts, end_pts, "copy", frame, outpoint=outpoint)
+
+    reason = unsafe_reason(info)
+    key = _first_key_after(packets, first_pts)
+    if reason is None and (key is None or key.pts >= end_pts - half):
+        reason = "no keyframe between the start and the end"
+    if reason is None and key is not None:
+        after = [p for p in packets if p.dts > key.dts]
+        if any(p.pts < key.pts for p in after):
+            reason = "open GOP: frames after the keyframe are shown before it"
+        delay = round((key.pts - key.dts) / frame)
+        if delay > 2:
+            reason = (
+                f"source reorder delay of {delay} frames exceeds what the head encode can match"
+            )
+    if reason is not None or key is None:
+        return CutPlan(
+            first_pts, end_pts, "reencode", frame, outpoint=outpoint, reason=_fallback(str(reason))
+        )
+    head_frames = sum(1 for pts in frames if pts < key.pts - half)
+    return CutPlan(
+        first_pts,
+        end_pts,
+        "smart",
+        frame,
+        keyframe=key.pts,
+        head_frames=head_frames,
+        outpoint=outpoint,
+    )
+
+
+def _ss(info: MediaInfo, at: float) -> str:
+    """`-ss` value for the absolute time `at`: FFmpeg counts from the container's start."""
+    return f"{max(0.0, at - info.start_time):.6f}"
+
+
+def _quote(path: Path) -> str:
+    return "'" + str(path.resolve()).replace("'", "'\\''") + "'"
+
+
+def moov_reserve(info: MediaInfo, duration: float) -> int:
+    """Bytes to reserve up front for the MP4 index of `duration` seconds.
+
+    Per video frame: sample size, composition offset and (variable frame rate) duration entries,
+    about 16-20 bytes; per audio packet about 8 (measured: 2.2 MB for 50 min of 30 fps video
+    and 32 kHz AAC). Too small a reservation is caught: the join is then redone with
+    `+faststart`.
+    """
+    fps = float(info.video.fps) if info.video else 0.0
+    audio_packets = (info.audio.sample_rate / 1024) if info.audio else 0.0
+    estimate = duration * (fps * 20 + audio_packets * 8) * 1.15
+    return int(estimate) + 64 * 1024
+
+
+def _color_args(info: MediaInfo) -> list[str]:
+    video = info.video
+    assert video is not None
+    args: list[str] = []
+    if video.color_range not in (None, 0):
+        args += ["-color_range", str(video.color_range)]
+    for name, value in (
+        ("-colorspace", video.colorspace),
+        ("-color_primaries", video.color_primaries),
+        ("-color_trc", video.color_trc),
+    ):
+        if value not in (None, 2):
+            args += [name, str(value)]
+    return args
+
+
+def _x264_args(
+    info: MediaInfo, settings: EncodeSettings, match_source: bool, parameter_set_id: int = 0
+) -> list[str]:
+    video = info.video
+    assert video is not None
+    args = ["-c:v", "libx264", "-preset", settings.preset, "-crf", str(settings.crf)]
+    if match_source:
+        profile = _SMART_PROFILES[str(video.profile)]
+        args += ["-profile:v", profile, "-level:v", str(video.level_string)]
+        args += ["-pix_fmt", str(video.pix_fmt)]
+        # The head's reorder delay must be at least the source's so decode times stay monotonic
+        # across the junction: B-pyramid gives 2, no B-frames 0.
+        x264_params = [f"sps-id={parameter_set_id}"]
+        if video.has_b_frames and profile != "baseline":
+            args += ["-bf", "3", "-b_strategy", "0"]
+            x264_params.append("b-pyramid=normal")
+        else:
+            args += ["-bf", "0"]
+        args += ["-x264-params", ":".join(x264_params)]
+    else:
+        args += ["-pix_fmt", "yuv420p"]
+    return [*args, *_color_args(info)]
+
+
+def _audio_input(source: Path, info: MediaInfo, plan: CutPlan) -> list[str]:
+    """The source again, audio only, seeking to the packet at `start` rather than a keyframe."""
+    return [
+        "-vn", "-sn", "-dn", "-seek2any", "1",
+        "-ss", _ss(info, plan.start), "-t", f"{plan.duration:.6f}", "-i", str(source),
+    ]  # fmt: skip
+
+
+def _output_args(info: MediaInfo, plan: CutPlan, output: Path, faststart: bool) -> list[str]:
+    maps = ["-map", "0:v:0"] + (["-map", "1:a:0"] if info.audio else [])
+    layout = (
+        ["-movflags", "+faststart"]
+        if faststart
+        else ["-moov_size", str(moov_reserve(info, plan.duration))]
+    )
+    return [
+        *maps, "-map_metadata", "-1", "-map_chapters", "-1",
+        *layout, "-f", "mp4", "-y", str(output),
+    ]  # fmt: skip
+
+
+def _join(
+    source: Path,
+    info: MediaInfo,
+    plan: CutPlan,
+    output: Path,
+    workdir: Path,
+    head: Path | None,
+    settings: EncodeSettings,
+    progress: Callable[[float], None] | None,
+    merged_parameter_sets: bool = True,
+) -> None:
+    if head is None:
+        # A keyframe sits at the start: seek straight to it. (The concat demuxer would report
+        # a negative start time for B-frame sources and shift the video against the audio.)
+        video_input = ["-ss", _ss(info, plan.start)]
+        if plan.outpoint is not None:
+            video_input += ["-t", f"{plan.outpoint - plan.start:.6f}"]
+        video_input += ["-i", str(source)]
+    else:
+        assert plan.keyframe is not None
+        lines = [
+            "ffconcat version 1.0",
+            f"file {_quote(head)}",
+            f"duration {plan.keyframe - plan.start:.6f}",
+            f"file {_quote(source)}",
+            f"inpoint {plan.keyframe:.6f}",
+        ]
+        if plan.outpoint is not None:
+            lines.append(f"outpoint {plan.outpoint:.6f}")
+        listing = workdir / "join.ffconcat"
+        listing.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        # With merged avcC the pieces are copied as they are; otherwise auto_convert puts each
+        # piece's SPS/PPS in-band (h264_mp4toannexb) at its keyframes, which costs a rewrite.
+        convert = "0" if merged_parameter_sets else "1"
+        video_input = ["-f", "concat", "-safe", "0", "-auto_convert", convert, "-i", str(listing)]
+    audio_input = _audio_input(source, info, plan) if info.audio else []
+    timeout = settings.timeout_base + settings.copy_timeout_per_second * plan.duration
+    common = [*video_input, *audio_input, "-c", "copy"]
+    try:
+        run_ffmpeg(
+            [*common, *_output_args(info, plan, output, faststart=False)],
+            timeout=timeout,
+            duration=plan.duration,
+            progress=progress,
+        )
+    except FFmpegError as exc:
+        if "moov" not in exc.stderr.lower():
+            raise
+        logger.warning("reserved MP4 index space too small; writing with +faststart instead")
+        run_ffmpeg(
+            [*common, *_output_args(info, plan, output, faststart=True)],
+            timeout=timeout,
+            duration=plan.duration,
+            progress=progress,
+        )
+
+
+def _head_parameter_sets(source: Path) -> tuple[Avcc | None, int]:
+    """The source's avcC and a parameter-set id for the head, or (None, 0) when not avcC."""
+    try:
+        avcc = parse_avcc(video_extradata(source))
+        return avcc, free_parameter_set_id(avcc)
+    except AvccError as exc:
+        logger.info("joining with in-band parameter sets: %s", exc)
+        return None, 0
+
+
+def encode_head(
+    source: Path,
+    info: MediaInfo,
+    plan: CutPlan,
+    head: Path,
+    settings: EncodeSettings,
+    parameter_set_id: int = 0,
+) -> None:
+    """Re-encode the frames from the start up to (not including) the next keyframe."""
+    assert info.video is not None
+    timescale = info.video.time_base.denominator if info.video.time_base.numerator == 1 else 90000
+    args = [
+        # Seek a quarter frame early: the first kept frame must not be lost to rounding.
+        "-ss", _ss(info, plan.start - plan.frame_duration / 4), "-i", str(source),
+        "-map", "0:v:0", "-an", "-sn", "-dn", "-frames:v", str(plan.head_frames),
+        "-vf", "setpts=PTS-STARTPTS", "-fps_mode", "passthrough", "-enc_time_base:v", "demux",
+        *_x264_args(info, settings, match_source=True, parameter_set_id=parameter_set_id),
+        "-video_track_timescale", str(timescale), "-f", "mp4", "-y", str(head),
+    ]  # fmt: skip
+    seconds = plan.head_frames * plan.frame_duration
+    run_ffmpeg(args, timeout=settings.timeout_base + settings.encode_timeout_per_second * seconds)
+
+
+def prepare_head(
+    source: Path, info: MediaInfo, plan: CutPlan, workdir: Path, settings: EncodeSettings
+) -> tuple[Path, bool]:
+    """Encode the head; return it and whether its sample entry already holds all SPS/PPS.
+
+    The head gets parameter-set ids the source does not use and is re-muxed with an avcC that
+    lists the source's sets and its own, so the join is a plain copy (no in-band sets needed).
+    """
+    source_avcc, set_id = _head_parameter_sets(source)
+    encoded = workdir / "head-encoded.mp4"
+    encode_head(source, info, plan, encoded, settings, parameter_set_id=set_id)
+    if source_avcc is None:
+        return encoded, False
+    try:
+        merged = merge_avcc(source_avcc, parse_avcc(video_extradata(encoded)))
+    except AvccError as exc:
+        logger.info("joining with in-band parameter sets: %s", exc)
+        return encoded, False
+    head = workdir / "head.mp4"
+    remux_with_extradata(encoded, head, merged.to_bytes())
+    return head, True
+
+
+def reencode(
+    source: Path,
+    info: MediaInfo,
+    plan: CutPlan,
+    output: Path,
+    settings: EncodeSettings,
+    progress: Callable[[float], None] | None,
+) -> None:
+    """Re-encode the whole span's video (libx264), copying the audio."""
+    args = [
+        "-ss", _ss(info, plan.start - plan.frame_duration / 4),
+        "-t", f"{plan.duration:.6f}", "-i", str(source),
+        *(_audio_input(source, info, plan) if info.audio else []),
+        "-vf", "setpts=PTS-STARTPTS", "-fps_mode", "passthrough",
+        *_x264_args(info, settings, match_source=False), "-c:a", "copy",
+        *_output_args(info, plan, output, faststart=True),
+    ]  # fmt: skip
+    timeout = settings.timeout_base + settings.encode_timeout_per_second * plan.duration
+    run_ffmpeg(args, timeout=timeout, duration=plan.duration, progress=progress)
+
+
+def execute_cut(
+    source: Path,
+    info: MediaInfo,
+    plan: CutPlan,
+    output: Path,
+    settings: EncodeSettings | None = None,
+    progress: Callable[[float], None] | None = None,
+    timings: dict[str, float] | None = None,
+) -> None:
+    """Write the cut described by `plan` to `output` (overwritten)."""
+    settings = settings or EncodeSettings()
+    timings = timings if timings is not None else {}
+    if plan.method == "reencode":
+        started = time.monotonic()
+        reencode(source, info, plan, output, settings, progress)
+        timings["encode"] = time.monotonic() - started
+        return
+    with tempfile.TemporaryDirectory(prefix=".cut-", dir=output.parent) as tmp:
+        workdir = Path(tmp)
+        head = None
+        merged = True
+        if plan.method == "smart":
+            started = time.monotonic()
+            head, merged = prepare_head(source, info, plan, workdir, settings)
+            timings["head_encode"] = time.monotonic() - started
+        started = time.monotonic()
+        _join(source, info, plan, output, workdir, head, settings, progress, merged)
+        timings["join"] = time.monotonic() - started

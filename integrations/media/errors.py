@@ -1,0 +1,40 @@
+"""Exceptions of the media core. Catch `MediaError` for all of them."""
+
+from __future__ import annotations
+
+
+class MediaError(Exception):
+    """Base class: something about a media file or an FFmpeg run went wrong."""
+
+
+class MediaProbeError(MediaError):
+    """The file could not be opened or read as media (corrupt, truncated, not media)."""
+
+
+class UnsupportedMediaError(MediaError):
+    """The file is readable but lacks what processing needs (e.g. no audio or no video)."""
+
+
+class FFmpegError(MediaError):
+    """An FFmpeg process exited with a non-zero status."""
+
+    def __init__(self, message: str, *, returncode: int | None = None, stderr: str = "") -> None:
+        super().__init__(message)
+        self.returncode = returncode
+        self.stderr = stderr
+
+
+class FFmpegTimeoutError(FFmpegError):
+    """An FFmpeg process ran longer than its timeout and was killed."""
+
+
+class MediaVerificationError(MediaError):
+    """A produced file failed a check (duration, A/V offset, decode errors, layout)."""
+
+
+class NoSoundError(MediaError):
+    """The recording holds no sound above the threshold: there is nothing to publish."""
+
+    def __init__(self, message: str, *, duration: float) -> None:
+        super().__init__(message)
+        self.duration = duration

@@ -1,0 +1,196 @@
+"""Read what a media file holds with PyAV: stream parameters and packet timestamps, no decoding."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+
+from integrations.media.errors import MediaProbeError
+
+
+@dataclass(frozen=True)
+class VideoParams:
+    """The parameters a re-encoded piece must share with the source to be joined to it."""
+
+    codec: str
+    profile: str | None
+    level: int | None  # H.264 level_idc, e.g. 31 for 3.1
+    width: int
+    height: int
+    fps: Fraction
+    time_base: Fraction
+    pix_fmt: str | None
+    has_b_frames: bool
+    color_range: int | None = None
+    colorspace: int | None = None
+    color_primaries: int | None = None
+    color_trc: int | None = None
+
+    @property
+    def frame_duration(self) -> float:
+        """Seconds per frame at the nominal rate."""
+        return float(1 / self.fps) if self.fps else 1 / 30
+
+    @property
+    def level_string(self) -> str | None:
+        """The level as FFmpeg's `-level` wants it ("3.1"), or None when unknown."""
+        if not self.level or self.level <= 0:
+            return None
+        return f"{self.level // 10}.{self.level % 10}"
+
+
+@dataclass(frozen=True)
+class AudioParams:
+    """The audio stream's parameters."""
+
+    codec: str
+    sample_rate: int
+    channels: int
+    time_base: Fraction
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """Duration and the first video and audio streams of a file."""
+
+    path: Path
+    duration: float
+    video: VideoParams | None
+    audio: AudioParams | None
+    video_duration: float | None = None
+    audio_duration: float | None = None
+    video_start: float = 0.0
+    audio_start: float = 0.0
+    start_time: float = 0.0  # container start: FFmpeg's `-ss` and filter times count from here
+
+
+@dataclass(frozen=True)
+class PacketTime:
+    """One video packet's timestamps in seconds, in decode order."""
+
+    pts: float
+    dts: float
+    keyframe: bool
+
+
+def _open(path: Path) -> av.container.InputContainer:
+    try:
+        return av.open(str(path), mode="r")
+    except (av.FFmpegError, OSError, ValueError) as exc:
+        raise MediaProbeError(f"cannot read {path.name} as media: {exc}") from exc
+
+
+def _seconds(value: int | None, time_base: Fraction | None) -> float | None:
+    if value is None or time_base is None:
+        return None
+    return float(value * time_base)
+
+
+def probe(path: Path) -> MediaInfo:
+    """Duration and stream parameters of `path`; `MediaProbeError` when it is not readable media."""
+    with _open(path) as container:
+        video = audio = None
+        video_duration = audio_duration = None
+        video_start = audio_start = 0.0
+        if container.streams.video:
+            stream = container.streams.video[0]
+            ctx = stream.codec_context
+            fps = stream.average_rate or stream.guessed_rate or Fraction(30)
+            video = VideoParams(
+                codec=ctx.name,
+                profile=ctx.profile,
+                level=ctx.level,
+                width=ctx.width,
+                height=ctx.height,
+                fps=Fraction(fps),
+                time_base=Fraction(stream.time_base),
+                pix_fmt=ctx.pix_fmt,
+                has_b_frames=bool(ctx.has_b_frames),
+                color_range=int(ctx.color_range) if ctx.color_range is not None else None,
+                colorspace=int(ctx.colorspace) if ctx.colorspace is not None else None,
+                color_primaries=(
+                    int(ctx.color_primaries) if ctx.color_primaries is not None else None
+                ),
+                color_trc=int(ctx.color_trc) if ctx.color_trc is not None else None,
+            )
+            video_duration = _seconds(stream.duration, stream.time_base)
+            video_start = _seconds(stream.start_time, stream.time_base) or 0.0
+        if container.streams.audio:
+            stream = container.streams.audio[0]
+            ctx = stream.codec_context
+            audio = AudioParams(
+                codec=ctx.name,
+                sample_rate=ctx.sample_rate,
+                channels=ctx.channels,
+                time_base=Fraction(stream.time_base),
+            )
+            audio_duration = _seconds(stream.duration, stream.time_base)
+            audio_start = _seconds(stream.start_time, stream.time_base) or 0.0
+        if container.duration is not None:
+            duration = container.duration / 1_000_000
+        else:
+            duration = max(video_duration or 0.0, audio_duration or 0.0)
+        start_time = container.start_time / 1_000_000 if container.start_time else 0.0
+        if video is None and audio is None:
+            raise MediaProbeError(f"{path.name} has neither video nor audio")
+        if duration <= 0:
+            raise MediaProbeError(f"{path.name} has no duration")
+        return MediaInfo(
+            path=path,
+            duration=duration,
+            video=video,
+            audio=audio,
+            video_duration=video_duration,
+            audio_duration=audio_duration,
+            video_start=video_start,
+            audio_start=audio_start,
+            start_time=start_time,
+        )
+
+
+def iter_video_packets(path: Path, at: float) -> Iterator[PacketTime]:
+    """Video packets in decode order from the keyframe at or before `at` (read, not decoded)."""
+    with _open(path) as container:
+        if not container.streams.video:
+            raise MediaProbeError(f"{path.name} has no video stream")
+        stream = container.streams.video[0]
+        time_base = stream.time_base
+        offset = int(max(0.0, at) / time_base)
+        try:
+            container.seek(offset, stream=stream, backward=True, any_frame=False)
+        except av.FFmpegError as exc:
+            raise MediaProbeError(f"cannot seek in {path.name}: {exc}") from exc
+        try:
+            for packet in container.demux(stream):
+                if packet.pts is None or packet.size == 0:
+                    continue
+                dts = packet.dts if packet.dts is not None else packet.pts
+                yield PacketTime(
+                    pts=float(packet.pts * time_base),
+                    dts=float(dts * time_base),
+                    keyframe=bool(packet.is_keyframe),
+                )
+        except av.FFmpegError as exc:
+            raise MediaProbeError(f"cannot read packets of {path.name}: {exc}") from exc
+
+
+def read_video_packets(
+    path: Path, at: float, stop: Callable[[list[PacketTime]], bool]
+) -> list[PacketTime]:
+    """Packets from the keyframe at or before `at` until `stop(packets so far)` or the end."""
+    packets: list[PacketTime] = []
+    for packet in iter_video_packets(path, at):
+        packets.append(packet)
+        if stop(packets):
+            break
+    return packets
+
+
+def keyframes_near(path: Path, at: float, span: float = 10.0) -> list[float]:
+    """Keyframe timestamps within `span` seconds either side of `at`, from packets only."""
+    packets = read_video_packets(path, at - span, lambda seen: seen[-1].dts > at + span)
+    return sorted(p.pts for p in packets if p.keyframe and abs(p.pts - at) <= span)

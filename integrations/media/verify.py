@@ -1,0 +1,203 @@
+"""Check a produced file before it replaces anything: layout, duration, A/V start, clean decode."""
+
+from __future__ import annotations
+
+import struct
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+
+from integrations.media.errors import FFmpegError, MediaError, MediaVerificationError
+from integrations.media.ffmpeg import run_ffmpeg
+from integrations.media.probe import probe
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """What the checks measured."""
+
+    duration: float
+    video_duration: float | None
+    av_offset: float  # first video frame time minus first audio sample time (seconds)
+    moov_first: bool
+
+
+def top_level_atoms(path: Path, limit: int = 64) -> list[str]:
+    """Names of the top-level MP4 boxes in file order (reads box headers only)."""
+    names: list[str] = []
+    size = path.stat().st_size
+    with path.open("rb") as fh:
+        pos = 0
+        while pos < size and len(names) < limit:
+            fh.seek(pos)
+            header = fh.read(8)
+            if len(header) < 8:
+                break
+            length, kind = struct.unpack(">I4s", header)
+            if length == 1:
+                length = struct.unpack(">Q", fh.read(8))[0]
+            elif length == 0:
+                length = size - pos
+            names.append(kind.decode("latin-1"))
+            if length < 8:
+                break
+            pos += length
+    return names
+
+
+def moov_before_mdat(path: Path) -> bool:
+    """True when the index (moov) precedes the media data: playback starts before download ends."""
+    atoms = top_level_atoms(path)
+    return "moov" in atoms and "mdat" in atoms and atoms.index("moov") < atoms.index("mdat")
+
+
+def first_timestamps(path: Path, packets: int = 48) -> tuple[float | None, float | None]:
+    """When the first video frame and the first audio sample are presented (edit lists applied).
+
+    Packets an edit list hides (codec pre-roll before the cut) do not count.
+    """
+    firsts: dict[str, float] = {}
+    with av.open(str(path)) as container:
+        streams = container.streams.video[:1] + container.streams.audio[:1]
+        for stream in streams:
+            if stream.start_time is not None:
+                firsts[stream.type] = float(stream.start_time * stream.time_base)
+        missing = [s for s in streams if s.type not in firsts]
+        seen = 0
+        for packet in container.demux(missing) if missing else ():
+            if packet.pts is None or packet.is_discard:
+                continue
+            t = float(packet.pts * packet.time_base)
+            kind = packet.stream.type
+            firsts[kind] = min(firsts.get(kind, t), t)
+            seen += 1
+            if seen >= packets:
+                break
+    return firsts.get("video"), firsts.get("audio")
+
+
+def decode_errors(path: Path, start: float = 0.0, seconds: float = 5.0) -> str:
+    """Error messages FFmpeg prints decoding `seconds` from `start` (empty when clean)."""
+    args: list[str] = []
+    if start > 0:
+        args += ["-ss", f"{start:.6f}"]
+    args += ["-i", str(path), "-t", f"{seconds:.3f}", "-f", "null", "-"]
+    try:
+        run = run_ffmpeg(args, timeout=120 + 4 * seconds, loglevel="error")
+    except FFmpegError as exc:
+        return exc.stderr.strip() or str(exc)
+    return run.stderr.strip()
+
+
+def verify_output(
+    path: Path,
+    *,
+    expected_duration: float,
+    frame_duration: float,
+    has_audio: bool = True,
+    junction: float | None = None,
+    decode_seconds: float = 5.0,
+    name: str | None = None,
+) -> VerifyReport:
+    """Raise `MediaVerificationError` unless `path` is a sound cut of `expected_duration` seconds.
+
+    Checks: moov before mdat; video (and container) duration within one frame; video and audio
+    start within one frame; the first `decode_seconds` (and the seconds around `junction`, where
+    a re-encoded piece meets the copied rest) decode without an error message.
+    """
+    tolerance = frame_duration + 1e-3
+    label = name or path.name
+    if not moov_before_mdat(path):
+        raise MediaVerificationError(f"{label}: the MP4 index (moov) is not before the data")
+    try:
+        info = probe(path)
+    except MediaError as exc:
+        raise MediaVerificationError(f"{label} cannot be read back: {exc}") from exc
+    if info.video is None:
+        raise MediaVerificationError(f"{label} has no video stream")
+    if has_audio and info.audio is None:
+        raise MediaVerificationError(f"{label} lost its audio stream")
+    video_duration = info.video_duration if info.video_duration is not None else info.duration
+    if abs(video_duration - expected_duration) > tolerance:
+        raise MediaVerificationError(
+            f"{label}: video lasts {video_duration:.3f} s, expected {expected_duration:.3f} s"
+        )
+    if abs(info.duration - expected_duration) > tolerance:
+        raise MediaVerificationError(
+            f"{label}: file lasts {info.duration:.3f} s, expected {expected_duration:.3f} s"
+        )
+    video_first, audio_first = first_timestamps(path)
+    offset = 0.0
+    if video_first is None:
+        raise MediaVerificationError(f"{label}: no video frame found")
+    if has_audio:
+        if audio_first is None:
+            raise MediaVerificationError(f"{label}: no audio packet found")
+        offset = video_first - audio_first
+        if abs(offset) > tolerance:
+            raise MediaVerificationError(
+                f"{label}: video starts {offset * 1000:+.0f} ms after the audio "
+                f"(more than one frame, {frame_duration * 1000:.0f} ms)"
+            )
+    checks = [(0.0, min(decode_seconds, expected_duration))]
+    if junction is not None and junction > decode_seconds - 1:
+        checks.append((max(0.0, junction - 1.0), 2.0))
+    with ThreadPoolExecutor(max_workers=len(checks)) as pool:
+        results = list(pool.map(lambda c: (c, decode_errors(path, *c)), checks))
+    for (start, seconds), errors in results:
+        if errors:
+            first = errors.splitlines()[0]
+            raise MediaVerificationError(
+                f"{label}: decoding {seconds:g} s from {start:.1f} s reports errors: {first}"
+            )
+    return VerifyReport(
+        duration=info.duration,
+        video_duration=video_duration,
+        av_offset=offset,
+        moov_first=True,
+    )
+
+
+def small_gray(frame: av.VideoFrame, width: int = 32, height: int = 18) -> bytes:
+    """A tiny grayscale thumbnail of a frame, for comparing pictures across encodes."""
+    small = frame.reformat(width=width, height=height, format="gray")
+    plane = small.planes[0]
+    data = bytes(plane)
+    return b"".join(
+        data[row * plane.line_size : row * plane.line_size + width] for row in range(height)
+    )
+
+
+def picture_distance(a: bytes, b: bytes) -> float:
+    """Mean absolute difference of two thumbnails (0 = identical)."""
+    return sum(abs(x - y) for x, y in zip(a, b, strict=True)) / max(1, len(a))
+
+
+def source_frame_index_of_first_frame(
+    source: Path, output: Path, start: float, frame_duration: float, search: int = 4
+) -> int:
+    """Which source frame the output's first frame shows, as an offset from the frame at `start`.
+
+    0 means the output starts exactly at `start`; the search covers `search` frames either side.
+    Decodes from the keyframe before `start`, so it is meant for tests and spot checks.
+    """
+    with av.open(str(output)) as container:
+        first = small_gray(next(container.decode(video=0)))
+    candidates: dict[int, float] = {}
+    with av.open(str(source)) as container:
+        stream = container.streams.video[0]
+        low = start - (search + 0.5) * frame_duration
+        container.seek(int(max(0.0, low) / stream.time_base), stream=stream, backward=True)
+        for frame in container.decode(stream):
+            t = float(frame.pts * frame.time_base)
+            if t < low:
+                continue
+            if t > start + (search + 0.5) * frame_duration:
+                break
+            index = round((t - start) / frame_duration)
+            candidates[index] = picture_distance(first, small_gray(frame))
+    if not candidates:
+        raise MediaVerificationError(f"no source frames near {start:.3f} s")
+    return min(candidates, key=lambda k: candidates[k])

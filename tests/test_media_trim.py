@@ -1,0 +1,280 @@
+"""trim_file end to end on generated recordings: cut points, frame accuracy, sync, failures."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import av
+import pytest
+from media_factory import MediaSpec, cached_media, corrupt_copy, make_media
+
+from integrations.media.errors import MediaError, MediaProbeError, NoSoundError
+from integrations.media.ffmpeg import ffmpeg_binary
+from integrations.media.probe import probe
+from integrations.media.trim import TrimOptions, trim_file
+from integrations.media.verify import (
+    first_timestamps,
+    moov_before_mdat,
+    picture_distance,
+    small_gray,
+    source_frame_index_of_first_frame,
+    top_level_atoms,
+)
+
+FRAME = 1 / 30
+ROOT = Path(__file__).resolve().parents[1]
+
+# GOP of 2 s; the cut at 7.3 - 5 = 2.3 s falls between keyframes (2.0 and 4.0).
+SMART = MediaSpec(duration=20.0, silent_head=7.3, silent_tail=7.7, noise_db=-60.0)
+# Keyframes at 0 and 20 s only: the cut at 2.3 s re-encodes 17.7 s up to the keyframe.
+LONG_GOP = MediaSpec(duration=30.0, silent_head=7.3, silent_tail=6.0, gop=600)
+# The cut at 9 - 5 = 4.0 s sits on a keyframe: plain copy.
+ON_KEYFRAME = MediaSpec(duration=20.0, silent_head=9.0, silent_tail=6.0)
+
+
+def thumbnails(path: Path) -> list[tuple[float, bytes]]:
+    with av.open(str(path)) as container:
+        return [(float(f.pts * f.time_base), small_gray(f)) for f in container.decode(video=0)]
+
+
+def assert_frames_match(source: Path, output: Path, start: float, at: list[float]) -> None:
+    """The output frame at each time in `at` shows the source frame at start + that time."""
+    src = thumbnails(source)
+    out = thumbnails(output)
+    for t in at:
+        i = min(range(len(out)), key=lambda k: abs(out[k][0] - t))
+        distances = [(picture_distance(out[i][1], pic), ts) for ts, pic in src]
+        best = min(distances)[1]
+        assert best == pytest.approx(start + out[i][0], abs=FRAME / 2), f"output frame at {t} s"
+
+
+def assert_sound_cut(result, source: Path, expected_start: float, expected_end: float) -> None:
+    assert result.start == pytest.approx(expected_start, abs=FRAME + 1e-6)
+    # The end snaps to the nearest frame where decode and display order agree (B-frames).
+    assert result.end == pytest.approx(expected_end, abs=2 * FRAME + 1e-6)
+    out = probe(result.destination)
+    assert out.video_duration == pytest.approx(result.end - result.start, abs=FRAME)
+    assert out.duration == pytest.approx(result.end - result.start, abs=FRAME)
+    video_first, audio_first = first_timestamps(result.destination)
+    assert abs(video_first - audio_first) <= FRAME
+    assert source_frame_index_of_first_frame(source, result.destination, result.start, FRAME) == 0
+    assert moov_before_mdat(result.destination)
+    assert oct(result.destination.stat().st_mode & 0o777) == oct(0o644)
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+
+
+def test_smart_cut_known_silences(tmp_path: Path) -> None:
+    source = cached_media(SMART)
+    seen: list[float] = []
+    result = trim_file(source, tmp_path / "out.mp4", TrimOptions(), progress=seen.append)
+    assert result.method == "smart"
+    assert result.reason is None
+    assert_sound_cut(result, source, 7.3 - 5, 20.0 - 7.7 + 5)
+    # Frames across the junction (the keyframe at 4.0 s is 1.7 s into the output) are right.
+    assert_frames_match(source, result.destination, result.start, [0.0, 1.6, 1.667, 1.7, 1.8])
+    assert seen == sorted(seen)
+    assert seen[-1] == 1.0
+    assert set(result.timings) >= {"probe", "detect", "head_encode", "join", "verify"}
+    assert leftovers(tmp_path) == []
+
+
+def test_copy_when_a_keyframe_sits_at_the_cut(tmp_path: Path) -> None:
+    source = cached_media(ON_KEYFRAME)
+    result = trim_file(source, tmp_path / "out.mp4", TrimOptions())
+    assert result.method == "copy"
+    assert_sound_cut(result, source, 4.0, 19.0)
+
+
+def test_long_gop_source_is_cut_frame_accurately(tmp_path: Path) -> None:
+    source = cached_media(LONG_GOP)
+    result = trim_file(source, tmp_path / "out.mp4", TrimOptions())
+    assert result.method == "smart"
+    assert_sound_cut(result, source, 2.3, 29.0)
+    junction = 20.0 - result.start
+    assert_frames_match(
+        source, result.destination, result.start, [0.0, junction - FRAME, junction, 26.0]
+    )
+
+
+def test_no_silence_leaves_the_file_untouched(tmp_path: Path) -> None:
+    destination = tmp_path / "out.mp4"
+    result = trim_file(cached_media(MediaSpec(duration=8.0)), destination, TrimOptions())
+    assert result.method == "untouched"
+    assert result.destination is None
+    assert (result.start, result.end) == (0.0, 8.0)
+    assert not destination.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_all_silence_raises_no_sound(tmp_path: Path) -> None:
+    source = cached_media(MediaSpec(duration=8.0, silent=True, noise_db=-55.0))
+    with pytest.raises(NoSoundError) as caught:
+        trim_file(source, tmp_path / "out.mp4", TrimOptions())
+    assert caught.value.duration == pytest.approx(8.0, abs=0.05)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_non_h264_source_is_reencoded_and_says_why(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    source = make_media(
+        tmp_path / "mpeg4.mp4",
+        MediaSpec(duration=10.0, silent_head=6.3, silent_tail=1.0, video_codec="mpeg4"),
+    )
+    result = trim_file(source, tmp_path / "out.mp4", TrimOptions())
+    assert result.method == "reencode"
+    assert "mpeg4" in (result.reason or "")
+    assert "mpeg4" in caplog.text
+    assert_sound_cut(result, source, 1.3, 10.0)
+    assert probe(result.destination).video.codec == "h264"
+
+
+def test_corrupt_file_fails_cleanly(tmp_path: Path) -> None:
+    source = corrupt_copy(cached_media(SMART), tmp_path / "corrupt.mp4")
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    with pytest.raises(MediaError) as caught:
+        trim_file(source, out_dir / "out.mp4", TrimOptions())
+    assert "corrupt.mp4" in str(caught.value)
+    assert list(out_dir.iterdir()) == []
+
+
+def test_not_media_fails_with_probe_error(tmp_path: Path) -> None:
+    source = tmp_path / "notes.mp4"
+    source.write_bytes(b"this is not a video" * 100)
+    with pytest.raises(MediaProbeError, match=r"notes\.mp4"):
+        trim_file(source, tmp_path / "out.mp4", TrimOptions())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.mp4"]
+
+
+def test_interrupt_mid_ffmpeg_removes_the_temp_file(tmp_path: Path) -> None:
+    calls: list[float] = []
+
+    def interrupt(fraction: float) -> None:
+        calls.append(fraction)
+        if fraction > 0.15:  # inside the cut phase
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        trim_file(cached_media(SMART), tmp_path / "out.mp4", TrimOptions(), progress=interrupt)
+    assert calls
+    assert list(tmp_path.iterdir()) == []
+
+
+KILL_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from integrations.media.trim import TrimOptions, trim_file
+
+    marker = Path(sys.argv[3])
+
+    def progress(fraction):
+        if fraction > 0.2 and not marker.exists():
+            marker.write_text("cutting")
+
+    trim_file(Path(sys.argv[1]), Path(sys.argv[2]), TrimOptions(), progress=progress)
+    """
+)
+
+
+def _ffmpeg_writing(folder: Path) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        if str(folder) in cmdline and "ffmpeg" in cmdline:
+            pids.append(int(entry.name))
+    return pids
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc")
+def test_kill_9_mid_cut_leaves_no_file_under_the_final_name(tmp_path: Path) -> None:
+    # A full re-encode (mpeg4 source) of 40 s at 640x360 takes long enough to be caught.
+    source = make_media(
+        tmp_path / "src.mp4",
+        MediaSpec(
+            duration=40.0,
+            silent_head=6.3,
+            silent_tail=3.0,
+            width=640,
+            height=360,
+            video_codec="mpeg4",
+        ),
+    )
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    destination = out_dir / "final.mp4"
+    marker = tmp_path / "marker"
+    script = tmp_path / "run.py"
+    script.write_text(KILL_SCRIPT)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(source), str(destination), str(marker)], env=env
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert marker.exists(), "the trim never reached the cut"
+        assert proc.poll() is None, "the trim finished before it could be killed"
+        assert any(p.suffix == ".part" for p in out_dir.iterdir())
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert not destination.exists()
+    # The ffmpeg child dies with its parent instead of finishing the orphaned temp file.
+    deadline = time.monotonic() + 5
+    while _ffmpeg_writing(out_dir) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _ffmpeg_writing(out_dir) == []
+    assert not destination.exists()
+
+
+def test_source_with_a_non_zero_start_time(tmp_path: Path) -> None:
+    """Timestamps that start at 3 s (an edited or restarted recording) are cut at the same place."""
+    shifted = tmp_path / "shifted.mp4"
+    subprocess.run(
+        [ffmpeg_binary(), "-v", "error", "-i", str(cached_media(SMART)), "-c", "copy",
+         "-output_ts_offset", "3", "-movflags", "+faststart", str(shifted)],
+        check=True,
+        timeout=60,
+    )  # fmt: skip
+    info = probe(shifted)
+    assert info.start_time > 2.9
+    result = trim_file(shifted, tmp_path / "out.mp4", TrimOptions())
+    assert result.method == "smart"
+    assert result.start == pytest.approx(2.3 + (3.0 - info.start_time), abs=FRAME + 1e-6)
+    absolute_start = result.start + info.start_time
+    assert (
+        source_frame_index_of_first_frame(shifted, result.destination, absolute_start, FRAME) == 0
+    )
+    video_first, audio_first = first_timestamps(result.destination)
+    assert abs(video_first - audio_first) <= FRAME
+
+
+def test_too_small_index_reservation_falls_back_to_faststart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from integrations.media import cut
+
+    monkeypatch.setattr(cut, "moov_reserve", lambda info, duration: 1024)
+    result = trim_file(cached_media(SMART), tmp_path / "out.mp4", TrimOptions())
+    assert "faststart" in caplog.text
+    assert moov_before_mdat(result.destination)
+    assert top_level_atoms(result.destination)[:2] == ["ftyp", "moov"]
