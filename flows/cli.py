@@ -466,6 +466,60 @@ def _platforms(youtube: bool, vk: bool, all_platforms: bool) -> list[str] | None
     return [name for name, wanted in (("youtube", youtube), ("vk", vk)) if wanted] or None
 
 
+@main.command()
+@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("destination", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--threshold", type=float, help="Silence below this level, dB (-40).")
+@click.option("--min-silence", type=float, help="Shortest silence, seconds (2).")
+@click.option("--padding", type=float, help="Kept before the first and after the last sound (5).")
+@friendly_errors
+def trim(
+    source: Path,
+    destination: Path,
+    threshold: float | None,
+    min_silence: float | None,
+    padding: float | None,
+) -> None:
+    """Cut the silent start and end of any local SOURCE file into DESTINATION, frame-accurately."""
+    from rich.progress import Progress
+
+    from integrations.media.errors import MediaError, NoSoundError
+    from integrations.media.trim import TrimOptions, trim_file
+
+    options = TrimOptions.from_settings()
+    overrides = {
+        "silence_threshold_db": threshold,
+        "silence_min_duration": min_silence,
+        "padding": padding,
+    }
+    options = options.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+    if destination.resolve() == source.resolve():
+        raise UsageProblem("DESTINATION must differ from SOURCE")
+    with Progress(console=out, transient=True) as progress:
+        bar = progress.add_task(f"Trimming {source.name}", total=1.0)
+        try:
+            result = trim_file(
+                source, destination, options, lambda f: progress.update(bar, completed=f)
+            )
+        except NoSoundError as exc:
+            _fail(f"{exc}: nothing to publish, nothing written", 3)
+        except MediaError as exc:
+            _fail(f"{source}: {exc}")
+    timings = ", ".join(f"{name} {seconds:.2f} s" for name, seconds in result.timings.items())
+    if result.method == "untouched":
+        out.print(
+            f"{source.name} has no silence to cut ({result.source_duration:.2f} s); "
+            f"nothing written. ({timings})"
+        )
+        return
+    out.print(
+        f"{destination}: kept {result.start:.3f}-{result.end:.3f} s of "
+        f"{result.source_duration:.3f} s ({result.method}; {timings})"
+    )
+    if result.reason:
+        out.print(f"Note: {result.reason}")
+
+
 @main.command("full-process")
 @_platform_options
 @_selection_options
