@@ -74,6 +74,12 @@ def _selection_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--all", "all_", is_flag=True, help="Every eligible recording.")(func)
 
 
+def _dry_run_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--dry-run", is_flag=True, help="Only show what would be done; change nothing."
+    )(func)
+
+
 def _require_selection(all_: bool, recordings: str | None, interactive: bool) -> list[int] | None:
     """None for --all (or -i), else the parsed IDs; exactly one way must be chosen."""
     from flows.selection import SelectionError, parse_ids
@@ -337,8 +343,15 @@ def auth_youtube(client_secrets: Path | None, use_console: bool, no_browser: boo
 @click.option("--from", "from_", type=click.DateTime(["%Y-%m-%d"]), help="From this day on.")
 @click.option("--to", type=click.DateTime(["%Y-%m-%d"]), help="Up to this day (inclusive).")
 @click.option("-i", "--interactive", is_flag=True, help="Assign a title rule to unmapped topics.")
+@_dry_run_option
 @friendly_errors
-def sync(last: int | None, from_: datetime | None, to: datetime | None, interactive: bool) -> None:
+def sync(
+    last: int | None,
+    from_: datetime | None,
+    to: datetime | None,
+    interactive: bool,
+    dry_run: bool,
+) -> None:
     """Fetch the cloud recordings of every Zoom account (all users, all pages) into the store."""
     if last is not None and from_ is not None:
         raise UsageProblem("--last and --from exclude each other")
@@ -349,6 +362,10 @@ def sync(last: int | None, from_: datetime | None, to: datetime | None, interact
 
     zoom_account_names()
     start, end = sync_range(last, from_ and from_.date(), to and to.date())
+    if dry_run:
+        rows = _run_flow(sync_flow, from_date=start, to_date=end, dry_run=True)
+        _print_preview({"sync": rows})
+        return
     totals = _run_flow(sync_flow, last_days=last, from_date=start, to_date=end)
     out.print(
         f"Synced {start} to {end}: {totals.get('added', 0)} new, "
@@ -389,6 +406,17 @@ def _run_with_progress(flow: Any, **parameters: Any) -> Any:
         return _run_flow(flow, **parameters)
 
 
+def _print_preview(previews: dict[str, list[dict[str, Any]]]) -> None:
+    from flows.render import rows_table
+
+    for stage, rows in previews.items():
+        if rows:
+            out.print(rows_table(rows, f"{stage}: what would be done (dry run)"))
+        else:
+            out.print(f"{stage}: nothing would be done.")
+    out.print("Dry run: nothing was changed.")
+
+
 def _print_outcome(result: dict[str, Any]) -> None:
     from flows.render import recordings_table
 
@@ -405,23 +433,31 @@ def _print_outcome(result: dict[str, Any]) -> None:
 
 @main.command()
 @_selection_options
+@_dry_run_option
 @friendly_errors
-def download(all_: bool, recordings: str | None, interactive: bool) -> None:
+def download(all_: bool, recordings: str | None, interactive: bool, dry_run: bool) -> None:
     """Download recordings from Zoom (resumable, verified, concurrent)."""
     ids = _chosen_ids("download", _require_selection(all_, recordings, interactive), interactive)
     from flows.download import download_flow
 
+    if dry_run:
+        _print_preview({"download": _run_flow(download_flow, recording_ids=ids, dry_run=True)})
+        return
     _print_outcome(_run_with_progress(download_flow, recording_ids=ids))
 
 
 @main.command()
 @_selection_options
+@_dry_run_option
 @friendly_errors
-def process(all_: bool, recordings: str | None, interactive: bool) -> None:
+def process(all_: bool, recordings: str | None, interactive: bool, dry_run: bool) -> None:
     """Cut silent starts and ends off downloaded recordings (frame-accurate, no full re-encode)."""
     ids = _chosen_ids("process", _require_selection(all_, recordings, interactive), interactive)
     from flows.process import process_flow
 
+    if dry_run:
+        _print_preview({"process": _run_flow(process_flow, recording_ids=ids, dry_run=True)})
+        return
     _print_outcome(_run_with_progress(process_flow, recording_ids=ids))
 
 
@@ -434,6 +470,7 @@ def _platform_options(func: Callable[..., Any]) -> Callable[..., Any]:
 @main.command()
 @_platform_options
 @_selection_options
+@_dry_run_option
 @friendly_errors
 def upload(**options: Any) -> None:
     """Publish processed recordings to YouTube and/or VK (resumable; waits out the quota).
@@ -446,6 +483,12 @@ def upload(**options: Any) -> None:
     ids = _chosen_ids("upload", selected, options["interactive"])
     config = _app_config(None, missing_ok=True)
     platforms = _platforms(options["youtube"], options["vk"], options["all_platforms"])
+    from flows.upload import upload_flow
+
+    if options["dry_run"]:
+        rows = _run_flow(upload_flow, platforms=platforms, recording_ids=ids, dry_run=True)
+        _print_preview({"upload": rows})
+        return
     if options["interactive"] and ids:
         from flows.selection import confirm_titles
 
@@ -454,8 +497,6 @@ def upload(**options: Any) -> None:
             confirm_titles(store, config, ids, platforms, out)
         finally:
             store.dispose()
-    from flows.upload import upload_flow
-
     _print_outcome(_run_with_progress(upload_flow, platforms=platforms, recording_ids=ids))
 
 
@@ -525,6 +566,7 @@ def trim(
 @_selection_options
 @click.option("--no-sync", is_flag=True, help="Skip the Zoom sync; work on what is stored.")
 @click.option("--last", type=click.IntRange(min=1), metavar="N", help="Sync the last N days (14).")
+@_dry_run_option
 @friendly_errors
 def full_process(**options: Any) -> None:
     """Sync, then download, process and upload as a stream (default: every enabled platform)."""
@@ -543,6 +585,17 @@ def full_process(**options: Any) -> None:
     elif ids is not None:
         ids = _chosen_ids("download", ids, interactive=False)
     platforms = _platforms(options["youtube"], options["vk"], options["all_platforms"])
+    if options["dry_run"]:
+        previews = _run_flow(
+            full_pipeline_flow,
+            platforms=platforms,
+            recording_ids=ids,
+            sync=sync_first,
+            last_days=options["last"],
+            dry_run=True,
+        )
+        _print_preview(previews)
+        return
     result = _run_with_progress(
         full_pipeline_flow,
         platforms=platforms,

@@ -9,6 +9,7 @@ from prefect.states import State
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from config.settings import get_settings
+from flows.dry_run import preview_download
 from flows.engine import Stage, run_stages
 from flows.hooks import RELEASE_HOOKS
 from flows.report import finish_run
@@ -21,8 +22,12 @@ from tasks.download import download_recording_task
     task_runner=ThreadPoolTaskRunner(max_workers=get_settings().download_concurrency),
     **RELEASE_HOOKS,
 )
-def download_flow(recording_ids: list[int] | None = None) -> dict[str, Any] | State:
-    """Download every recording ready for it (or only `recording_ids`)."""
+def download_flow(
+    recording_ids: list[int] | None = None, dry_run: bool = False
+) -> dict[str, Any] | list[dict[str, Any]] | State:
+    """Download every recording ready for it (or only `recording_ids`); `dry_run`: list them."""
+    if dry_run:
+        return preview_download(recording_ids)
     limit = get_settings().download_concurrency
     stages = [Stage("download", download_recording_task, limit)]
     return finish_run(run_stages(stages, worker_identity(), ids=recording_ids), "download")

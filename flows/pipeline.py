@@ -14,10 +14,11 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from config.app_config import load_app_config
 from config.settings import Settings, get_settings
+from flows.dry_run import preview_download, preview_process, preview_sync, preview_upload
 from flows.engine import Stage, run_stages
 from flows.hooks import RELEASE_HOOKS
 from flows.report import finish_run
-from flows.sync import sync_flow
+from flows.sync import sync_flow, sync_range
 from flows.zoom_cleanup import free_zoom_storage_flow
 from tasks.common import worker_identity
 from tasks.download import download_recording_task
@@ -40,6 +41,20 @@ def pipeline_stages(settings: Settings, platforms: list[str]) -> list[Stage]:
     ]
 
 
+def preview_pipeline(
+    platforms: list[str] | None, ids: list[int] | None, sync: bool, last_days: int | None
+) -> dict[str, Any]:
+    """Each stage's dry run over what is ready for it now (a new recording shows in `sync`;
+    its trim points are known once it is downloaded)."""
+    return {
+        "sync": preview_sync(*sync_range(last_days, None, None)) if sync else [],
+        "download": preview_download(ids),
+        "process": preview_process(ids),
+        "upload": preview_upload(ids, platforms),
+        "free-zoom": free_zoom_storage_flow(dry_run=True),
+    }
+
+
 def _slots(settings: Settings) -> int:
     return (
         settings.download_concurrency + settings.process_concurrency + settings.upload_concurrency
@@ -56,13 +71,17 @@ def full_pipeline_flow(
     recording_ids: list[int] | None = None,
     sync: bool = True,
     last_days: int | None = None,
+    dry_run: bool = False,
 ) -> dict[str, Any] | State:
     """Sync (unless `sync` is false), then stream every eligible recording through the stages.
 
     `platforms`: where to publish (default: every platform enabled in app_config.json).
     `recording_ids`: only these recordings (default: all that are ready).
     Ends Completed when every recording reached a final or waiting state, Failed otherwise.
+    `dry_run`: what each stage would do now, from reads only (nothing changes anywhere).
     """
+    if dry_run:
+        return preview_pipeline(platforms, recording_ids, sync, last_days)
     logger = get_run_logger()
     if sync:
         synced = sync_flow(last_days=last_days, return_state=True)

@@ -9,6 +9,7 @@ from prefect.states import State
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from config.settings import get_settings
+from flows.dry_run import preview_process
 from flows.engine import Stage, run_stages
 from flows.hooks import RELEASE_HOOKS
 from flows.report import finish_run
@@ -21,8 +22,14 @@ from tasks.process import process_recording_task
     task_runner=ThreadPoolTaskRunner(max_workers=get_settings().process_concurrency),
     **RELEASE_HOOKS,
 )
-def process_flow(recording_ids: list[int] | None = None) -> dict[str, Any] | State:
-    """Trim every downloaded recording (or only `recording_ids`), up to one per core at once."""
+def process_flow(
+    recording_ids: list[int] | None = None, dry_run: bool = False
+) -> dict[str, Any] | list[dict[str, Any]] | State:
+    """Trim every downloaded recording (or only `recording_ids`), up to one per core at once.
+
+    With `dry_run`, only detects the trim points (nothing is written)."""
+    if dry_run:
+        return preview_process(recording_ids)
     limit = get_settings().process_concurrency
     stages = [Stage("process", process_recording_task, limit)]
     return finish_run(run_stages(stages, worker_identity(), ids=recording_ids), "process")

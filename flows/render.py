@@ -99,3 +99,14 @@ def publications_table(recordings: Iterable[Recording], title: str) -> Table:
                 str(recording.id), recording.topic, cut, publication.platform.value, detail
             )
     return table
+
+
+def rows_table(rows: list[dict[str, object]], title: str) -> Table:
+    """A plain table of dict rows (a dry run's preview)."""
+    table = Table(title=title, title_justify="left")
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*(str(row.get(column, "")) for column in columns))
+    return table

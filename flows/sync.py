@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
@@ -12,6 +13,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from config.secrets import zoom_account_names
 from config.settings import get_settings
+from flows.dry_run import preview_sync
 from tasks.sync import list_account_recordings, store_instances
 
 
@@ -32,8 +34,11 @@ def sync_range(
 
 @flow(name="sync", task_runner=ThreadPoolTaskRunner(max_workers=4))
 def sync_flow(
-    last_days: int | None = None, from_date: date | None = None, to_date: date | None = None
-) -> dict[str, int] | State:
+    last_days: int | None = None,
+    from_date: date | None = None,
+    to_date: date | None = None,
+    dry_run: bool = False,
+) -> dict[str, int] | list[dict[str, Any]] | State:
     """List recordings of every Zoom account (all users, all pages) and store each instance.
 
     An account that cannot be listed does not stop the others; the run then ends Failed,
@@ -41,6 +46,8 @@ def sync_flow(
     """
     logger = get_run_logger()
     start, end = sync_range(last_days, from_date, to_date)
+    if dry_run:
+        return preview_sync(start, end)
     names = zoom_account_names()
     logger.info("Syncing %d Zoom accounts from %s to %s", len(names), start, end)
     futures = {name: list_account_recordings.submit(name, start, end) for name in names}

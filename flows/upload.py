@@ -18,6 +18,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from config.app_config import load_app_config
 from config.settings import get_settings
+from flows.dry_run import preview_upload
 from flows.engine import Stage, run_stages
 from flows.hooks import RELEASE_HOOKS
 from flows.report import finish_run
@@ -34,8 +35,11 @@ from tasks.upload import PLATFORM_NAMES, UploadInputError, select_platforms, upl
 def upload_flow(
     platforms: list[str] | None = ["youtube"],  # noqa: B006 - Prefect validates a copy per run
     recording_ids: list[int] | None = None,
-) -> dict[str, Any] | State:
+    dry_run: bool = False,
+) -> dict[str, Any] | list[dict[str, Any]] | State:
     """Publish every PROCESSED recording (or only `recording_ids`) to `platforms`.
+
+    With `dry_run`, only shows the titles, playlists/albums and thumbnails it would use.
 
     `platforms`: "youtube" and/or "vk"; None means every platform enabled in app_config.json
     (a requested platform that is disabled there is left out). Returns `{"recordings",
@@ -49,6 +53,8 @@ def upload_flow(
         chosen = [p.value for p in select_platforms(requested, config)]
     except UploadInputError as exc:  # nothing claimed, nothing changed
         return Failed(message=str(exc))
+    if dry_run:
+        return preview_upload(recording_ids, chosen)
     names = ", ".join(PLATFORM_NAMES[Platform(p)] for p in chosen)
     logger.info("Publishing to %s", names)
     stage = Stage(

@@ -10,6 +10,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from zoom_fixtures import forget_zoom_blocks
@@ -206,4 +207,69 @@ def test_zoom_storage_is_freed_only_for_verified_complete_publications(
     assert {r.id for r in store.list() if r.zoom_cleanup == "trash"} == {
         r.id for r in uploaded if r.id != partial.id
     }
+    store.dispose()
+
+
+def snapshot(store: RecordingStore) -> list[tuple[Any, ...]]:
+    """Every column of every recording and publication, to compare before and after."""
+    rows = []
+    for recording in store.list():
+        rows.append(tuple(getattr(recording, c.key) for c in recording.__table__.columns))
+        for publication in recording.publications:
+            rows.append(tuple(getattr(publication, c.key) for c in publication.__table__.columns))
+    return rows
+
+
+def writes(world: DemoWorld) -> list[str]:
+    """Requests that could change something on a platform (token requests aside)."""
+    seen = [*world.zoom.requests, *world.youtube.requests, *world.vk.requests]
+    return [
+        f"{r.method} {r.path}"
+        for r in seen
+        if r.method != "GET"
+        and not r.path.endswith(("/token", "/oauth/token"))
+        and not r.path.startswith("/method/video.get")
+    ]
+
+
+def test_dry_runs_change_nothing_in_the_store_or_on_the_platforms(
+    world: DemoWorld, tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from flows.cli import main
+    from flows.download import download_flow
+    from flows.process import process_flow
+    from flows.sync import sync_flow
+    from flows.upload import upload_flow
+
+    store = RecordingStore(get_settings().resolved_database_url)
+    preview = full_pipeline_flow(dry_run=True)
+    assert [row["would"] for row in preview["sync"]] == ["added"] * 8
+    assert store.list() == [] and writes(world) == []
+    assert not world.youtube.requests and not world.vk.requests
+
+    sync_flow()
+    download_flow()
+    before = snapshot(store)
+    cut = {row["topic"]: row for row in process_flow(dry_run=True)}
+    assert snapshot(store) == before
+    assert cut["Lab walkthrough (microphone muted)"]["would"] == "skip: no sound at all"
+    kinematics = cut["Physics Lecture 1: Kinematics"]
+    assert kinematics["would"] == "cut" and kinematics["start"] == pytest.approx(7.0, abs=0.05)
+    assert not (Path(os.environ["MEDIA_DIR"]) / "processed_video").exists()
+
+    process_flow()
+    before = snapshot(store)
+    planned = upload_flow(platforms=None, dry_run=True)
+    assert {(row["platform"], row["would"]) for row in planned} == {
+        ("youtube", "publish"),
+        ("vk", "publish"),
+    }
+    assert any(row["collection"] == "Physics lectures" for row in planned)
+    result = CliRunner().invoke(main, ["full-process", "--all", "--dry-run", "--no-sync"])
+    assert result.exit_code == 0, result.output
+    assert "Dry run: nothing was changed." in result.output
+    assert snapshot(store) == before
+    assert writes(world) == [] and not world.youtube.requests
     store.dispose()

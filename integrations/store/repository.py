@@ -168,19 +168,14 @@ class RecordingStore:
                     )
                 )
                 return "added"
-            changed = {k: v for k, v in values.items() if getattr(row, k) != v}
+            changed, target = _sync_changes(row, values, skip)
             for name, value in changed.items():
                 setattr(row, name, value)
-            untouched = row.status == S.INITIALIZED or (
-                row.status == S.SKIPPED and row.last_good_status == S.INITIALIZED
-            )
-            target = S.SKIPPED if skip else S.INITIALIZED
-            if untouched and (row.status, row.status_reason) != (target, skip):
+            if target is not None:
                 if row.status != target:
                     check_transition(row.id, row.status, target)
                 _apply(row, target, skip, {})
-                changed["status"] = target
-            return "updated" if changed else "unchanged"
+            return "updated" if changed or target else "unchanged"
 
     def transition(
         self,
@@ -232,24 +227,9 @@ class RecordingStore:
         Ready means the stage's input status, or FAILED there with attempts left, and not deferred
         (`not_before` in the future). Rows held by another worker are never returned.
         """
-        input_status, working, _ = STAGES[stage]
+        _, working, _ = STAGES[stage]
         now = utcnow()
-        ready = or_(
-            Recording.status == input_status,
-            and_(
-                Recording.status == S.FAILED,
-                Recording.last_good_status == input_status,
-                Recording.attempts < max_attempts,
-            ),
-        )
-        due = or_(Recording.not_before.is_(None), Recording.not_before <= now)
-        candidates = (
-            select(Recording.id).where(ready, due).order_by(Recording.start_time, Recording.id)
-        )
-        if ids is not None:
-            candidates = candidates.where(Recording.id.in_(list(ids)))
-        if excluded := list(exclude):
-            candidates = candidates.where(Recording.id.not_in(excluded))
+        candidates = self._ready_query(stage, now, ids, exclude, max_attempts)
         if limit is not None:
             candidates = candidates.limit(limit)
         candidates = candidates.with_for_update(skip_locked=True)
@@ -275,6 +255,58 @@ class RecordingStore:
                 .order_by(Recording.start_time, Recording.id)
             )
             return list(rows)
+
+    def ready(
+        self, stage: str, ids: Sequence[int] | None = None, max_attempts: int = 3
+    ) -> list[Recording]:
+        """The rows `claim` would take for `stage` now, without taking them (dry runs)."""
+        query = self._ready_query(stage, utcnow(), ids, (), max_attempts)
+        with self.session() as session:
+            ready_ids = list(session.scalars(query))
+            rows = session.scalars(
+                select(Recording)
+                .where(Recording.id.in_(ready_ids))
+                .options(selectinload(Recording.publications))
+                .order_by(Recording.start_time, Recording.id)
+            )
+            return list(rows)
+
+    @staticmethod
+    def _ready_query(
+        stage: str,
+        now: datetime,
+        ids: Sequence[int] | None,
+        exclude: Iterable[int],
+        max_attempts: int,
+    ):
+        """IDs ready for `stage`: its input status, or FAILED there with attempts left; due."""
+        input_status = STAGES[stage][0]
+        ready = or_(
+            Recording.status == input_status,
+            and_(
+                Recording.status == S.FAILED,
+                Recording.last_good_status == input_status,
+                Recording.attempts < max_attempts,
+            ),
+        )
+        due = or_(Recording.not_before.is_(None), Recording.not_before <= now)
+        query = select(Recording.id).where(ready, due).order_by(Recording.start_time, Recording.id)
+        if ids is not None:
+            query = query.where(Recording.id.in_(list(ids)))
+        if excluded := list(exclude):
+            query = query.where(Recording.id.not_in(excluded))
+        return query
+
+    def preview_synced(self, zoom_uuid: str, values: dict[str, Any], skip: str | None) -> str:
+        """What `upsert_synced` would do ("added", "updated", "unchanged"), changing nothing."""
+        with self.session() as session:
+            row = session.scalars(
+                select(Recording).where(Recording.zoom_uuid == zoom_uuid)
+            ).one_or_none()
+            if row is None:
+                return "added"
+            changed, target = _sync_changes(row, values, skip)
+            return "updated" if changed or target else "unchanged"
 
     def renew(self, worker: str, lease_seconds: int) -> int:
         """Extend every lease `worker` still holds (its heartbeat); returns how many."""
@@ -324,6 +356,21 @@ class RecordingStore:
                     if publication.status in (PlatformStatus.UPLOADING, PlatformStatus.FAILED):
                         publication.status = PlatformStatus.PENDING
         return changes
+
+
+def _sync_changes(
+    row: Recording, values: dict[str, Any], skip: str | None
+) -> tuple[dict[str, Any], ProcessingStatus | None]:
+    """A sync's effect on a stored row: the changed columns, and the status to move it to (only
+    for rows no stage has touched: INITIALIZED, or SKIPPED by a sync filter)."""
+    changed = {k: v for k, v in values.items() if getattr(row, k) != v}
+    untouched = row.status == S.INITIALIZED or (
+        row.status == S.SKIPPED and row.last_good_status == S.INITIALIZED
+    )
+    target = S.SKIPPED if skip else S.INITIALIZED
+    if untouched and (row.status, row.status_reason) != (target, skip):
+        return changed, target
+    return changed, None
 
 
 def _last_good(status: ProcessingStatus, fallback: ProcessingStatus) -> ProcessingStatus:
