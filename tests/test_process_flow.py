@@ -1,4 +1,4 @@
-"""The process stage over the store: trims recorded, no-sound skipped, a corrupt file fails alone."""
+"""The process stage over the store: cuts recorded, no-sound skipped, a corrupt file fails alone."""
 
 from __future__ import annotations
 
