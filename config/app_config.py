@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from config.processing import ProcessingProfiles
+
 TEMPLATE_FIELDS = frozenset({"original_title", "date", "topic"})
 TEMPLATED = ("youtube_title_template", "vk_title_template", "description_template")
 Privacy = Literal["public", "unlisted", "private"]
@@ -159,6 +161,7 @@ class AppConfig(_Strict):
     video_title_mapping: VideoTitleMapping = Field(default_factory=VideoTitleMapping)
     platforms: Platforms = Field(default_factory=Platforms)
     upload_settings: UploadSettings = Field(default_factory=UploadSettings)
+    processing: ProcessingProfiles = Field(default_factory=ProcessingProfiles)
 
 
 def format_location(location: tuple[str | int, ...]) -> str:

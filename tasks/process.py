@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.states import State
 
+from config.app_config import load_app_config
 from config.settings import get_settings
 from integrations.captions import CaptionFormatError, shift_vtt
 from integrations.filenames import transcript_path
 from integrations.media.errors import NoSoundError
+from integrations.media.profiles import apply_profiles
 from integrations.media.trim import TrimOptions, trim_file
 from integrations.store.models import Recording
 from integrations.store.states import ProcessingStatus
@@ -47,12 +50,16 @@ def process(recording: Recording) -> StageOutcome:
         except NoSoundError as exc:
             raise SkipRecording(f"no sound at all: {exc}") from exc
     fields = {"trim_start": result.start, "trim_end": result.end, "trim_method": result.method}
-    if result.destination is None:
+    media = _with_profiles(recording, result.destination or source, working)
+    if media == source:
         run_logger().info("Recording %s has no silence to cut; published as is", recording.id)
         return StageOutcome(fields={**fields, "processed_path": str(source)})
     final.parent.mkdir(parents=True, exist_ok=True)
-    result.destination.replace(final)
-    _shift_captions(recording, source, final, result.start, result.end)
+    media.replace(final)
+    if result.destination is not None:
+        _shift_captions(recording, source, final, result.start, result.end)
+    elif transcript_path(source).is_file():  # untouched, only re-encoded: same timing
+        shutil.copyfile(transcript_path(source), transcript_path(final))
     run_logger().info(
         "Recording %s: kept %.2f-%.2f s of %.2f s (%s)",
         recording.id,
@@ -62,6 +69,21 @@ def process(recording: Recording) -> StageOutcome:
         result.method,
     )
     return StageOutcome(fields={**fields, "processed_path": str(final)})
+
+
+def _with_profiles(recording: Recording, media: Path, working: Path) -> Path:
+    """`media` through the enabled processing profiles (loudness, compression), else itself."""
+    profiles = load_app_config(get_settings().app_config, missing_ok=True).processing
+    if not profiles.enabled:
+        return media
+    profiled = working.with_name(f"{working.stem}.profiled{working.suffix}")
+    label = f"Profiles {recording.id} {recording.topic}"
+    with Tracker(f"profiles-{recording.id}", label, 100, unit="%") as track:
+        result = apply_profiles(media, profiled, profiles, lambda f: track(100 * f))
+    if media.parent == working.parent:
+        media.unlink(missing_ok=True)  # the trimmed intermediate
+    run_logger().info("Recording %s: applied %s", recording.id, ", ".join(result.applied))
+    return profiled
 
 
 def _shift_captions(recording: Recording, source: Path, final: Path, start: float, end: float):

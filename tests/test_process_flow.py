@@ -66,3 +66,24 @@ def test_process_flow_trims_skips_and_fails_each_on_its_own(
     assert Path(failed.source_path).is_file(), "the source of a failed recording is kept"
     assert list((media / "processing").iterdir()) == []
     assert sorted(p.name for p in (media / "processed_video").iterdir()) == ["lecture.mp4"]
+
+
+def test_enabled_profiles_run_after_the_cut(
+    prefect_harness: None, store: RecordingStore, sources: dict[str, Path], tmp_path: Path
+) -> None:
+    import json
+
+    import av
+
+    config = {"processing": {"loudness": {"enabled": True, "integrated_lufs": -20}}}
+    (tmp_path / "app_config.json").write_text(json.dumps(config))
+    lecture = downloaded(store, sources["lecture"], tmp_path / "video", "loud")
+
+    assert process_flow(return_state=True).is_completed()
+
+    done = store.get(lecture)
+    assert done.status == S.PROCESSED and done.trim_start == pytest.approx(3.0, abs=0.1)
+    with av.open(done.processed_path) as container:
+        assert container.duration / av.time_base == pytest.approx(16.0, abs=0.1)
+        assert container.streams.audio[0].sample_rate == 48000
+    assert list((tmp_path / "video" / "processing").iterdir()) == []

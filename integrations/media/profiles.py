@@ -14,49 +14,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
-from pydantic import BaseModel, Field
-
+from config.processing import CompressionProfile, LoudnessProfile, ProcessingProfiles
 from integrations.media.errors import MediaError, UnsupportedMediaError
 from integrations.media.ffmpeg import run_ffmpeg
 from integrations.media.output import atomic_output
 from integrations.media.probe import probe
 
 logger = logging.getLogger(__name__)
-
-Preset = Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower"]
-
-
-class LoudnessProfile(BaseModel):
-    """EBU R128 two-pass loudness normalization (FFmpeg `loudnorm`); the video is copied."""
-
-    enabled: bool = False
-    integrated_lufs: float = Field(-16.0, ge=-70, le=-5, description="target loudness (LUFS)")
-    true_peak_db: float = Field(-1.5, ge=-9, le=0, description="maximum true peak (dBTP)")
-    loudness_range: float = Field(11.0, ge=1, le=50, description="target range (LU)")
-    audio_bitrate: str = Field("128k", pattern=r"^\d+k$")
-
-
-class CompressionProfile(BaseModel):
-    """Re-encode the video with libx264 at a constant quality, optionally smaller or slower."""
-
-    enabled: bool = False
-    crf: int = Field(23, ge=0, le=51)
-    preset: Preset = "veryfast"
-    max_fps: float | None = Field(None, gt=0, description="frame rate ceiling")
-    max_height: int | None = Field(None, ge=144, description="height ceiling (keeps aspect)")
-
-
-class ProcessingProfiles(BaseModel):
-    """What runs after the trim. Everything is off unless enabled."""
-
-    loudness: LoudnessProfile = LoudnessProfile()
-    compression: CompressionProfile = CompressionProfile()
-
-    @property
-    def enabled(self) -> bool:
-        return self.loudness.enabled or self.compression.enabled
 
 
 @dataclass(frozen=True)
