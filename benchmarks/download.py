@@ -5,7 +5,7 @@
 
 The emulator runs in its own process (so it never shares a GIL with the client under test).
 Each client runs in its own process too, timed around the transfer itself, and its peak RSS is
-read from `wait4`. Files live under benchmarks/.work/ and are deleted afterwards.
+read from `wait4`. Files live under benchmarks/.work/download/ and are deleted afterwards.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-WORK = ROOT / "benchmarks" / ".work"
+WORK = ROOT / "benchmarks" / ".work" / "download"
 CURL = shutil.which("curl")
 
 

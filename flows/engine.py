@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from prefect import Task, get_run_logger
+from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.futures import PrefectFuture
 
 from config.settings import get_settings
@@ -64,6 +65,31 @@ class RunReport:
         entry.after, entry.reason = row.status, row.status_reason
 
 
+class RunProgress:
+    """A Prefect progress artifact: stage tasks done out of those ready when the run began."""
+
+    def __init__(
+        self, store: RecordingStore, stages: Sequence[Stage], ids: Sequence[int] | None
+    ) -> None:
+        names = [stage.name for stage in stages]
+        # A recording ready for stage k still has every later stage of this run ahead of it.
+        self.total = sum(
+            len(store.ready(name, ids)) * (len(names) - position)
+            for position, name in enumerate(names)
+        )
+        self.done = 0
+        self.artifact = create_progress_artifact(
+            progress=0.0, description=f"{' -> '.join(names)}: stage tasks done"
+        )
+
+    def advance(self, finished: int) -> None:
+        if not finished:
+            return
+        self.done += finished
+        self.total = max(self.total, self.done)
+        update_progress_artifact(self.artifact, progress=100 * self.done / self.total)
+
+
 class LeaseHeartbeat:
     """Renews every lease the worker holds, every third of the lease, until stopped."""
 
@@ -104,6 +130,7 @@ def run_stages(
             change.after,
         )
     report = RunReport()
+    progress = RunProgress(store, stages, ids)
     done: queue.SimpleQueue[PrefectFuture] = queue.SimpleQueue()
     running: dict[str, dict[PrefectFuture, tuple[Recording, float]]] = {s.name: {} for s in stages}
     failed_here: set[int] = set()
@@ -116,7 +143,7 @@ def run_stages(
                     break
                 with contextlib.suppress(queue.Empty):
                     done.get(timeout=poll_seconds)
-                _collect(stages, store, running, report, failed_here)
+                progress.advance(_collect(stages, store, running, report, failed_here))
         finally:
             for change in store.release(worker):
                 logger.warning("Recording %s released: %s", change.recording_id, change.after)
@@ -160,13 +187,16 @@ def _collect(
     running: dict[str, dict[PrefectFuture, tuple[Recording, float]]],
     report: RunReport,
     failed_here: set[int],
-) -> None:
+) -> int:
+    """Record every finished task; returns how many finished."""
+    finished = 0
     for stage in stages:
         for future, (row, started) in list(running[stage.name].items()):
             future.wait(timeout=0)  # takes the final state from the finished thread, not the API
             if not future.state.is_final():
                 continue
             del running[stage.name][future]
+            finished += 1
             report.busy_seconds[stage.name] = (
                 report.busy_seconds.get(stage.name, 0.0) + time.monotonic() - started
             )
@@ -174,6 +204,7 @@ def _collect(
             report.note_result(current)
             if current.status == ProcessingStatus.FAILED or future.state.is_failed():
                 failed_here.add(row.id)
+    return finished
 
 
 def task_run_name(stage: str, row: Recording) -> str:

@@ -14,6 +14,7 @@ from config.settings import get_settings
 from integrations.captions import CaptionFormatError, shift_vtt
 from integrations.filenames import transcript_path
 from integrations.media.errors import NoSoundError
+from integrations.media.output import remove_stale_parts
 from integrations.media.profiles import apply_profiles
 from integrations.media.trim import TrimOptions, trim_file
 from integrations.store.models import Recording
@@ -41,6 +42,8 @@ def process(recording: Recording) -> StageOutcome:
         )
     working = settings.processing_dir / source.name
     final = settings.processed_dir / source.name
+    if working.parent.is_dir():  # what a killed earlier attempt at this recording left behind
+        remove_stale_parts(working.parent, working.stem)
     label = f"Trim {recording.id} {recording.topic}"
     with Tracker(f"process-{recording.id}", label, 100, unit="%") as t:
         try:

@@ -43,11 +43,19 @@ class LoggingObserver:
                 return
             self._state[key] = (description, total, fraction, now)
         if total:
-            logger.info("%s: %.0f%%", description, 100 * fraction)
+            _run_logger().info("%s: %.0f%%", description, 100 * fraction)
 
     def finished(self, key: str) -> None:
         with self._lock:
             self._state.pop(key, None)
+
+
+def _run_logger() -> logging.Logger | logging.LoggerAdapter:
+    """The task run's logger (so progress shows in the Prefect UI), else this module's."""
+    from tasks.common import run_logger
+
+    found = run_logger()
+    return logger if found.name == "zoom_publisher" else found
 
 
 class _Hub:

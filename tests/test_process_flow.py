@@ -47,6 +47,9 @@ def test_process_flow_trims_skips_and_fails_each_on_its_own(
     corrupt = downloaded(store, sources["corrupt"], media, "corrupt")
     lecture = downloaded(store, sources["lecture"], media, "lecture")
     silent = downloaded(store, sources["silent"], media, "silent")
+    (media / "processing").mkdir(parents=True)
+    (media / "processing" / ".lecture.k1ll3d.part").write_bytes(b"left by a killed run")
+    (media / "processing" / ".other.w0rk1ng.part").write_bytes(b"another recording's work")
 
     state = process_flow(return_state=True)
 
@@ -64,7 +67,8 @@ def test_process_flow_trims_skips_and_fails_each_on_its_own(
     failed = store.get(corrupt)
     assert failed.status == S.FAILED and failed.status_reason
     assert Path(failed.source_path).is_file(), "the source of a failed recording is kept"
-    assert list((media / "processing").iterdir()) == []
+    leftovers = [p.name for p in (media / "processing").iterdir()]
+    assert leftovers == [".other.w0rk1ng.part"], "only this recording's stale parts go"
     assert sorted(p.name for p in (media / "processed_video").iterdir()) == ["lecture.mp4"]
 
 

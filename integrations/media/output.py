@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import tempfile
 from collections.abc import Iterator
@@ -38,10 +39,11 @@ def atomic_output(destination: Path) -> Iterator[Path]:
         raise
 
 
-def remove_stale_parts(folder: Path) -> list[Path]:
-    """Delete `.*.part` leftovers of killed runs in `folder`; return what was removed."""
+def remove_stale_parts(folder: Path, stem: str | None = None) -> list[Path]:
+    """Delete `.*.part` leftovers of killed runs in `folder` (only those of `stem`'s file when
+    given, so that other work in the folder is left alone); return what was removed."""
     removed = []
-    for path in folder.glob(".*.part"):
+    for path in folder.glob(f".{glob.escape(stem)}.*.part" if stem else ".*.part"):
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
             removed.append(path)
