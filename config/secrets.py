@@ -43,13 +43,9 @@ def import_files(
     vk_file = read_vk_creds(vk) if vk else None
     saved: list[str] = []
     for entry in zoom_file.accounts if zoom_file else []:
-        name = zoom_block_name(entry.account)
-        ZoomAccount(
-            account=entry.account,
-            account_id=entry.account_id,
-            client_id=entry.client_id,
-            client_secret=entry.client_secret,
-        ).save(name, overwrite=True)
+        name = save_zoom_account(
+            entry.account, entry.account_id, entry.client_id, entry.client_secret
+        )
         saved.append(f"zoom-account/{name}")
     if youtube_secrets:
         client, user = youtube_secrets.client, youtube_secrets.user
@@ -70,6 +66,22 @@ def import_files(
         )
         saved.append(f"vk-credentials/{VK_BLOCK}")
     return saved
+
+
+def save_zoom_account(
+    account: str, account_id: str, client_id: str, client_secret: SecretStr | str
+) -> str:
+    """Save (or replace) one Zoom account's block; returns the block's name."""
+    name = zoom_block_name(account)
+    ZoomAccount(
+        account=account,
+        account_id=account_id,
+        client_id=client_id,
+        client_secret=SecretStr(str(client_secret))
+        if isinstance(client_secret, str)
+        else client_secret,
+    ).save(name, overwrite=True)
+    return name
 
 
 def _documents(block_type_slug: str) -> list[tuple[str, dict]]:

@@ -9,6 +9,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from integrations.zoom.models import DEFAULT_VIEW_PRIORITY
+
 DEFAULT_DATA_DIR = Path("data")
 
 
@@ -42,14 +44,7 @@ class Settings(BaseSettings):
     min_duration_min: float = 30
     min_size_mb: float = 40
     sync_days: int = 14
-    mp4_view_priority: list[str] = [
-        "shared_screen_with_speaker_view",
-        "shared_screen_with_gallery_view",
-        "speaker_view",
-        "active_speaker",
-        "gallery_view",
-        "shared_screen",
-    ]
+    mp4_view_priority: list[str] = list(DEFAULT_VIEW_PRIORITY)
 
     # Silence trimming (the seed's defaults).
     silence_threshold_db: float = -40.0

@@ -437,13 +437,9 @@ def _print_outcome(result: dict[str, Any]) -> None:
 @friendly_errors
 def download(all_: bool, recordings: str | None, interactive: bool, dry_run: bool) -> None:
     """Download recordings from Zoom (resumable, verified, concurrent)."""
-    ids = _chosen_ids("download", _require_selection(all_, recordings, interactive), interactive)
     from flows.download import download_flow
 
-    if dry_run:
-        _print_preview({"download": _run_flow(download_flow, recording_ids=ids, dry_run=True)})
-        return
-    _print_outcome(_run_with_progress(download_flow, recording_ids=ids))
+    _run_stage("download", download_flow, all_, recordings, interactive, dry_run)
 
 
 @main.command()
@@ -452,13 +448,25 @@ def download(all_: bool, recordings: str | None, interactive: bool, dry_run: boo
 @friendly_errors
 def process(all_: bool, recordings: str | None, interactive: bool, dry_run: bool) -> None:
     """Cut silent starts and ends off downloaded recordings (frame-accurate, no full re-encode)."""
-    ids = _chosen_ids("process", _require_selection(all_, recordings, interactive), interactive)
     from flows.process import process_flow
 
+    _run_stage("process", process_flow, all_, recordings, interactive, dry_run)
+
+
+def _run_stage(
+    stage: str,
+    flow: Any,
+    all_: bool,
+    recordings: str | None,
+    interactive: bool,
+    dry_run: bool,
+) -> None:
+    """One stage's flow over the chosen recordings, its dry run, or -i's pick."""
+    ids = _chosen_ids(stage, _require_selection(all_, recordings, interactive), interactive)
     if dry_run:
-        _print_preview({"process": _run_flow(process_flow, recording_ids=ids, dry_run=True)})
+        _print_preview({stage: _run_flow(flow, recording_ids=ids, dry_run=True)})
         return
-    _print_outcome(_run_with_progress(process_flow, recording_ids=ids))
+    _print_outcome(_run_with_progress(flow, recording_ids=ids))
 
 
 def _platform_options(func: Callable[..., Any]) -> Callable[..., Any]:

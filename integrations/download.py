@@ -21,6 +21,7 @@ from typing import Any, BinaryIO, Protocol
 
 import httpx
 
+from integrations.errors import IntegrationError
 from integrations.zoom.redact import install_log_redaction, redact_text
 from integrations.zoom.retry import RetryPolicy, parse_retry_after
 
@@ -48,17 +49,8 @@ TokenSource = Callable[[bool], str]
 """Returns an access token; called with True after a 401 to get a fresh one."""
 
 
-class DownloadError(Exception):
+class DownloadError(IntegrationError):
     """Base of download errors; `retryable` tells whether a later run may succeed."""
-
-    retryable = False
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-    def __str__(self) -> str:
-        return self.message
 
 
 class DownloadInterruptedError(DownloadError):

@@ -67,6 +67,24 @@ def retry_delays(attempts: int) -> list[float]:
     return [base * 2**n for n in range(max(attempts, 1))]
 
 
+def retrying_task(name: str, **options: Any) -> Any:
+    """`@task` with the project's policy: retries with exponential backoff and jitter, only on
+    errors worth retrying, and no result caching (side effects are idempotent via the store)."""
+    from prefect import task
+    from prefect.cache_policies import NO_CACHE
+
+    retries = get_settings().task_retries
+    return task(
+        name=name,
+        retries=retries,
+        retry_delay_seconds=retry_delays(retries),
+        retry_jitter_factor=0.5,
+        retry_condition_fn=retry_if_transient,
+        cache_policy=NO_CACHE,
+        **options,
+    )
+
+
 def worker_identity(run_id: object | None = None) -> str:
     """Who claims rows: this flow run (so the UI and the store agree), else host and thread."""
     if run_id is None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 from prefect.states import State
 
 from config.blocks import zoom_block_name
@@ -25,15 +23,12 @@ from integrations.store.states import ProcessingStatus
 from integrations.zoom import ZoomClient
 from tasks.common import (
     StageOutcome,
-    retry_delays,
-    retry_if_transient,
+    retrying_task,
     run_claimed,
     run_logger,
 )
 from tasks.progress import Tracker
 from tasks.sync import zoom_account
-
-RETRIES = get_settings().task_retries
 
 
 @dataclass(frozen=True)
@@ -105,14 +100,7 @@ def fetch_transcript(recording: Recording, video: Path, client: ZoomClient) -> N
         run_logger().warning("Recording %s: no captions: %s", recording.id, exc)
 
 
-@task(
-    name="download-recording",
-    retries=RETRIES,
-    retry_delay_seconds=retry_delays(RETRIES),
-    retry_jitter_factor=0.5,
-    retry_condition_fn=retry_if_transient,
-    cache_policy=NO_CACHE,
-)
+@retrying_task("download-recording")
 def download_recording_task(recording_id: int, worker: str) -> ProcessingStatus | State:
     """Download one recording this run claimed: DOWNLOADED, or FAILED with the reason."""
     return run_claimed("download", recording_id, worker, fetch)

@@ -13,9 +13,7 @@ from prefect.cache_policies import NO_CACHE
 from config.blocks import ZoomAccount as ZoomAccountBlock
 from config.settings import get_settings
 from integrations.zoom import ZoomAccount, ZoomClient, ZoomFile, ZoomInstance, skip_reason
-from tasks.common import get_store, retry_delays, retry_if_transient
-
-RETRIES = get_settings().task_retries
+from tasks.common import get_store, retrying_task
 
 
 @dataclass(frozen=True)
@@ -38,15 +36,7 @@ def zoom_account(block_name: str) -> ZoomAccount:
     )
 
 
-@task(
-    name="list-zoom-recordings",
-    task_run_name="list-{block_name}",
-    retries=RETRIES,
-    retry_delay_seconds=retry_delays(RETRIES),
-    retry_jitter_factor=0.5,
-    retry_condition_fn=retry_if_transient,
-    cache_policy=NO_CACHE,
-)
+@retrying_task("list-zoom-recordings", task_run_name="list-{block_name}")
 def list_account_recordings(block_name: str, start: date, end: date) -> AccountListing:
     """Every meeting instance with recordings of one account, all users, `start..end` (UTC)."""
     account = zoom_account(block_name)

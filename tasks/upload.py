@@ -30,8 +30,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 from prefect.states import State
 
 from config.app_config import AppConfig, load_app_config
@@ -64,14 +62,12 @@ from tasks.common import (
     get_store,
     human_reason,
     is_transient,
-    retry_delays,
-    retry_if_transient,
+    retrying_task,
     run_claimed,
     run_logger,
 )
 from tasks.progress import Tracker
 
-RETRIES = get_settings().task_retries
 MIB = 1024 * 1024
 PLATFORM_NAMES = {Platform.YOUTUBE: "YouTube", Platform.VK: "VK"}
 
@@ -567,14 +563,7 @@ def publish(row: Recording, platforms: list[str]) -> StageOutcome:
     return StageOutcome(fields={"not_before": None})
 
 
-@task(
-    name="upload-recording",
-    retries=RETRIES,
-    retry_delay_seconds=retry_delays(RETRIES),
-    retry_jitter_factor=0.5,
-    retry_condition_fn=retry_if_transient,
-    cache_policy=NO_CACHE,
-)
+@retrying_task("upload-recording")
 def upload_recording(
     recording_id: int, worker: str, platforms: list[str]
 ) -> ProcessingStatus | State:

@@ -7,7 +7,8 @@ from contextlib import contextmanager
 
 import pytest
 
-from config.blocks import ZoomAccount, zoom_block_name
+from config.blocks import ZoomAccount
+from config.secrets import save_zoom_account
 from config.settings import get_settings
 from integrations.sandbox.server import LoopbackServer
 from integrations.sandbox.zoom import SandboxAccount, ZoomEmulator
@@ -27,14 +28,9 @@ def forget_zoom_blocks() -> None:
 
 
 def save_block(account: SandboxAccount) -> str:
-    name = zoom_block_name(account.name)
-    ZoomAccount(
-        account=account.name,
-        account_id=account.account_id,
-        client_id=account.client_id,
-        client_secret=account.client_secret,
-    ).save(name, overwrite=True)
-    return name
+    return save_zoom_account(
+        account.name, account.account_id, account.client_id, account.client_secret
+    )
 
 
 @contextmanager

@@ -539,24 +539,14 @@ class DemoWorld:
         self._require_started()
         from pydantic import SecretStr
 
-        from config.blocks import (
-            VK_BLOCK,
-            YOUTUBE_BLOCK,
-            VkCredentials,
-            YouTubeCredentials,
-            ZoomAccount,
-            zoom_block_name,
-        )
+        from config.blocks import VK_BLOCK, YOUTUBE_BLOCK, VkCredentials, YouTubeCredentials
+        from config.secrets import save_zoom_account
 
         saved: list[str] = []
         for account in self.accounts.values():
-            name = zoom_block_name(account.name)
-            ZoomAccount(
-                account=account.name,
-                account_id=account.account_id,
-                client_id=account.client_id,
-                client_secret=SecretStr(account.client_secret),
-            ).save(name, overwrite=True)
+            name = save_zoom_account(
+                account.name, account.account_id, account.client_id, account.client_secret
+            )
             saved.append(f"zoom-account/{name}")
         client = self.youtube.client_config()["installed"]
         YouTubeCredentials(

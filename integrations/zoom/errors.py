@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
+from integrations.errors import IntegrationError
 
-class ZoomError(Exception):
+
+class ZoomError(IntegrationError):
     """Base of every Zoom client error. `retryable` tells a caller whether a later try may work."""
-
-    retryable = False
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-    def __str__(self) -> str:
-        return self.message
 
 
 class ZoomAuthError(ZoomError):
