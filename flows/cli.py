@@ -162,8 +162,9 @@ def _period(
 @main.command()
 @click.option("--recordings", metavar='"1,4,7"', help="Only these IDs (default: all that need it).")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@_dry_run_option
 @friendly_errors
-def reset(recordings: str | None, yes: bool) -> None:
+def reset(recordings: str | None, yes: bool, dry_run: bool) -> None:
     """Return FAILED and stuck recordings to their last good status, so the next run redoes them."""
     from flows.render import recordings_table
     from flows.selection import parse_ids
@@ -179,6 +180,9 @@ def reset(recordings: str | None, yes: bool) -> None:
             out.print("Nothing to reset: no failed or stuck recordings.")
             return
         out.print(recordings_table(movable, "Recordings to reset"))
+        if dry_run:
+            out.print("Dry run: nothing was changed.")
+            return
         if not yes and not click.confirm(f"Reset these {len(movable)} recordings?", err=True):
             _fail("nothing was reset")
         changes = store.reset([r.id for r in movable])

@@ -11,7 +11,7 @@ from prefect.artifacts import create_table_artifact
 
 from integrations.download import segment_path
 from integrations.store.models import Recording, utcnow
-from integrations.store.states import ProcessingStatus
+from integrations.store.states import WORKING, ProcessingStatus, restart_point
 from tasks.common import get_store
 
 FINISHED = (ProcessingStatus.UPLOADED, ProcessingStatus.SKIPPED)
@@ -81,9 +81,21 @@ def clean_flow(days: int = 30, dry_run: bool = False) -> list[dict[str, object]]
 
 
 @flow(name="reset")
-def reset_flow(recording_ids: list[int] | None = None) -> list[dict[str, object]]:
+def reset_flow(
+    recording_ids: list[int] | None = None, dry_run: bool = False
+) -> list[dict[str, object]]:
     """Return FAILED and stuck recordings (all, or `recording_ids`) to their last good status."""
-    changes = get_store().reset(recording_ids)
+    store = get_store()
+    if dry_run:
+        movable = store.list(ids=recording_ids, statuses=[ProcessingStatus.FAILED, *WORKING])
+        preview = [
+            {"id": r.id, "before": r.status.value,
+             "after": restart_point(r.status, r.last_good_status).value}
+            for r in movable
+        ]  # fmt: skip
+        create_table_artifact(key="reset-dry-run", table=preview or [{"id": "-"}])
+        return preview
+    changes = store.reset(recording_ids)
     rows = [
         {"id": c.recording_id, "before": c.before.value, "after": c.after.value} for c in changes
     ]

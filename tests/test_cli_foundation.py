@@ -149,3 +149,12 @@ def test_example_config_is_valid() -> None:
     result = run("config", "check", "--file", str(example))
     assert result.exit_code == 0
     assert "2 mapping rules" in result.output
+
+
+def test_reset_dry_run_shows_and_changes_nothing(store: RecordingStore) -> None:
+    row = add_recording(store)
+    store.claim("download", "w", lease_seconds=60)
+    store.transition(row.id, S.FAILED, worker="w", reason="disk full")
+    result = run("reset", "--dry-run")
+    assert result.exit_code == 0 and "Dry run: nothing was changed." in result.output
+    assert store.get(row.id).status == S.FAILED
