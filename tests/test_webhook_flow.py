@@ -23,7 +23,7 @@ from flows.webhook import (
     webhook_secret_token,
     without_token,
 )
-from flows.webhook_cli import webhook
+from flows.cli.webhook import webhook
 from integrations.sandbox.zoom import SandboxAccount
 from integrations.store.models import Recording
 from integrations.store.repository import RecordingStore

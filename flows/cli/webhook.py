@@ -1,7 +1,7 @@
-"""`zoom-publisher webhook`: serve Zoom's `recording.completed` events (registered by flows/cli.py).
+"""`zoom-publisher webhook`: serve Zoom's `recording.completed` events.
 
-Kept apart from flows/cli.py so that `--help` and the other commands never import the web stack;
-the CLI's helpers are imported when the command runs (no import cycle with flows/cli.py).
+The web stack (FastAPI, uvicorn) and Prefect are imported only when the command runs, so that
+`--help` and the other commands stay fast.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def webhook(host: str, port: int) -> None:
     A lost event loses no recording: the scheduled sync (the `hourly` deployment) still
     stores it within the hour, and the scheduled `nightly` run publishes it.
     """
-    from flows.cli import friendly_errors
+    from flows.cli.common import friendly_errors
 
     friendly_errors(_serve)(host, port)
 
@@ -38,7 +38,7 @@ def webhook(host: str, port: int) -> None:
 def _serve(host: str, port: int) -> None:
     from config.secrets import zoom_account_names
     from config.settings import get_settings
-    from flows.cli import out
+    from flows.cli.common import out
     from flows.webhook import (
         RecordingCompletedHandler,
         prefect_server_configured,

@@ -1,0 +1,179 @@
+"""What every command shares: consoles, clear errors, the store, selections, running flows."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+from rich.console import Console
+
+out = Console()
+err = Console(stderr=True)
+
+
+class UsageProblem(click.UsageError):
+    """Bad command-line input: printed without a traceback, exit code 2."""
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    err.print(f"[bold red]Error:[/] {message}", highlight=False, soft_wrap=True)
+    sys.exit(code)
+
+
+def friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn the project's expected failures into one clear message and a non-zero exit."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from config.app_config import ConfigError
+        from config.errors import CredentialsMissingError
+        from flows.selection import SelectionError
+        from integrations.store.database import StoreUnavailableError
+        from integrations.store.repository import RecordingNotFoundError
+
+        try:
+            return func(*args, **kwargs)
+        except ConfigError as exc:
+            fail(str(exc), 2)
+        except SelectionError as exc:
+            fail(str(exc), 2)
+        except (StoreUnavailableError, RecordingNotFoundError, CredentialsMissingError) as exc:
+            fail(str(exc))
+        except KeyboardInterrupt:
+            fail("interrupted; run the command again to continue where it stopped", 130)
+
+    return wrapper
+
+
+def open_store():
+    from config.settings import get_settings
+    from integrations.store.repository import RecordingStore
+
+    return RecordingStore.open(get_settings().resolved_database_url)
+
+
+def selection_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    func = click.option("-i", "--interactive", is_flag=True, help="Pick recordings from a list.")(
+        func
+    )
+    func = click.option(
+        "--recordings", metavar='"1,4,7"', help="Recording IDs from `list` (ranges: 3-6)."
+    )(func)
+    return click.option("--all", "all_", is_flag=True, help="Every eligible recording.")(func)
+
+
+def dry_run_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--dry-run", is_flag=True, help="Only show what would be done; change nothing."
+    )(func)
+
+
+def require_selection(all_: bool, recordings: str | None, interactive: bool) -> list[int] | None:
+    """None for --all (or -i), else the parsed IDs; exactly one way must be chosen."""
+    from flows.selection import SelectionError, parse_ids
+
+    if all_ and recordings is not None:
+        raise UsageProblem("--all and --recordings exclude each other")
+    if not (all_ or recordings is not None or interactive):
+        raise UsageProblem('choose the recordings: --all, --recordings "1,4,7" or -i')
+    try:
+        return parse_ids(recordings) if recordings is not None else None
+    except SelectionError as exc:
+        raise UsageProblem(str(exc)) from None
+
+
+def app_config(path: Path | None, missing_ok: bool = False):
+    from config.app_config import load_app_config
+    from config.settings import get_settings
+
+    return load_app_config(path or get_settings().app_config, missing_ok=missing_ok)
+
+
+def run_flow(flow: Any, **parameters: Any) -> Any:
+    """Run a flow in this process; a Failed run exits non-zero with its message."""
+    state = flow(**parameters, return_state=True)
+    if state.is_failed() or state.is_crashed() or state.is_cancelled():
+        fail(state.message or f"the {flow.name} run ended {state.name}")
+    return state.result()
+
+
+def chosen_ids(stage: str, ids: list[int] | None, interactive: bool) -> list[int] | None:
+    """The IDs to run: checked to exist; with -i, picked from the recordings ready for `stage`."""
+    from flows.selection import pick_recordings
+
+    store = open_store()
+    try:
+        if ids is not None and (missing := store.missing_ids(ids)):
+            raise UsageProblem(f"--recordings: no recording with ID {', '.join(map(str, missing))}")
+        if interactive:
+            ids = pick_recordings(store, stage, out, ids)
+            if not ids:
+                sys.exit(0)
+    finally:
+        store.dispose()
+    return ids
+
+
+def run_with_progress(flow: Any, **parameters: Any) -> Any:
+    from flows.progress_display import RichProgress
+
+    with RichProgress(out):
+        return run_flow(flow, **parameters)
+
+
+def print_preview(previews: dict[str, list[dict[str, Any]]]) -> None:
+    from flows.render import rows_table
+
+    for stage, rows in previews.items():
+        if rows:
+            out.print(rows_table(rows, f"{stage}: what would be done (dry run)"))
+        else:
+            out.print(f"{stage}: nothing would be done.")
+    out.print("Dry run: nothing was changed.")
+
+
+def print_outcome(result: dict[str, Any]) -> None:
+    from flows.render import recordings_table
+
+    touched = result.get("touched") or []
+    if not touched:
+        out.print("Nothing to do: no recording is ready for this stage.")
+        return
+    store = open_store()
+    try:
+        out.print(recordings_table(store.list(ids=touched), "Recordings this run worked on"))
+    finally:
+        store.dispose()
+
+
+def run_stage(
+    stage: str,
+    flow: Any,
+    all_: bool,
+    recordings: str | None,
+    interactive: bool,
+    dry_run: bool,
+) -> None:
+    """One stage's flow over the chosen recordings, its dry run, or -i's pick."""
+    ids = chosen_ids(stage, require_selection(all_, recordings, interactive), interactive)
+    if dry_run:
+        print_preview({stage: run_flow(flow, recording_ids=ids, dry_run=True)})
+        return
+    print_outcome(run_with_progress(flow, recording_ids=ids))
+
+
+def platform_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    func = click.option("--all-platforms", is_flag=True, help="Every enabled platform.")(func)
+    func = click.option("--vk", is_flag=True, help="Publish to VK.")(func)
+    return click.option("--youtube", is_flag=True, help="Publish to YouTube.")(func)
+
+
+def platforms_of(youtube: bool, vk: bool, all_platforms: bool) -> list[str] | None:
+    """The platforms asked for; None: every platform enabled in app_config.json."""
+    if all_platforms:
+        return None
+    return [name for name, wanted in (("youtube", youtube), ("vk", vk)) if wanted] or None

@@ -1,0 +1,147 @@
+"""Commands on the status store and the configuration: init-db, list, reset, config."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+
+import click
+
+from flows.cli.common import (
+    UsageProblem,
+    app_config,
+    dry_run_option,
+    fail,
+    friendly_errors,
+    open_store,
+    out,
+)
+
+
+@click.command("init-db")
+@friendly_errors
+def init_db() -> None:
+    """Create the status tables, or upgrade them to the newest schema (safe to repeat)."""
+    from config.settings import get_settings
+    from integrations.store.database import redact_url, upgrade_to_head
+
+    url = get_settings().resolved_database_url
+    before, after = upgrade_to_head(url)
+    where = redact_url(url)
+    if before == after:
+        out.print(f"Status store {where} is up to date (schema {after}).")
+    else:
+        out.print(f"Status store {where}: schema {before or 'none'} -> {after}.")
+
+
+@click.command("list")
+@click.option("--last", type=click.IntRange(min=1), metavar="N", help="The last N days.")
+@click.option("--from", "from_", type=click.DateTime(["%Y-%m-%d"]), help="From this day on.")
+@click.option("--to", type=click.DateTime(["%Y-%m-%d"]), help="Up to this day (inclusive).")
+@click.option("--all", "all_", is_flag=True, help="Every recording in the store.")
+@friendly_errors
+def list_(last: int | None, from_: datetime | None, to: datetime | None, all_: bool) -> None:
+    """Show recordings in the store (today's by default) with their status per platform."""
+    from flows.render import recordings_table
+
+    since, until, label = _period(last, from_, to, all_)
+    store = open_store()
+    try:
+        recordings = store.list(since=since, until=until)
+    finally:
+        store.dispose()
+    if not recordings:
+        out.print(f"No recordings {label}. Run `zoom-publisher sync` to fetch them from Zoom.")
+        return
+    out.print(recordings_table(recordings, f"Recordings {label}"))
+
+
+def _period(
+    last: int | None, from_: datetime | None, to: datetime | None, all_: bool
+) -> tuple[datetime | None, datetime | None, str]:
+    """The [since, until) range of start times `list` shows, in local days, and its label."""
+    if all_:
+        return None, None, "(all)"
+    if last is not None and from_ is not None:
+        raise UsageProblem("--last and --from exclude each other")
+    today = date.today()
+    first = from_.date() if from_ else today - timedelta(days=(last or 1) - 1)
+    final = to.date() if to else today
+    if final < first:
+        raise UsageProblem(f"--to {final} is before the start {first}")
+
+    def local_midnight(day: date) -> datetime:
+        return datetime.combine(day, time()).astimezone().astimezone(UTC)
+
+    label = f"on {first}" if first == final else f"from {first} to {final}"
+    return local_midnight(first), local_midnight(final + timedelta(days=1)), label
+
+
+@click.command()
+@click.option("--recordings", metavar='"1,4,7"', help="Only these IDs (default: all that need it).")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@dry_run_option
+@friendly_errors
+def reset(recordings: str | None, yes: bool, dry_run: bool) -> None:
+    """Return FAILED and stuck recordings to their last good status, so the next run redoes them."""
+    from flows.render import recordings_table
+    from flows.selection import parse_ids
+    from integrations.store.states import WORKING, ProcessingStatus
+
+    ids = parse_ids(recordings) if recordings is not None else None
+    store = open_store()
+    try:
+        if ids is not None and (missing := store.missing_ids(ids)):
+            raise UsageProblem(f"--recordings: no recording with ID {', '.join(map(str, missing))}")
+        movable = store.list(ids=ids, statuses=[ProcessingStatus.FAILED, *WORKING])
+        if not movable:
+            out.print("Nothing to reset: no failed or stuck recordings.")
+            return
+        out.print(recordings_table(movable, "Recordings to reset"))
+        if dry_run:
+            out.print("Dry run: nothing was changed.")
+            return
+        if not yes and not click.confirm(f"Reset these {len(movable)} recordings?", err=True):
+            fail("nothing was reset")
+        changes = store.reset([r.id for r in movable])
+    finally:
+        store.dispose()
+    for change in changes:
+        out.print(f"  {change.recording_id}: {change.before} -> {change.after}")
+    out.print(f"Reset {len(changes)} recordings.")
+
+
+@click.group("config")
+def config_group() -> None:
+    """Check app_config.json and preview the titles it gives."""
+
+
+@config_group.command("check")
+@click.option("--file", "path", type=click.Path(path_type=Path), help="Default: APP_CONFIG.")
+@friendly_errors
+def config_check(path: Path | None) -> None:
+    """Validate app_config.json; one line per problem, exit code 2 when it is wrong."""
+    from config.settings import get_settings
+
+    config = app_config(path)
+    mapping = config.video_title_mapping
+    enabled = [name for name, p in config.platforms if p.enabled]
+    out.print(
+        f"{path or get_settings().app_config} is valid: {len(mapping.mapping_rules)} mapping "
+        f"rules, platforms enabled: {', '.join(enabled) or 'none'}."
+    )
+
+
+@config_group.command("title")
+@click.argument("topic")
+@click.option("--date", "when", type=click.DateTime(["%Y-%m-%d"]), help="Meeting day (today).")
+@click.option("--file", "path", type=click.Path(path_type=Path), help="Default: APP_CONFIG.")
+@friendly_errors
+def config_title(topic: str, when: datetime | None, path: Path | None) -> None:
+    """Show the rule a Zoom TOPIC falls under and the titles it would be published with."""
+    from config.titles import render
+
+    start = (when or datetime.now()).astimezone()
+    publication = render(app_config(path).video_title_mapping, topic, start)
+    for name, value in vars(publication).items():
+        out.print(f"{name}: {value if value not in (None, []) else '-'}", highlight=False)
