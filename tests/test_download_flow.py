@@ -13,6 +13,7 @@ from zoom_fixtures import save_block, zoom_sandbox
 from flows.cli import main
 from flows.download import download_flow
 from flows.sync import sync_flow
+from integrations.sandbox.server import Fault
 from integrations.sandbox.zoom import FileSpec
 from integrations.store.repository import RecordingStore
 from integrations.store.states import ProcessingStatus
@@ -66,7 +67,8 @@ def test_download_flow_fetches_verifies_joins_and_fails_one_cleanly(
             start_time=START + timedelta(hours=2),
             files=[FileSpec(path=clips[0], reported_size=clips[0].stat().st_size + 10)],
         )
-        zoom.cut_download(after_bytes=20_000)  # the first download is cut: resumed, not restarted
+        # The single file's download is cut after 20 kB: resumed from there, not restarted.
+        zoom.inject(Fault(rf"^/storage/{single.files[0].key}$", "GET", cut_after_bytes=20_000))
         sync_flow(last_days=3)
         rows = {r.zoom_uuid: r for r in store.list()}
 
@@ -86,7 +88,7 @@ def test_download_flow_fetches_verifies_joins_and_fails_one_cleanly(
         leftovers = [p.name for p in (tmp_path / "video" / "unprocessed_video").iterdir()]
         assert not [name for name in leftovers if name.endswith(".mp4") and "Size" in name]
         ranges = [r.header("range") for r in zoom.requests if r.header("range")]
-        assert any(r.startswith("bytes=") and not r.startswith("bytes=0-") for r in ranges)
+        assert "bytes=20000-" in ranges, ranges
 
         # The next run retries only the failed one; the downloaded ones are not fetched again.
         fetched_before = len(zoom.calls("GET", r"/storage/|/rec/"))
