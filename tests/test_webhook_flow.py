@@ -15,6 +15,7 @@ from sqlalchemy import select
 from zoom_fixtures import forget_zoom_blocks, save_block
 
 from config.settings import get_settings
+from flows.cli.webhook import webhook
 from flows.webhook import (
     SECRET_BLOCK,
     InProcessRunner,
@@ -23,7 +24,6 @@ from flows.webhook import (
     webhook_secret_token,
     without_token,
 )
-from flows.cli.webhook import webhook
 from integrations.sandbox.zoom import SandboxAccount
 from integrations.store.models import Recording
 from integrations.store.repository import RecordingStore
