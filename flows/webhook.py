@@ -25,11 +25,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from sqlalchemy import select
-
 from config.errors import CredentialsMissingError
 from config.settings import Settings, get_settings
-from integrations.store.models import Recording
 from integrations.store.repository import RecordingStore
 from integrations.store.states import ProcessingStatus
 
@@ -95,13 +92,6 @@ def _scrub(values: dict[str, Any]) -> dict[str, Any]:
         if isinstance(item, dict) and item.get("download_url"):
             item["download_url"] = without_token(str(item["download_url"]))
     return values
-
-
-def row_for_uuid(store: RecordingStore, zoom_uuid: str) -> Recording | None:
-    with store.session() as session:
-        return session.scalars(
-            select(Recording).where(Recording.zoom_uuid == zoom_uuid)
-        ).one_or_none()
 
 
 @dataclass(frozen=True)
@@ -194,7 +184,7 @@ class RecordingCompletedHandler:
         stored = store.upsert_synced(
             instance.uuid, _scrub(recording_values(account, instance)), skip
         )
-        row = row_for_uuid(store, instance.uuid)
+        row = store.by_uuid(instance.uuid)
         if row is None:  # deleted in between; nothing to run
             return Handled(uuid, stored=stored)
         if row.status != ProcessingStatus.INITIALIZED:

@@ -120,6 +120,12 @@ class RecordingStore:
         with self.session() as session:
             return list(session.scalars(query.order_by(Recording.start_time, Recording.id)))
 
+    def by_uuid(self, zoom_uuid: str) -> Recording | None:
+        """The recording of one Zoom meeting instance, if stored."""
+        with self.session() as session:
+            query = select(Recording).where(Recording.zoom_uuid == zoom_uuid)
+            return session.scalars(query).one_or_none()
+
     def missing_ids(self, ids: Iterable[int]) -> list[int]:
         wanted = set(ids)
         with self.session() as session:
