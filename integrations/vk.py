@@ -410,6 +410,10 @@ class VkClient:
             return VideoState.MISSING
         return VideoState.PROCESSING if items[0].get("processing") else VideoState.READY
 
+    def delete_video(self, owner_id: int, video_id: int) -> None:
+        """Delete a video (e.g. the empty one a crash left between `video.save` and upload)."""
+        self.call("video.delete", owner_id=owner_id, video_id=video_id)
+
     def video_duration(self, owner_id: int, video_id: int) -> float | None:
         """Seconds VK reports for a video (None: missing, still processing, or unknown)."""
         response = self.call("video.get", owner_id=owner_id, videos=f"{owner_id}_{video_id}")

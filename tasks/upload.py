@@ -463,8 +463,11 @@ def publish_vk(job: UploadJob, publication: Publication) -> PlatformResult:
 
     ids = _vk_ids(publication.remote_id) if publication.remote_id else None
     if ids is not None and client.video_state(*ids) is VideoState.MISSING:
-        run_logger().info("Recording %s: VK video %s_%s has no file yet", rid, *ids)
-        ids = None  # saved, but the file never arrived: save a fresh one with a new upload URL
+        # Saved, but the file never arrived: drop that empty video, save a fresh one (with a
+        # new upload URL) so that the group is left with exactly one copy.
+        run_logger().info("Recording %s: VK video %s_%s has no file; replacing it", rid, *ids)
+        client.delete_video(*ids)
+        ids = None
     if ids is None:
         path = path or job.media()
         saved = client.save_video(
@@ -495,7 +498,7 @@ def publish_vk(job: UploadJob, publication: Publication) -> PlatformResult:
     if album_id is not None and not collection_done:
         client.add_to_album(album_id, *ids)  # False (error 800) when it is there already
         store.update(rid, platform, collection_done=True)
-    if thumbnail is not None:
+    if thumbnail is not None and not publication.thumbnail_done:
         client.set_cover(*ids, thumbnail)
         store.update(rid, platform, thumbnail_done=True)
     store.mark_uploaded(rid, platform)

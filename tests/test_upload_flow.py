@@ -31,6 +31,7 @@ from integrations.sandbox.youtube import YouTubeEmulator
 from integrations.store.publications import PublicationStore
 from integrations.store.repository import RecordingStore
 from integrations.store.states import Platform, PlatformStatus, ProcessingStatus
+from integrations.vk import VkClient
 from integrations.youtube import UPLOAD_BUCKET, VideoMetadata, YouTubeClient, next_pacific_midnight
 from tasks.upload import upload_recording, youtube_marker
 from tests.factories import add_recording
@@ -408,6 +409,23 @@ def test_vk_saved_video_whose_file_arrived_is_not_sent_again(store, sandbox, med
     assert run_task(store, second.id, ["vk"]) == S.UPLOADED
 
     assert sandbox.vk.uploads_received == 1 and len(sandbox.vk.calls("POST", r"video\.save")) == 1
+
+
+def test_vk_video_saved_without_its_file_is_replaced_not_duplicated(store, sandbox, media):
+    row = add_processed(store, media)
+    publications = PublicationStore(store)
+    # As if a run died between `video.save` and the upload: an empty video is in the group.
+    client = VkClient(sandbox.vk.token, group_id=GROUP)
+    empty = client.save_video("Left by a crash")
+    publications.get_or_create(row.id, Platform.VK)
+    publications.update(row.id, Platform.VK, remote_id=f"{empty.owner_id}_{empty.video_id}")
+
+    assert run_task(store, row.id, ["vk"]) == S.UPLOADED
+
+    assert (empty.owner_id, empty.video_id) not in sandbox.vk.videos
+    assert len(sandbox.vk.videos) == 1 and sandbox.vk.uploads_received == 1
+    final = publication(store, row.id, Platform.VK)
+    assert final.remote_id != f"{empty.owner_id}_{empty.video_id}"
 
 
 def test_session_gone_with_the_video_already_created_is_not_uploaded_again(store, sandbox, media):

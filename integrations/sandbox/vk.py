@@ -275,6 +275,13 @@ class VkEmulator(Emulator):
         ]
         return {"count": len(items), "items": items}
 
+    def m_video_delete(self, params: dict[str, str]) -> Any:
+        key = (int(params.get("owner_id") or self.user_id), int(params.get("video_id") or 0))
+        if key not in self.videos:
+            return _VkError(15, "Access denied: video not found")
+        del self.videos[key]
+        return 1
+
     # ---- albums --------------------------------------------------------------------------
 
     def m_video_getAlbums(self, params: dict[str, str]) -> Any:  # noqa: N802 (VK's name)
