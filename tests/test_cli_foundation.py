@@ -158,3 +158,17 @@ def test_reset_dry_run_shows_and_changes_nothing(store: RecordingStore) -> None:
     result = run("reset", "--dry-run")
     assert result.exit_code == 0 and "Dry run: nothing was changed." in result.output
     assert store.get(row.id).status == S.FAILED
+
+
+def test_the_example_configs_thumbnails_ship_and_pass_the_upload_check() -> None:
+    from config.app_config import load_app_config
+    from integrations.thumbnails import check_thumbnail
+
+    root = Path(__file__).resolve().parents[1]
+    mapping = load_app_config(root / "config" / "app_config.example.json").video_title_mapping
+    names = {r.thumbnail for r in mapping.mapping_rules} | {mapping.default_rules.thumbnail}
+    for name in names:
+        assert check_thumbnail(root / mapping.thumbnail_directory / name) in (
+            "image/png",
+            "image/jpeg",
+        )
