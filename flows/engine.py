@@ -38,16 +38,13 @@ class Stage:
     kwargs: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Touched:
-    """A recording this run worked on: where it started and where it ended."""
+    """A recording this run worked on, and the status it started from."""
 
     recording_id: int
     topic: str
     before: ProcessingStatus
-    after: ProcessingStatus | None = None
-    reason: str | None = None
-    stages: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -56,13 +53,7 @@ class RunReport:
     busy_seconds: dict[str, float] = field(default_factory=dict)
 
     def note_claim(self, stage: str, row: Recording) -> None:
-        input_status = STAGES[stage][0]
-        entry = self.touched.setdefault(row.id, Touched(row.id, row.topic, input_status))
-        entry.stages.append(stage)
-
-    def note_result(self, row: Recording) -> None:
-        entry = self.touched[row.id]
-        entry.after, entry.reason = row.status, row.status_reason
+        self.touched.setdefault(row.id, Touched(row.id, row.topic, STAGES[stage][0]))
 
 
 class RunProgress:
@@ -143,7 +134,7 @@ def run_stages(
                     break
                 with contextlib.suppress(queue.Empty):
                     done.get(timeout=poll_seconds)
-                progress.advance(_collect(stages, store, running, report, failed_here))
+                progress.advance(_collect(stages, running, report, failed_here))
         finally:
             for change in store.release(worker):
                 logger.warning("Recording %s released: %s", change.recording_id, change.after)
@@ -183,7 +174,6 @@ def _fill_slots(
 
 def _collect(
     stages: Sequence[Stage],
-    store: RecordingStore,
     running: dict[str, dict[PrefectFuture, tuple[Recording, float]]],
     report: RunReport,
     failed_here: set[int],
@@ -200,9 +190,7 @@ def _collect(
             report.busy_seconds[stage.name] = (
                 report.busy_seconds.get(stage.name, 0.0) + time.monotonic() - started
             )
-            current = store.get(row.id)
-            report.note_result(current)
-            if current.status == ProcessingStatus.FAILED or future.state.is_failed():
+            if future.state.is_failed():  # the row is FAILED: not claimed again in this run
                 failed_here.add(row.id)
     return finished
 

@@ -12,15 +12,6 @@ from integrations.store.models import Recording
 from integrations.store.states import ProcessingStatus
 from tasks.common import get_store
 
-FINAL_OR_WAITING = frozenset(
-    {
-        ProcessingStatus.DOWNLOADED,
-        ProcessingStatus.PROCESSED,
-        ProcessingStatus.UPLOADED,
-        ProcessingStatus.SKIPPED,
-    }
-)
-
 
 def _links(recording: Recording) -> str:
     return " ".join(f"[{p.platform.value}]({p.url})" for p in recording.publications if p.url)

@@ -83,11 +83,6 @@ def check_transition(
         raise IllegalTransitionError(recording_id, current, target)
 
 
-def sources_of(target: ProcessingStatus) -> frozenset[ProcessingStatus]:
-    """Every status from which `target` may be entered."""
-    return frozenset(s for s, targets in TRANSITIONS.items() if target in targets)
-
-
 def restart_point(status: ProcessingStatus, last_good: ProcessingStatus | None) -> ProcessingStatus:
     """The stable status a working or failed row returns to (recovery and `reset`)."""
     for input_status, working, _ in STAGES.values():
