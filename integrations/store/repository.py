@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from integrations.store.database import (
     check_schema,
@@ -254,13 +254,7 @@ class RecordingStore:
                 )
                 .returning(Recording.id)
             ).all()
-            rows = session.scalars(
-                select(Recording)
-                .where(Recording.id.in_(claimed))
-                .options(selectinload(Recording.publications))
-                .order_by(Recording.start_time, Recording.id)
-            )
-            return list(rows)
+            return _rows(session, claimed)
 
     def ready(
         self, stage: str, ids: Sequence[int] | None = None, max_attempts: int = 3
@@ -268,14 +262,7 @@ class RecordingStore:
         """The rows `claim` would take for `stage` now, without taking them (dry runs)."""
         query = self._ready_query(stage, utcnow(), ids, (), max_attempts)
         with self.session() as session:
-            ready_ids = list(session.scalars(query))
-            rows = session.scalars(
-                select(Recording)
-                .where(Recording.id.in_(ready_ids))
-                .options(selectinload(Recording.publications))
-                .order_by(Recording.start_time, Recording.id)
-            )
-            return list(rows)
+            return _rows(session, session.scalars(query).all())
 
     @staticmethod
     def _ready_query(
@@ -327,12 +314,13 @@ class RecordingStore:
 
     def recover(self, now: datetime | None = None) -> list[StatusChange]:
         """Return rows whose lease ran out (a crashed or killed run) to their last good status."""
-        now = now or utcnow()
-        return self._release(Recording.claimed_until < now, "lease expired; recovered")
+        expired = and_(Recording.status.in_(WORKING), Recording.claimed_until < (now or utcnow()))
+        return self._release(expired, "lease expired; recovered")
 
     def release(self, worker: str) -> list[StatusChange]:
         """Return every row `worker` still holds to its last good status (a run ending early)."""
-        return self._release(Recording.claimed_by == worker, f"released by {worker}")
+        held = and_(Recording.status.in_(WORKING), Recording.claimed_by == worker)
+        return self._release(held, f"released by {worker}")
 
     def reset(self, ids: Iterable[int] | None = None) -> list[StatusChange]:
         """Return FAILED and working (stuck) rows to their last good status, attempts cleared."""
@@ -342,16 +330,13 @@ class RecordingStore:
         return self._release(movable, "reset by user", clear_attempts=True)
 
     def _release(self, condition, reason: str, clear_attempts: bool = False) -> list[StatusChange]:
+        """Move the rows matching `condition` (working or FAILED ones) to their restart point."""
         changes: list[StatusChange] = []
         with self.session() as session:
             rows = session.scalars(
-                select(Recording)
-                .where(condition, Recording.status.in_([*WORKING, S.FAILED]))
-                .with_for_update(skip_locked=True)
+                select(Recording).where(condition).with_for_update(skip_locked=True)
             ).all()
             for row in rows:
-                if row.status == S.FAILED and not clear_attempts:
-                    continue
                 target = restart_point(row.status, row.last_good_status)
                 check_transition(row.id, row.status, target)
                 changes.append(StatusChange(row.id, row.status, target))
@@ -362,6 +347,17 @@ class RecordingStore:
                     if publication.status in (PlatformStatus.UPLOADING, PlatformStatus.FAILED):
                         publication.status = PlatformStatus.PENDING
         return changes
+
+
+def _rows(session: Session, ids: Sequence[int]) -> list[Recording]:
+    """The recordings with these IDs, publications loaded, in pipeline order."""
+    query = (
+        select(Recording)
+        .where(Recording.id.in_(list(ids)))
+        .options(selectinload(Recording.publications))
+        .order_by(Recording.start_time, Recording.id)
+    )
+    return list(session.scalars(query))
 
 
 def _sync_changes(
