@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Literal
 
 from integrations.media.errors import FFmpegError, MediaError, UnsupportedMediaError
-from integrations.media.ffmpeg import run_ffmpeg
+from integrations.media.ffmpeg import run_ffmpeg, selected_ffmpeg
 from integrations.media.h264 import (
     Avcc,
     AvccError,
@@ -39,6 +39,7 @@ logger = logging.getLogger(__name__)
 
 CutMethod = Literal["copy", "smart", "reencode"]
 _SUPPORTED_PIX_FMTS = {"yuv420p", "yuvj420p", "yuv422p", "yuv444p", "yuv420p10le"}
+_INDEX_TOO_SMALL = "reserved_moov_size is too small"
 _SMART_PROFILES = {
     "Baseline": "baseline",
     "Constrained Baseline": "baseline",
@@ -268,8 +269,11 @@ def _output_args(info: MediaInfo, plan: CutPlan, output: Path, faststart: bool) 
         if faststart
         else ["-moov_size", str(moov_reserve(info, plan.duration))]
     )
+    # The audio input's -t already ends the span; FFmpeg 4.x ignores it for a source whose
+    # timestamps do not start at 0, so the output is bounded too (half a frame of slack).
+    limit = f"{plan.duration + plan.frame_duration / 2:.6f}"
     return [
-        *maps, "-map_metadata", "-1", "-map_chapters", "-1",
+        *maps, "-map_metadata", "-1", "-map_chapters", "-1", "-t", limit,
         *layout, "-f", "mp4", "-y", str(output),
     ]  # fmt: skip
 
@@ -313,15 +317,18 @@ def _join(
     timeout = settings.timeout_base + settings.copy_timeout_per_second * plan.duration
     common = [*video_input, *audio_input, "-c", "copy"]
     try:
-        run_ffmpeg(
+        stderr = run_ffmpeg(
             [*common, *_output_args(info, plan, output, faststart=False)],
             timeout=timeout,
             duration=plan.duration,
             progress=progress,
-        )
+        ).stderr
     except FFmpegError as exc:
-        if "moov" not in exc.stderr.lower():
+        if _INDEX_TOO_SMALL not in exc.stderr:
             raise
+        stderr = exc.stderr
+    # FFmpeg before 6 reports a too small reservation but still exits 0.
+    if _INDEX_TOO_SMALL in stderr:
         logger.warning("reserved MP4 index space too small; writing with +faststart instead")
         run_ffmpeg(
             [*common, *_output_args(info, plan, output, faststart=True)],
@@ -351,12 +358,14 @@ def encode_head(
 ) -> None:
     """Re-encode the frames from the start up to (not including) the next keyframe."""
     assert info.video is not None
+    ffmpeg = selected_ffmpeg()
     timescale = info.video.time_base.denominator if info.video.time_base.numerator == 1 else 90000
     args = [
         # Seek a quarter frame early: the first kept frame must not be lost to rounding.
         "-ss", _ss(info, plan.start - plan.frame_duration / 4), "-i", str(source),
         "-map", "0:v:0", "-an", "-sn", "-dn", "-frames:v", str(plan.head_frames),
-        "-vf", "setpts=PTS-STARTPTS", "-fps_mode", "passthrough", "-enc_time_base:v", "demux",
+        "-vf", "setpts=PTS-STARTPTS", *ffmpeg.passthrough_timestamps(),
+        *ffmpeg.keep_source_time_base(),
         *_x264_args(info, settings, match_source=True, parameter_set_id=parameter_set_id),
         "-video_track_timescale", str(timescale), "-f", "mp4", "-y", str(head),
     ]  # fmt: skip
@@ -400,7 +409,7 @@ def reencode(
         "-ss", _ss(info, plan.start - plan.frame_duration / 4),
         "-t", f"{plan.duration:.6f}", "-i", str(source),
         *(_audio_input(source, info, plan) if info.audio else []),
-        "-vf", "setpts=PTS-STARTPTS", "-fps_mode", "passthrough",
+        "-vf", "setpts=PTS-STARTPTS", *selected_ffmpeg().passthrough_timestamps(),
         *_x264_args(info, settings, match_source=False), "-c:a", "copy",
         *_output_args(info, plan, output, faststart=True),
     ]  # fmt: skip

@@ -1,4 +1,4 @@
-"""Where the FFmpeg binary comes from (`FFMPEG_BINARY`, PATH, or the bundled one), how to run it."""
+"""Which FFmpeg binary runs (`FFMPEG_BINARY`, PATH, or the bundled one), and how it is run."""
 
 from __future__ import annotations
 
@@ -15,24 +15,61 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from config.settings import get_settings
+from integrations.media.capabilities import (
+    MINIMUM,
+    FFmpegCapabilities,
+    UnsupportedFFmpegError,
+    inspect_ffmpeg,
+)
 from integrations.media.errors import FFmpegError, FFmpegTimeoutError
 
+logger = logging.getLogger(__name__)
 
-@lru_cache(maxsize=1)
-def ffmpeg_binary() -> str:
-    """Path of the ffmpeg to run; imageio-ffmpeg's static build when nothing else is set."""
-    configured = get_settings().ffmpeg_binary
-    if configured:
-        return configured
-    on_path = shutil.which("ffmpeg")
-    if on_path:
-        return on_path
+
+def bundled_ffmpeg() -> str:
+    """Path of the static FFmpeg build that comes with the install (imageio-ffmpeg)."""
     import imageio_ffmpeg
 
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
-logger = logging.getLogger(__name__)
+@lru_cache(maxsize=1)
+def selected_ffmpeg() -> FFmpegCapabilities:
+    """The FFmpeg to run: `FFMPEG_BINARY`, else the one on PATH if it can cut, else the bundled one.
+
+    Raises `UnsupportedFFmpegError` when `FFMPEG_BINARY` names a binary that cannot do what
+    processing needs: the user asked for it, so it is not silently replaced.
+    """
+    configured = get_settings().ffmpeg_binary
+    if configured:
+        chosen = inspect_ffmpeg(shutil.which(configured) or configured)
+        if not chosen.usable:
+            raise UnsupportedFFmpegError(
+                f"FFMPEG_BINARY={configured} is FFmpeg {chosen.version}, which lacks "
+                f"{'; '.join(chosen.missing)}. zoom-publisher needs {MINIMUM} or newer: "
+                "point FFMPEG_BINARY at such a build, or unset it to use the bundled FFmpeg."
+            )
+        return chosen
+    on_path = shutil.which("ffmpeg")
+    if on_path:
+        system = inspect_ffmpeg(on_path)
+        if system.usable:
+            return system
+        bundled = inspect_ffmpeg(bundled_ffmpeg())
+        logger.warning(
+            "ffmpeg on PATH is %s and lacks %s; using the bundled FFmpeg %s instead",
+            system.describe(),
+            "; ".join(system.missing),
+            bundled.version,
+        )
+        return bundled
+    return inspect_ffmpeg(bundled_ffmpeg())
+
+
+def ffmpeg_binary() -> str:
+    """Path of the ffmpeg to run (see `selected_ffmpeg`)."""
+    return selected_ffmpeg().path
+
 
 ProgressCallback = Callable[[float], None]
 _PR_SET_PDEATHSIG = 1

@@ -91,10 +91,10 @@ def loudnorm_filter(profile: LoudnessProfile, measured: LoudnessMeasurement) -> 
     )
 
 
-def _video_filters(profile: CompressionProfile) -> list[str]:
+def _video_filters(profile: CompressionProfile, source_fps: float | None) -> list[str]:
     filters = []
-    if profile.max_fps:
-        filters.append(f"fps=fps='min(source_fps,{profile.max_fps:g})'")
+    if profile.max_fps and (source_fps is None or source_fps > profile.max_fps):
+        filters.append(f"fps=fps={profile.max_fps:g}")
     if profile.max_height:
         filters.append(f"scale=-2:'min(ih,{profile.max_height})'")
     return filters
@@ -135,7 +135,7 @@ def apply_profiles(
         args += ["-c:a", "copy"]
     compression = profiles.compression
     if compression.enabled:
-        filters = _video_filters(compression)
+        filters = _video_filters(compression, float(info.video.fps) if info.video else None)
         if filters:
             args += ["-vf", ",".join(filters)]
         args += [
@@ -145,10 +145,12 @@ def apply_profiles(
         result.applied.append("compression")
     else:
         args += ["-c:v", "copy"]
+    # -t: loudnorm in FFmpeg 7.0 adds 0.1 s of audio at the end.
+    args += ["-t", f"{info.duration:.6f}", "-movflags", "+faststart", "-f", "mp4"]
     started = time.monotonic()
     with atomic_output(destination) as temp:
         run_ffmpeg(
-            [*args, "-movflags", "+faststart", "-f", "mp4", "-y", str(temp)],
+            [*args, "-y", str(temp)],
             timeout=timeout,
             duration=info.duration,
             progress=progress,
