@@ -17,6 +17,7 @@ from config.settings import Settings, get_settings
 from flows.dry_run import preview_download, preview_process, preview_sync, preview_upload
 from flows.engine import Stage, run_stages
 from flows.hooks import RELEASE_HOOKS
+from flows.preflight import unusable_ffmpeg
 from flows.report import finish_run
 from flows.sync import sync_flow, sync_range
 from flows.zoom_cleanup import free_zoom_storage_flow
@@ -80,6 +81,8 @@ def full_pipeline_flow(
     Ends Completed when every recording reached a final or waiting state, Failed otherwise.
     `dry_run`: what each stage would do now, from reads only (nothing changes anywhere).
     """
+    if problem := unusable_ffmpeg():
+        return problem
     if dry_run:
         return preview_pipeline(platforms, recording_ids, sync, last_days)
     logger = get_run_logger()

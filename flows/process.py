@@ -12,6 +12,7 @@ from config.settings import get_settings
 from flows.dry_run import preview_process
 from flows.engine import Stage, run_stages
 from flows.hooks import RELEASE_HOOKS
+from flows.preflight import unusable_ffmpeg
 from flows.report import finish_run
 from tasks.common import worker_identity
 from tasks.process import process_recording_task
@@ -28,6 +29,8 @@ def process_flow(
     """Trim every downloaded recording (or only `recording_ids`), up to one per core at once.
 
     With `dry_run`, only detects the trim points (nothing is written)."""
+    if problem := unusable_ffmpeg():
+        return problem
     if dry_run:
         return preview_process(recording_ids)
     limit = get_settings().process_concurrency

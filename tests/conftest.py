@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from config.settings import get_settings
+from integrations.media.ffmpeg import bundled_ffmpeg, selected_ffmpeg
 from integrations.store.repository import RecordingStore
 
 os.environ.setdefault("COLUMNS", "200")  # Rich tables in CliRunner output: no wrapping
@@ -19,6 +21,9 @@ POSTGRES_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 POSTGRES_REQUIRED = os.environ.get("REQUIRE_POSTGRES") == "1" or os.environ.get("CI") == "true"
+SYSTEM_FFMPEG_REQUIRED = (
+    os.environ.get("REQUIRE_SYSTEM_FFMPEG") == "1" or os.environ.get("CI") == "true"
+)
 
 
 @pytest.fixture(autouse=True)
@@ -30,8 +35,34 @@ def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
     monkeypatch.setenv("APP_CONFIG", str(tmp_path / "app_config.json"))
     monkeypatch.delenv("DATABASE_URL", raising=False)
     get_settings.cache_clear()
+    selected_ffmpeg.cache_clear()
     yield
     get_settings.cache_clear()
+    selected_ffmpeg.cache_clear()
+
+
+@pytest.fixture(params=["system", "bundled"])
+def ffmpeg_build(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run the test with the distribution's FFmpeg on PATH, then with the bundled build.
+
+    "system" leaves `FFMPEG_BINARY` unset, so the PATH lookup itself is what picks it.
+    """
+    if request.param == "bundled":
+        monkeypatch.setenv("FFMPEG_BINARY", bundled_ffmpeg())
+    else:
+        monkeypatch.delenv("FFMPEG_BINARY", raising=False)
+        on_path = shutil.which("ffmpeg")
+        if on_path is None or os.path.realpath(on_path) == os.path.realpath(bundled_ffmpeg()):
+            message = "no distribution FFmpeg on PATH (apt install ffmpeg)"
+            if SYSTEM_FFMPEG_REQUIRED:
+                pytest.fail(message + " (required here: REQUIRE_SYSTEM_FFMPEG=1 or CI=true)")
+            pytest.skip(message)
+    get_settings.cache_clear()
+    selected_ffmpeg.cache_clear()
+    chosen = selected_ffmpeg()
+    if request.param == "system":
+        assert chosen.path == on_path, f"PATH's FFmpeg was not chosen: {chosen.describe()}"
+    return chosen.version
 
 
 @pytest.fixture(scope="session")

@@ -20,6 +20,8 @@ from integrations.sandbox.server import LoopbackServer
 from integrations.sandbox.zoom import FileSpec, ZoomEmulator
 from integrations.zoom import RetryPolicy, ZoomClient
 
+pytestmark = pytest.mark.usefixtures("ffmpeg_build")  # system FFmpeg, then bundled
+
 
 def make_clip(path: Path, seconds: float, freq: int) -> Path:
     subprocess.run(

@@ -19,6 +19,8 @@ from integrations.media.profiles import (
     parse_loudnorm,
 )
 
+pytestmark = pytest.mark.usefixtures("ffmpeg_build")  # system FFmpeg, then bundled
+
 # A quiet tone (-30 dBFS), 48 kHz like Zoom's, small picture.
 QUIET = MediaSpec(duration=6.0, tone_db=-30.0)
 

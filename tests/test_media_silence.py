@@ -36,6 +36,8 @@ NOISY_HEAD = MediaSpec(
     coughs=((2.5, 0.3), (5.2, 0.3), (17.6, 0.3)),
 )
 
+pytestmark = pytest.mark.usefixtures("ffmpeg_build")  # system FFmpeg, then bundled
+
 
 def test_noise_floor_and_short_coughs_are_silence() -> None:
     span = detect_sound(cached_media(NOISY_HEAD), 20.0)

@@ -27,6 +27,8 @@ from integrations.media.verify import (
     top_level_atoms,
 )
 
+pytestmark = pytest.mark.usefixtures("ffmpeg_build")  # system FFmpeg, then bundled
+
 FRAME = 1 / 30
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -81,6 +81,7 @@ def assert_published_once(world: DemoWorld, store: RecordingStore) -> None:
             assert publication.status == PlatformStatus.UPLOADED and publication.url
 
 
+@pytest.mark.usefixtures("ffmpeg_build")
 def test_full_pipeline_publishes_every_lecture_and_skips_the_rest(world: DemoWorld) -> None:
     store = RecordingStore(get_settings().resolved_database_url)
 

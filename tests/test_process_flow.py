@@ -12,6 +12,8 @@ from flows.process import process_flow
 from integrations.store.repository import RecordingStore
 from integrations.store.states import ProcessingStatus
 
+pytestmark = pytest.mark.usefixtures("ffmpeg_build")  # system FFmpeg, then bundled
+
 S = ProcessingStatus
 
 

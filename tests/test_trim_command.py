@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from media_factory import MediaSpec, make_media
 
+pytestmark = pytest.mark.usefixtures("ffmpeg_build")  # system FFmpeg, then bundled
+
 
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:

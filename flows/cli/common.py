@@ -32,12 +32,13 @@ def friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         from config.app_config import ConfigError
         from config.errors import CredentialsMissingError
         from flows.selection import SelectionError
+        from integrations.media.capabilities import UnsupportedFFmpegError
         from integrations.store.database import StoreUnavailableError
         from integrations.store.repository import RecordingNotFoundError
 
         try:
             return func(*args, **kwargs)
-        except ConfigError as exc:
+        except (ConfigError, UnsupportedFFmpegError) as exc:
             fail(str(exc), 2)
         except SelectionError as exc:
             fail(str(exc), 2)
@@ -47,6 +48,13 @@ def friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             fail("interrupted; run the command again to continue where it stopped", 130)
 
     return wrapper
+
+
+def require_ffmpeg() -> None:
+    """Stop (exit 2) before any file is touched when the FFmpeg to run cannot cut."""
+    from integrations.media.ffmpeg import selected_ffmpeg
+
+    selected_ffmpeg()
 
 
 def open_store():

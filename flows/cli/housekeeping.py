@@ -7,7 +7,15 @@ from pathlib import Path
 
 import click
 
-from flows.cli.common import app_config, fail, friendly_errors, open_store, out, run_flow
+from flows.cli.common import (
+    app_config,
+    fail,
+    friendly_errors,
+    open_store,
+    out,
+    require_ffmpeg,
+    run_flow,
+)
 
 
 @click.command()
@@ -64,6 +72,7 @@ def free_zoom(dry_run: bool) -> None:
 @friendly_errors
 def demo(work_dir: Path) -> None:
     """Run the whole pipeline against local Zoom, YouTube and VK emulators (no accounts needed)."""
+    require_ffmpeg()
     from flows.demo import run_demo
     from flows.render import publications_table, recordings_table
 

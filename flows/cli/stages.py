@@ -21,6 +21,7 @@ from flows.cli.common import (
     platforms_of,
     print_outcome,
     print_preview,
+    require_ffmpeg,
     require_selection,
     run_flow,
     run_stage,
@@ -90,6 +91,7 @@ def download(all_: bool, recordings: str | None, interactive: bool, dry_run: boo
 @friendly_errors
 def process(all_: bool, recordings: str | None, interactive: bool, dry_run: bool) -> None:
     """Cut silent starts and ends off downloaded recordings (frame-accurate, no full re-encode)."""
+    require_ffmpeg()
     from flows.process import process_flow
 
     run_stage("process", process_flow, all_, recordings, interactive, dry_run)
@@ -157,6 +159,7 @@ def trim(
     options = options.model_copy(update={k: v for k, v in overrides.items() if v is not None})
     if destination.resolve() == source.resolve():
         raise UsageProblem("DESTINATION must differ from SOURCE")
+    require_ffmpeg()
     with Progress(console=out, transient=True) as progress:
         bar = progress.add_task(f"Trimming {source.name}", total=1.0)
         try:
@@ -193,6 +196,7 @@ def full_process(**options: Any) -> None:
     """Sync, then download, process and upload as a stream (default: every enabled platform)."""
     ids = require_selection(options["all_"], options["recordings"], options["interactive"])
     app_config(None, missing_ok=True)
+    require_ffmpeg()
     from flows.pipeline import full_pipeline_flow
 
     sync_first = not options["no_sync"]
