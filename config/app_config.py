@@ -2,18 +2,32 @@
 
 A wrong file raises `ConfigError` with one line per problem, each naming the field, e.g.
 `video_title_mapping.mapping_rules[2].pattern: missing`.
+
+The files of the tool this project replaces load unchanged: IDs may be JSON numbers or strings,
+VK privacy may be given as VK's numeric codes ("0"), and keys this project does not know are
+ignored (listed by `config check`) unless they look like a misspelt known key, which is an
+error because the setting it was meant to change would silently keep its default.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 import string
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from config.processing import ProcessingProfiles
 
@@ -31,8 +45,61 @@ class ConfigError(ValueError):
         super().__init__(f"{source} is not valid:\n" + "\n".join(f"  {p}" for p in problems))
 
 
+def _id_as_text(value: object) -> object:
+    """IDs are written both as JSON numbers (`123456`) and as strings: keep them as text."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+ConfiguredId = Annotated[str, BeforeValidator(_id_as_text)]
+
+# VK's numeric privacy codes, as the seed writes them ("0"), and the names the API takes.
+VK_PRIVACY_CODES = {"0": "all", "1": "friends", "2": "friends_of_friends", "3": "only_me"}
+
+
+def _vk_privacy(value: object) -> object:
+    text = _id_as_text(value)
+    return VK_PRIVACY_CODES.get(text, text) if isinstance(text, str) else text
+
+
+VkPrivacy = Annotated[str, BeforeValidator(_vk_privacy)]
+
+
+class ConfiguredIdError(ValueError):
+    """A configured ID that the platform needs as a number is not one."""
+
+
+def vk_number(value: str | None, field: str) -> int | None:
+    """A configured VK ID as the number the API takes (a leading minus is an owner id)."""
+    if value is None or value == "":
+        return None
+    if not value.lstrip("-").isdigit():
+        raise ConfiguredIdError(
+            f"{field} is {value!r}, not a VK ID (a number such as 123456): "
+            "put the real ID there, then run `zoom-publisher reset` for the failed recordings"
+        )
+    return abs(int(value))
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    """A section of the file: unknown keys are kept aside, misspelt known keys are errors."""
+
+    model_config = ConfigDict(extra="allow", str_strip_whitespace=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_misspelt_keys(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        known = list(cls.model_fields)
+        typos = []
+        for key in data:
+            if key not in cls.model_fields and isinstance(key, str):
+                close = difflib.get_close_matches(key, known, n=1, cutoff=0.8)
+                if close:
+                    typos.append(f"unknown field {key!r}: did you mean {close[0]!r}?")
+        if typos:
+            raise ValueError("; ".join(typos))
+        return data
 
 
 def template_placeholders(template: str) -> set[str]:
@@ -54,9 +121,9 @@ class MappingRule(TitleTemplate):
 
     pattern: str
     regex: bool | None = None  # None: a regex only when the pattern is one (see config.titles)
-    youtube_playlist_id: str | None = None
+    youtube_playlist_id: ConfiguredId | None = None
     youtube_playlist_title: str | None = None
-    vk_album_id: str | None = None
+    vk_album_id: ConfiguredId | None = None
     vk_album_title: str | None = None
 
     @field_validator("pattern")
@@ -135,9 +202,9 @@ class YouTubeSettings(_Strict):
 
 class VkSettings(_Strict):
     enabled: bool = False
-    group_id: str | None = None
-    default_privacy: str = "all"
-    privacy_comment: str = "all"
+    group_id: ConfiguredId | None = None
+    default_privacy: VkPrivacy = "all"
+    privacy_comment: VkPrivacy = "all"
     no_comments: bool = False
     repeat: bool = False
     credentials_file: str | None = None
@@ -162,6 +229,36 @@ class AppConfig(_Strict):
     platforms: Platforms = Field(default_factory=Platforms)
     upload_settings: UploadSettings = Field(default_factory=UploadSettings)
     processing: ProcessingProfiles = Field(default_factory=ProcessingProfiles)
+
+    def notes(self) -> list[str]:
+        """What `config check` points out without refusing the file: ignored keys, odd IDs."""
+        notes = [f"{where}: not a setting zoom-publisher knows; ignored" for where in ignored(self)]
+        vk_ids = [("platforms.vk.group_id", self.platforms.vk.group_id)]
+        vk_ids += [
+            (f"video_title_mapping.mapping_rules[{n}].vk_album_id", rule.vk_album_id)
+            for n, rule in enumerate(self.video_title_mapping.mapping_rules)
+        ]
+        for field, value in vk_ids:
+            try:
+                vk_number(value, field)
+            except ConfiguredIdError as exc:
+                notes.append(f"{exc.args[0].split(':')[0]}; VK uploads that need it will fail")
+        return notes
+
+
+def ignored(model: BaseModel, where: str = "") -> list[str]:
+    """Paths of the keys in the file that no setting took (kept as the model's extras)."""
+    found = [f"{where}.{key}" if where else key for key in model.model_extra or {}]
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        path = f"{where}.{name}" if where else name
+        if isinstance(value, BaseModel):
+            found += ignored(value, path)
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                if isinstance(item, BaseModel):
+                    found += ignored(item, f"{path}[{index}]")
+    return found
 
 
 def format_location(location: tuple[str | int, ...]) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-from config.app_config import ConfigError, describe_errors, read_json
+from config.app_config import ConfigError, ConfiguredId, describe_errors, read_json
 
 
 class _File(BaseModel):
@@ -19,8 +19,8 @@ class _File(BaseModel):
 
 class ZoomAccountEntry(_File):
     account: str = Field(min_length=1)
-    account_id: str = Field(min_length=1)
-    client_id: str = Field(min_length=1)
+    account_id: ConfiguredId = Field(min_length=1)
+    client_id: ConfiguredId = Field(min_length=1)
     client_secret: SecretStr
 
     @field_validator("client_secret")
@@ -42,12 +42,7 @@ class YouTubeCredsFile(_File):
 
 class VkCredsFile(_File):
     access_token: SecretStr
-    group_id: str = Field(min_length=1)
-
-    @field_validator("group_id", mode="before")
-    @classmethod
-    def _as_text(cls, value: Any) -> Any:
-        return str(value) if isinstance(value, int) else value
+    group_id: ConfiguredId = Field(min_length=1)
 
 
 class GoogleClient(_File):

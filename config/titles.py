@@ -104,6 +104,20 @@ def _fill(template: str | None, values: dict[str, str]) -> str | None:
     return clean_title(template.format_map(_Blank(values))) if template else None
 
 
+def resolve_thumbnail(directory: Path, name: str | None) -> Path | None:
+    """Where a rule's `thumbnail` is: as written when that exists or already starts with the
+    thumbnail directory (the seed writes `thumbnails/course.png` beside `thumbnails/`), else
+    inside the directory."""
+    if not name:
+        return None
+    path = Path(name)
+    if path.is_absolute() or path.exists():
+        return path
+    if directory.parts and path.parts[: len(directory.parts)] == directory.parts:
+        return path
+    return directory / path
+
+
 def render(
     mapping: VideoTitleMapping, topic: str, start_time: datetime, pattern: str | None = None
 ) -> Publication:
@@ -118,11 +132,7 @@ def render(
     }
     youtube_title = clean_title(rule.youtube_title_template.format_map(_Blank(values)), topic)
     vk_template = rule.vk_title_template or rule.youtube_title_template
-    thumbnail = None
-    if rule.thumbnail:
-        thumbnail = Path(rule.thumbnail)
-        if not thumbnail.is_absolute():
-            thumbnail = mapping.thumbnail_directory / thumbnail
+    thumbnail = resolve_thumbnail(mapping.thumbnail_directory, rule.thumbnail)
     is_rule = isinstance(rule, MappingRule)
     return Publication(
         youtube_title=youtube_title,

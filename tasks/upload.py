@@ -32,7 +32,7 @@ from typing import Any
 
 from prefect.states import State
 
-from config.app_config import AppConfig, load_app_config
+from config.app_config import AppConfig, load_app_config, vk_number
 from config.secrets import vk_credentials, youtube_credentials
 from config.settings import Settings, get_settings
 from config.titles import Publication as Rendered
@@ -452,7 +452,7 @@ def publish_vk(job: UploadJob, publication: Publication) -> PlatformResult:
     rules = job.config.upload_settings
     client = VkClient(
         credentials.access_token.get_secret_value(),
-        group_id=int(group) if group else None,
+        group_id=vk_number(group, "platforms.vk.group_id (or group_id in the VK credentials)"),
         api_url=job.settings.vk_api_url,
         retry_attempts=rules.retry_attempts,
         backoff_base=rules.retry_delay,
@@ -507,9 +507,10 @@ def publish_vk(job: UploadJob, publication: Publication) -> PlatformResult:
 
 def _vk_album(job: UploadJob, publication: Publication, client: VkClient) -> int | None:
     rendered = job.rendered
-    known = publication.collection_id or rendered.vk_album_id
-    if known:
-        return int(known)
+    if publication.collection_id:
+        return int(publication.collection_id)
+    if rendered.vk_album_id:
+        return vk_number(rendered.vk_album_id, f"vk_album_id of the rule {rendered.rule_pattern!r}")
     if not rendered.vk_album_title:
         return None
     with collection_lock(Platform.VK, rendered.vk_album_title):

@@ -193,7 +193,7 @@ def test_save_credentials_makes_blocks_the_clients_accept(world, prefect_harness
         "vk-credentials/vk",
     ]
     accounts = {a.account: a for a in zoom_accounts()}
-    assert accounts.keys() == {"physics", "compsci"}
+    assert {"physics", "compsci"} <= accounts.keys()  # the harness is shared with other tests
     physics = accounts["physics"]
     assert physics.client_secret.get_secret_value() == world.accounts["physics"].client_secret
     block = youtube_credentials()

@@ -95,6 +95,7 @@ def require_selection(all_: bool, recordings: str | None, interactive: bool) -> 
 
 
 def app_config(path: Path | None, missing_ok: bool = False):
+    """APP_CONFIG (or `path`) validated: a wrong file stops the command (exit 2) before any work."""
     from config.app_config import load_app_config
     from config.settings import get_settings
 
@@ -167,6 +168,7 @@ def run_stage(
     dry_run: bool,
 ) -> None:
     """One stage's flow over the chosen recordings, its dry run, or -i's pick."""
+    app_config(None, missing_ok=True)
     ids = chosen_ids(stage, require_selection(all_, recordings, interactive), interactive)
     if dry_run:
         print_preview({stage: run_flow(flow, recording_ids=ids, dry_run=True)})

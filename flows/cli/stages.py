@@ -110,8 +110,8 @@ def upload(**options: Any) -> None:
     if not (options["youtube"] or options["vk"] or options["all_platforms"]):
         raise UsageProblem("choose where: --youtube, --vk or --all-platforms")
     selected = require_selection(options["all_"], options["recordings"], options["interactive"])
-    ids = chosen_ids("upload", selected, options["interactive"])
     config = app_config(None, missing_ok=True)
+    ids = chosen_ids("upload", selected, options["interactive"])
     platforms = platforms_of(options["youtube"], options["vk"], options["all_platforms"])
     from flows.upload import upload_flow
 

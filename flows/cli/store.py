@@ -44,6 +44,8 @@ def list_(last: int | None, from_: datetime | None, to: datetime | None, all_: b
     """Show recordings in the store (today's by default) with their status per platform."""
     from flows.render import recordings_table
 
+    app_config(None, missing_ok=True)  # a wrong file is reported now, not at the next stage
+
     since, until, label = _period(last, from_, to, all_)
     store = open_store()
     try:
@@ -130,6 +132,8 @@ def config_check(path: Path | None) -> None:
         f"{path or get_settings().app_config} is valid: {len(mapping.mapping_rules)} mapping "
         f"rules, platforms enabled: {', '.join(enabled) or 'none'}."
     )
+    for note in config.notes():
+        out.print(f"  note: {note}", highlight=False)
 
 
 @config_group.command("title")
