@@ -109,6 +109,22 @@ def zoom_account_names() -> list[str]:
     return names
 
 
+def zoom_block_for(account: str) -> str:
+    """The block of the Zoom account a recording names: by the account's name, or by its Zoom
+    `account_id` (how the webhook stores an account that was not configured yet)."""
+    documents = _documents(ZoomAccount.get_block_type_slug())
+    by_name = zoom_block_name(account)
+    if any(name == by_name for name, _ in documents):
+        return by_name
+    for name, data in documents:
+        if data.get("account_id") == account:
+            return name
+    raise CredentialsMissingError(
+        f"no Zoom account {account!r} is configured: run `zoom-publisher credentials import "
+        "--zoom FILE` with it, then run the stage again"
+    )
+
+
 def zoom_accounts() -> list[ZoomAccount]:
     """Every configured Zoom account, secrets loaded."""
     return [ZoomAccount.load(name) for name in zoom_account_names()]

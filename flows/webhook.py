@@ -3,11 +3,14 @@
 `integrations.webhook_app.create_app` verifies, deduplicates and acknowledges Zoom's events;
 `RecordingCompletedHandler` is its callback. For each event it
 
-1. maps the payload's `account_id` to a configured Zoom account (the `ZoomAccount` blocks;
-   events of any other account are logged and ignored),
+1. maps the payload's `account_id` to a configured Zoom account (the `ZoomAccount` blocks);
+   an account not configured yet (the webhook is often set up before `credentials import`)
+   is stored under its Zoom `account_id`, which the download stage resolves once the account
+   is imported, and one log line per such account says so,
 2. stores the instance exactly as a sync would (`upsert_synced`: idempotent, the same filters,
    so a too-short recording lands SKIPPED),
-3. starts the full pipeline for the row if it is INITIALIZED: a run of the deployment
+3. starts the full pipeline for the row if it is INITIALIZED and its account is configured:
+   a run of the deployment
    `settings.webhook_deployment` when a Prefect server is configured (`PREFECT_API_URL`),
    otherwise (or when that deployment does not exist) `full_pipeline_flow` in this process, in
    one background thread, one run at a time.
@@ -130,6 +133,7 @@ class RecordingCompletedHandler:
         self.starter = starter if starter is not None else PipelineStarter(settings)
         self._settings = settings
         self._started: set[int] = set()
+        self._waiting_accounts: set[str] = set()
         self._lock = threading.Lock()
 
     @property
@@ -164,15 +168,12 @@ class RecordingCompletedHandler:
         event = {k: v for k, v in job.items() if k != "download_token"}  # never kept
         uuid = str(event.get("uuid") or "")
         account_id = str(event.get("account_id") or "")
-        account = self.account_name(account_id) if account_id else None
+        if not account_id:
+            logger.warning("Zoom webhook: instance %s names no Zoom account; ignored", uuid)
+            return Handled(uuid, ignored="no account")
+        account = self.account_name(account_id)
         if account is None:
-            logger.warning(
-                "Zoom webhook: instance %s belongs to Zoom account %r, which is not configured "
-                "(`zoom-publisher credentials show`); ignored",
-                uuid,
-                account_id or "(none)",
-            )
-            return Handled(uuid, ignored="unknown account")
+            self._note_waiting(account_id)
         try:
             instance = parse_instance(event, self.settings.mp4_view_priority)
         except (KeyError, TypeError, ValueError) as exc:
@@ -182,11 +183,21 @@ class RecordingCompletedHandler:
         store = self.store
         skip = why_skipped(instance)
         stored = store.upsert_synced(
-            instance.uuid, _scrub(recording_values(account, instance)), skip
+            instance.uuid, _scrub(recording_values(account or account_id, instance)), skip
         )
         row = store.by_uuid(instance.uuid)
         if row is None:  # deleted in between; nothing to run
             return Handled(uuid, stored=stored)
+        if account is None:
+            logger.info(
+                "Zoom webhook: recording %s (%s) %s as %s; it waits for Zoom account %s",
+                row.id,
+                row.topic,
+                stored,
+                row.status.value,
+                account_id,
+            )
+            return Handled(uuid, row.id, row.status, stored)
         if row.status != ProcessingStatus.INITIALIZED:
             logger.info(
                 "Zoom webhook: recording %s (%s) %s as %s%s; no run started",
@@ -216,6 +227,19 @@ class RecordingCompletedHandler:
             )
             raise
         return Handled(uuid, row.id, row.status, stored, started=True)
+
+    def _note_waiting(self, account_id: str) -> None:
+        """Say once per account that its recordings are stored but cannot be fetched yet."""
+        with self._lock:
+            fresh = account_id not in self._waiting_accounts
+            self._waiting_accounts.add(account_id)
+        if fresh:
+            logger.warning(
+                "Zoom webhook: no configured Zoom account can fetch the files of Zoom account "
+                "%s yet; its recordings are stored and wait. Import it with `zoom-publisher "
+                "credentials import --zoom FILE`: the next run picks them up",
+                account_id,
+            )
 
 
 class InProcessRunner:

@@ -14,7 +14,7 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 
 from config.app_config import AppConfig, load_app_config
-from config.blocks import zoom_block_name
+from config.secrets import zoom_block_for
 from config.settings import get_settings
 from integrations.cleanup import (
     CleanupCandidate,
@@ -91,7 +91,7 @@ def free_zoom_storage_flow(dry_run: bool = False) -> list[dict[str, Any]]:
         recording = pending[decision.candidate.recording_id]
         done = decision.removes and not dry_run
         if done:
-            with ZoomClient(zoom_account(zoom_block_name(recording.account))) as client:
+            with ZoomClient(zoom_account(zoom_block_for(recording.account))) as client:
                 client.delete_recordings(recording.zoom_uuid, action=decision.action)
             store.update_fields(
                 recording.id, zoom_cleanup=decision.action, zoom_cleaned_at=utcnow()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from prefect.states import State
 
-from config.blocks import zoom_block_name
+from config.secrets import zoom_block_for
 from config.settings import get_settings
 from integrations.download import (
     DownloadError,
@@ -60,7 +60,7 @@ def fetch(recording: Recording) -> StageOutcome:
     """Download every MP4 segment (resuming), verify, join; the transcript beside it."""
     files = [StoredFile(f["download_url"], int(f["size"])) for f in recording.video_files]
     dest = destination(recording)
-    with ZoomClient(zoom_account(zoom_block_name(recording.account))) as client:
+    with ZoomClient(zoom_account(zoom_block_for(recording.account))) as client:
         if _already_downloaded(dest, files):
             run_logger().info("Recording %s: %s is already complete", recording.id, dest.name)
         else:

@@ -178,14 +178,19 @@ def test_a_redelivery_the_app_accepts_again_does_not_start_twice(
     assert started == [first.recording_id]
 
 
-def test_an_unknown_account_stores_nothing(
+def test_an_account_not_configured_yet_is_stored_and_waits_saying_so_once(
     client: TestClient, store: RecordingStore, started: list[int], caplog: pytest.LogCaptureFixture
 ) -> None:
-    response = post(client, completed(meeting(), account_id="someone-else"))
+    first = post(client, completed(meeting("inst-a=="), account_id="someone-else"))
+    second = post(client, completed(meeting("inst-b=="), account_id="someone-else"))
 
-    assert response.status_code == 200
-    assert rows(store) == [] and started == []
-    assert "someone-else" in caplog.text and "not configured" in caplog.text
+    assert first.status_code == second.status_code == 200
+    stored = rows(store)
+    assert [r.zoom_uuid for r in stored] == ["inst-a==", "inst-b=="]
+    assert {r.account for r in stored} == {"someone-else"}
+    assert {r.status for r in stored} == {S.INITIALIZED}
+    assert started == [], "nothing can download it before the account is imported"
+    assert caplog.text.count("no configured Zoom account can fetch the files") == 1
 
 
 def test_a_too_short_recording_is_stored_skipped_and_starts_nothing(

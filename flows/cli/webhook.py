@@ -36,6 +36,7 @@ def webhook(host: str, port: int) -> None:
 
 
 def _serve(host: str, port: int) -> None:
+    from config.errors import CredentialsMissingError
     from config.secrets import zoom_account_names
     from config.settings import get_settings
     from flows.cli.common import out
@@ -45,20 +46,30 @@ def _serve(host: str, port: int) -> None:
         serve,
         webhook_secret_token,
     )
-    from integrations.store.repository import RecordingStore
+    from integrations.store.database import upgrade_to_head
 
     settings = get_settings()
     secret = webhook_secret_token(settings)
-    RecordingStore.open(settings.resolved_database_url).dispose()  # a missing schema, early
-    accounts = zoom_account_names()
+    upgrade_to_head(settings.resolved_database_url)  # events are stored from the first one on
+    try:
+        accounts = len(zoom_account_names())
+    except CredentialsMissingError:
+        accounts = 0
     runs = (
         f"runs of {settings.webhook_deployment}"
         if prefect_server_configured()
         else "pipeline runs in this process (no PREFECT_API_URL)"
     )
     out.print(
-        f"Zoom webhook on http://{host}:{port}/zoom/webhook for {len(accounts)} Zoom "
+        f"Zoom webhook on http://{host}:{port}/zoom/webhook for {accounts} Zoom "
         f"account(s); recordings start {runs}. Ctrl+C stops it.",
         highlight=False,
     )
+    if not accounts:
+        out.print(
+            "No Zoom account is configured yet: Zoom's URL validation is answered and "
+            "recordings are stored, and they wait until `zoom-publisher credentials import "
+            "--zoom FILE`; the next run after it picks them up.",
+            highlight=False,
+        )
     serve(host, port, secret, RecordingCompletedHandler(settings=settings))
