@@ -9,7 +9,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from integrations.zoom.models import DEFAULT_VIEW_PRIORITY
+from config.zoom_views import DEFAULT_VIEW_PRIORITY
 
 DEFAULT_DATA_DIR = Path("data")
 

@@ -7,14 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-DEFAULT_VIEW_PRIORITY: tuple[str, ...] = (
-    "shared_screen_with_speaker_view",
-    "shared_screen_with_gallery_view",
-    "speaker_view",
-    "active_speaker",
-    "gallery_view",
-    "shared_screen",
-)
+from config.zoom_views import DEFAULT_VIEW_PRIORITY
+
 MIB = 1024 * 1024
 
 
