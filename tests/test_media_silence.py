@@ -81,7 +81,8 @@ def test_head_and_tail_windows_widen_only_when_needed(monkeypatch: pytest.Monkey
     assert span is not None
     assert span.first_sound == pytest.approx(9.0, abs=0.05)
     assert span.last_sound == pytest.approx(37.5, abs=0.05)
-    assert windows[:2] == [Interval(0.0, 6.0), Interval(34.0, 40.0)]  # 2x(min_silence+1) floor
+    # Head and tail run at once (either may start first); 2x(min_silence+1) is the floor.
+    assert set(windows[:2]) == {Interval(0.0, 6.0), Interval(34.0, 40.0)}
     # The tail found its last sound at once; only the head was widened, with overlap.
     assert all(w.end <= 34.0 + 3.0 for w in windows[2:])
     assert windows[2].start < 6.0

@@ -85,7 +85,14 @@ def test_smart_cut_known_silences(tmp_path: Path) -> None:
     assert_frames_match(source, result.destination, result.start, [0.0, 1.6, 1.667, 1.7, 1.8])
     assert seen == sorted(seen)
     assert seen[-1] == 1.0
-    assert set(result.timings) >= {"probe", "detect", "head_encode", "join", "verify"}
+    assert set(result.timings) >= {
+        "probe",
+        "detect_head",
+        "detect_tail",
+        "head_encode",
+        "join",
+        "verify",
+    }
     assert leftovers(tmp_path) == []
 
 

@@ -63,6 +63,22 @@ class EncodeSettings:
 
 
 @dataclass(frozen=True)
+class StartPlan:
+    """How the cut begins: the first kept frame and what happens up to the next keyframe."""
+
+    start: float  # pts of the first kept video frame (source seconds)
+    method: CutMethod
+    frame_duration: float
+    keyframe: float | None = None  # smart: first source keyframe after the start
+    head_frames: int = 0  # smart: frames re-encoded before that keyframe
+    reason: str | None = None  # reencode: why the head cannot be joined to a copy
+
+    @property
+    def half(self) -> float:
+        return self.frame_duration / 2
+
+
+@dataclass(frozen=True)
 class CutPlan:
     """Where exactly the cut falls and how it is made. Times are source seconds."""
 
@@ -78,6 +94,17 @@ class CutPlan:
     @property
     def duration(self) -> float:
         return self.end - self.start
+
+    def head(self) -> StartPlan:
+        """How this cut begins."""
+        return StartPlan(
+            self.start,
+            self.method,
+            self.frame_duration,
+            self.keyframe,
+            self.head_frames,
+            self.reason,
+        )
 
 
 def _fallback(reason: str) -> str:
@@ -101,8 +128,9 @@ def unsafe_reason(info: MediaInfo) -> str | None:
     return None
 
 
-def _plan_end(info: MediaInfo, end: float, half: float) -> tuple[float, float | None]:
+def plan_end(info: MediaInfo, end: float) -> tuple[float, float | None]:
     """Snap `end` to a clean boundary: (end pts, decode-time outpoint or None for the file end)."""
+    half = (info.video.frame_duration if info.video else 1 / 30) / 2
     video_end = (info.video_duration or info.duration) + info.video_start
     if end >= video_end - half:
         return video_end, None
@@ -130,22 +158,33 @@ def _first_key_after(packets: list[PacketTime], start: float) -> PacketTime | No
     return keys[0] if keys else None
 
 
-def plan_cut(info: MediaInfo, start: float, end: float) -> CutPlan:
-    """Decide how to cut [start, end) of `info.path` (frame-accurate; reads packets only)."""
+def _head_reason(info: MediaInfo, packets: list[PacketTime], key: PacketTime | None) -> str | None:
+    """Why the head cannot be re-encoded and joined to the copied rest (None when it can)."""
+    reason = unsafe_reason(info)
+    if reason is not None:
+        return reason
+    if key is None:
+        return "no keyframe after the start"
+    if any(p.pts < key.pts for p in packets if p.dts > key.dts):
+        return "open GOP: frames after the keyframe are shown before it"
+    delay = round((key.pts - key.dts) / (info.video.frame_duration if info.video else 1 / 30))
+    if delay > 2:
+        return f"source reorder delay of {delay} frames exceeds what the head encode can match"
+    return None
+
+
+def plan_start(info: MediaInfo, start: float) -> StartPlan:
+    """Decide how the cut begins at `start` (frame-accurate; reads packets only, no end needed)."""
     video = info.video
     if video is None:
         raise UnsupportedMediaError(f"{info.path.name} has no video stream")
     frame = video.frame_duration
     half = frame / 2
-    end_pts, outpoint = _plan_end(info, end, half)
     max_delay = 3  # frames of B-frame reordering looked past the next keyframe
-
     past_key: list[int] = []  # packets read since the first keyframe after the start
 
     def enough(seen: list[PacketTime]) -> bool:
         last = seen[-1]
-        if last.dts > end_pts + 1.0:
-            return True
         if past_key:
             past_key[0] += 1
         elif last.keyframe and last.pts > start - half:
@@ -158,37 +197,39 @@ def plan_cut(info: MediaInfo, start: float, end: float) -> CutPlan:
     if not frames:
         raise MediaError(f"no video frame at or after {start:.3f} s in {info.path.name}")
     first_pts = frames[0]
-    by_pts = {p.pts: p for p in packets}
-    if by_pts[first_pts].keyframe:
-        return CutPlan(first_pts, end_pts, "copy", frame, outpoint=outpoint)
-
-    reason = unsafe_reason(info)
+    if next(p for p in packets if p.pts == first_pts).keyframe:
+        return StartPlan(first_pts, "copy", frame)
     key = _first_key_after(packets, first_pts)
-    if reason is None and (key is None or key.pts >= end_pts - half):
-        reason = "no keyframe between the start and the end"
-    if reason is None and key is not None:
-        after = [p for p in packets if p.dts > key.dts]
-        if any(p.pts < key.pts for p in after):
-            reason = "open GOP: frames after the keyframe are shown before it"
-        delay = round((key.pts - key.dts) / frame)
-        if delay > 2:
-            reason = (
-                f"source reorder delay of {delay} frames exceeds what the head encode can match"
-            )
+    reason = _head_reason(info, packets, key)
     if reason is not None or key is None:
-        return CutPlan(
-            first_pts, end_pts, "reencode", frame, outpoint=outpoint, reason=_fallback(str(reason))
-        )
+        return StartPlan(first_pts, "reencode", frame, reason=str(reason))
     head_frames = sum(1 for pts in frames if pts < key.pts - half)
+    return StartPlan(first_pts, "smart", frame, keyframe=key.pts, head_frames=head_frames)
+
+
+def join_plans(head: StartPlan, end: float, outpoint: float | None) -> CutPlan:
+    """The whole cut: the start's plan up to `end` (a pts from `plan_end`)."""
+    method, reason = head.method, head.reason
+    if method == "smart" and head.keyframe is not None and head.keyframe >= end - head.half:
+        method, reason = "reencode", "no keyframe between the start and the end"
+    if method == "reencode":
+        reason = _fallback(str(reason))
+    keyframe = head.keyframe if method == "smart" else None
     return CutPlan(
-        first_pts,
-        end_pts,
-        "smart",
-        frame,
-        keyframe=key.pts,
-        head_frames=head_frames,
+        head.start,
+        end,
+        method,
+        head.frame_duration,
+        keyframe=keyframe,
+        head_frames=head.head_frames if method == "smart" else 0,
         outpoint=outpoint,
+        reason=reason,
     )
+
+
+def plan_cut(info: MediaInfo, start: float, end: float) -> CutPlan:
+    """Decide how to cut [start, end) of `info.path` (frame-accurate; reads packets only)."""
+    return join_plans(plan_start(info, start), *plan_end(info, end))
 
 
 def _ss(info: MediaInfo, at: float) -> str:
@@ -284,10 +325,9 @@ def _join(
     plan: CutPlan,
     output: Path,
     workdir: Path,
-    head: Path | None,
+    head: PreparedHead | None,
     settings: EncodeSettings,
     progress: Callable[[float], None] | None,
-    merged_parameter_sets: bool = True,
 ) -> None:
     if head is None:
         # A keyframe sits at the start: seek straight to it. (The concat demuxer would report
@@ -300,7 +340,7 @@ def _join(
         assert plan.keyframe is not None
         lines = [
             "ffconcat version 1.0",
-            f"file {_quote(head)}",
+            f"file {_quote(head.path)}",
             f"duration {plan.keyframe - plan.start:.6f}",
             f"file {_quote(source)}",
             f"inpoint {plan.keyframe:.6f}",
@@ -311,7 +351,7 @@ def _join(
         listing.write_text("\n".join(lines) + "\n", encoding="utf-8")
         # With merged avcC the pieces are copied as they are; otherwise auto_convert puts each
         # piece's SPS/PPS in-band (h264_mp4toannexb) at its keyframes, which costs a rewrite.
-        convert = "0" if merged_parameter_sets else "1"
+        convert = "0" if head.merged_parameter_sets else "1"
         video_input = ["-f", "concat", "-safe", "0", "-auto_convert", convert, "-i", str(listing)]
     audio_input = _audio_input(source, info, plan) if info.audio else []
     timeout = settings.timeout_base + settings.copy_timeout_per_second * plan.duration
@@ -351,7 +391,7 @@ def _head_parameter_sets(source: Path) -> tuple[Avcc | None, int]:
 def encode_head(
     source: Path,
     info: MediaInfo,
-    plan: CutPlan,
+    plan: StartPlan,
     head: Path,
     settings: EncodeSettings,
     parameter_set_id: int = 0,
@@ -373,10 +413,18 @@ def encode_head(
     run_ffmpeg(args, timeout=settings.timeout_base + settings.encode_timeout_per_second * seconds)
 
 
+@dataclass(frozen=True)
+class PreparedHead:
+    """The re-encoded head of a smart cut, ready to be joined to the copied rest."""
+
+    path: Path
+    merged_parameter_sets: bool  # its sample entry lists the source's SPS/PPS and its own
+
+
 def prepare_head(
-    source: Path, info: MediaInfo, plan: CutPlan, workdir: Path, settings: EncodeSettings
-) -> tuple[Path, bool]:
-    """Encode the head; return it and whether its sample entry already holds all SPS/PPS.
+    source: Path, info: MediaInfo, plan: StartPlan, workdir: Path, settings: EncodeSettings
+) -> PreparedHead:
+    """Encode the head into `workdir`.
 
     The head gets parameter-set ids the source does not use and is re-muxed with an avcC that
     lists the source's sets and its own, so the join is a plain copy (no in-band sets needed).
@@ -385,15 +433,15 @@ def prepare_head(
     encoded = workdir / "head-encoded.mp4"
     encode_head(source, info, plan, encoded, settings, parameter_set_id=set_id)
     if source_avcc is None:
-        return encoded, False
+        return PreparedHead(encoded, False)
     try:
         merged = merge_avcc(source_avcc, parse_avcc(video_extradata(encoded)))
     except AvccError as exc:
         logger.info("joining with in-band parameter sets: %s", exc)
-        return encoded, False
+        return PreparedHead(encoded, False)
     head = workdir / "head.mp4"
     remux_with_extradata(encoded, head, merged.to_bytes())
-    return head, True
+    return PreparedHead(head, True)
 
 
 def reencode(
@@ -425,8 +473,13 @@ def execute_cut(
     settings: EncodeSettings | None = None,
     progress: Callable[[float], None] | None = None,
     timings: dict[str, float] | None = None,
+    head: PreparedHead | None = None,
 ) -> None:
-    """Write the cut described by `plan` to `output` (overwritten)."""
+    """Write the cut described by `plan` to `output` (overwritten).
+
+    A smart cut's head is encoded here unless `head` holds it already (encoded while the end
+    of the recording was still being looked for).
+    """
     settings = settings or EncodeSettings()
     timings = timings if timings is not None else {}
     if plan.method == "reencode":
@@ -436,12 +489,11 @@ def execute_cut(
         return
     with tempfile.TemporaryDirectory(prefix=".cut-", dir=output.parent) as tmp:
         workdir = Path(tmp)
-        head = None
-        merged = True
-        if plan.method == "smart":
+        if plan.method == "smart" and head is None:
             started = time.monotonic()
-            head, merged = prepare_head(source, info, plan, workdir, settings)
+            head = prepare_head(source, info, plan.head(), workdir, settings)
             timings["head_encode"] = time.monotonic() - started
         started = time.monotonic()
-        _join(source, info, plan, output, workdir, head, settings, progress, merged)
+        joined = head if plan.method == "smart" else None
+        _join(source, info, plan, output, workdir, joined, settings, progress)
         timings["join"] = time.monotonic() - started

@@ -1,7 +1,8 @@
 """Find where sound starts and ends: FFmpeg `silencedetect` on the audio only, head and tail first.
 
-The head and tail windows run as two FFmpeg processes in parallel; a window is widened (with
-overlap) only when no sound was found in it, and a short file is analysed whole. Sounds shorter
+The head and tail windows run as two FFmpeg processes in parallel (`SoundSearch`: each side
+can be acted on as soon as it is known); a window is widened (with overlap) only when no sound
+was found in it, and a short file is analysed whole. Sounds shorter
 than `min_sound` (a cough, a chair) inside a silence do not count as the start or the end.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -150,8 +152,8 @@ class _Coverage:
         return self.head_end() >= self.duration - _EPSILON
 
 
-def _first_sound(cov: _Coverage, min_sound: float) -> float | bool | None:
-    """First qualifying sound start; None if the head span has none yet; False if unknowable."""
+def _first_sound(cov: _Coverage, min_sound: float) -> float | None:
+    """Start of the first sound of at least `min_sound` s; None if none is known yet."""
     end = cov.head_end()
     for sound in _complement(Interval(0.0, end), cov.silences):
         if sound.length >= min_sound:
@@ -172,6 +174,90 @@ def _last_sound(cov: _Coverage, min_sound: float) -> float | None:
     return None
 
 
+class SoundSearch:
+    """The search for the first sound (from the head) and the last (from the tail) of one file.
+
+    `first()` and `last()` may run in two threads at once, so that a caller can act on the
+    start (e.g. encode the head of a cut) while the tail is still being searched. Each side
+    analyses its window and widens it (doubling, with overlap) only while no qualifying sound
+    is found; both share what has been analysed, so the two sides of a silent file meet in the
+    middle instead of each decoding it all. A short file is analysed once, whole.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        duration: float,
+        settings: DetectionSettings | None = None,
+        progress: Callable[[float], None] | None = None,
+    ) -> None:
+        self.path = path
+        self.duration = duration
+        self.settings = settings or DetectionSettings()
+        self.progress = progress
+        self.overlap = self.settings.min_silence + 1.0
+        self.window = max(self.settings.window, 2 * self.overlap)
+        self.whole = duration <= 2 * self.window + self.overlap
+        self._cov = _Coverage(duration)
+        self._lock = threading.Lock()
+        self._whole_lock = threading.Lock()
+
+    def _analyse(self, window: Interval) -> None:
+        logger.debug("silencedetect window: %s", window)
+        silences = run_silencedetect(self.path, window, self.settings, self.duration)
+        with self._lock:
+            self._cov.add(window, silences)
+            covered = sum(w.length for w in self._cov.windows)
+        if self.progress:
+            self.progress(min(1.0, covered / self.duration))
+
+    def _ensure_whole(self) -> None:
+        with self._whole_lock:  # the other side waits instead of analysing the file again
+            if not self._cov.complete():
+                self._analyse(Interval(0.0, self.duration))
+
+    def first(self) -> float | None:
+        """Where the first sound of at least `min_sound` seconds starts; None: no sound."""
+        if self.whole:
+            self._ensure_whole()
+        else:
+            self._analyse(Interval(0.0, self.window))
+        while True:
+            with self._lock:
+                found = _first_sound(self._cov, self.settings.min_sound)
+                if found is not None or self._cov.complete():
+                    return found
+                head_end = self._cov.head_end()
+                size = max(self.window, head_end)
+                end = min(self._cov.tail_start() + self.overlap, head_end + size, self.duration)
+                window = Interval(max(0.0, head_end - self.overlap), end)
+            self._analyse(window)
+
+    def last(self) -> float | None:
+        """Where the last sound of at least `min_sound` seconds ends; None: no sound."""
+        if self.whole:
+            self._ensure_whole()
+        else:
+            self._analyse(Interval(self.duration - self.window, self.duration))
+        while True:
+            with self._lock:
+                found = _last_sound(self._cov, self.settings.min_sound)
+                if found is not None or self._cov.complete():
+                    return found
+                tail_start = self._cov.tail_start()
+                size = max(self.window, self.duration - tail_start)
+                start = max(self._cov.head_end() - self.overlap, tail_start - size, 0.0)
+                window = Interval(start, min(self.duration, tail_start + self.overlap))
+            self._analyse(window)
+
+
+def span_of(first: float | None, last: float | None) -> SoundSpan | None:
+    """The sound span the two searches found, or None when there is no sound."""
+    if first is None or last is None or last <= first:
+        return None
+    return SoundSpan(first_sound=first, last_sound=last)
+
+
 def detect_sound(
     path: Path,
     duration: float,
@@ -182,44 +268,7 @@ def detect_sound(
 
     Times are seconds from the container's start, as FFmpeg reports them.
     """
-    settings = settings or DetectionSettings()
-    cov = _Coverage(duration)
-    overlap = settings.min_silence + 1.0
-    window = max(settings.window, 2 * overlap)
-    if duration <= 2 * window + overlap:
-        pending = [Interval(0.0, duration)]
-    else:
-        pending = [Interval(0.0, window), Interval(duration - window, duration)]
-    first: float | bool | None = None
-    last: float | None = None
+    search = SoundSearch(path, duration, settings, progress)
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="silencedetect") as pool:
-        while pending:
-            logger.debug("silencedetect windows: %s", pending)
-            results = list(
-                pool.map(lambda w: (w, run_silencedetect(path, w, settings, duration)), pending)
-            )
-            for w, silences in results:
-                cov.add(w, silences)
-            if progress:
-                progress(min(1.0, sum(w.length for w in cov.windows) / duration))
-            first = _first_sound(cov, settings.min_sound)
-            last = _last_sound(cov, settings.min_sound)
-            pending = []
-            if cov.complete():
-                break
-            if first is None:
-                head_end = cov.head_end()
-                size = max(window, head_end)  # double the analysed head span
-                new_end = min(cov.tail_start() + overlap, head_end + size, duration)
-                pending.append(Interval(max(0.0, head_end - overlap), new_end))
-            if last is None:
-                tail_start = cov.tail_start()
-                size = max(window, duration - tail_start)
-                new_start = max(cov.head_end() - overlap, tail_start - size, 0.0)
-                if not pending or new_start >= pending[0].end:
-                    pending.append(Interval(new_start, min(duration, tail_start + overlap)))
-                else:  # the two widenings meet: one window covers the rest
-                    pending[0] = Interval(pending[0].start, min(duration, tail_start + overlap))
-    if first is None or last is None or last <= first:
-        return None  # the whole file was analysed (the loop only ends early when both are known)
-    return SoundSpan(first_sound=first, last_sound=last)
+        first, last = pool.submit(search.first), pool.submit(search.last)
+        return span_of(first.result(), last.result())

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Literal
@@ -12,11 +14,21 @@ from typing import ClassVar, Literal
 from pydantic import BaseModel, Field
 
 from config.settings import Settings, get_settings
-from integrations.media.cut import CutPlan, EncodeSettings, execute_cut, plan_cut
+from integrations.media.cut import (
+    CutPlan,
+    EncodeSettings,
+    PreparedHead,
+    StartPlan,
+    execute_cut,
+    join_plans,
+    plan_end,
+    plan_start,
+    prepare_head,
+)
 from integrations.media.errors import NoSoundError, UnsupportedMediaError
 from integrations.media.output import atomic_output
 from integrations.media.probe import MediaInfo, probe
-from integrations.media.silence import DetectionSettings, SoundSpan, detect_sound
+from integrations.media.silence import DetectionSettings, SoundSearch, SoundSpan, span_of
 from integrations.media.verify import verify_output
 
 logger = logging.getLogger(__name__)
@@ -115,11 +127,9 @@ class _Progress:
 
 def decide_span(info: MediaInfo, sound: SoundSpan, padding: float) -> tuple[float, float, bool]:
     """(start, end, untouched) for a detected sound span with padding, clamped to the file."""
-    frame = info.video.frame_duration if info.video else 0.02
     start = max(0.0, sound.first_sound - padding)
     end = min(info.duration, sound.last_sound + padding)
-    untouched = start <= frame and end >= info.duration - frame
-    return start, end, untouched
+    return start, end, _untouched(info, start, end)
 
 
 def trim_file(
@@ -136,6 +146,9 @@ def trim_file(
     `FFmpegError`/`FFmpegTimeoutError` and `MediaVerificationError`. `destination` only ever
     appears complete and verified: the work goes to a temporary file beside it that is removed
     on any failure or interruption.
+
+    The start and the end are found concurrently, and the head of a smart cut is re-encoded as
+    soon as the start is known, while the end is still being looked for.
     """
     options = options or TrimOptions()
     source = Path(source)
@@ -151,54 +164,52 @@ def trim_file(
         raise UnsupportedMediaError(f"{source.name} has no video stream")
     timings["probe"] = time.monotonic() - started
 
-    started = time.monotonic()
-    sound = detect_sound(source, info.duration, options.detection(), track.phase("detect"))
-    timings["detect"] = time.monotonic() - started
-    if sound is None:
-        raise NoSoundError(
-            f"{source.name}: no sound above {options.silence_threshold_db:g} dB "
-            f"in {info.duration:.0f} s",
-            duration=info.duration,
-        )
-    start, end, untouched = decide_span(info, sound, options.padding)
-    if untouched:
-        logger.info("%s: no silence at either end; left untouched", source.name)
-        return TrimResult(
-            source=source,
-            destination=None,
-            method="untouched",
-            start=0.0,
-            end=info.duration,
-            source_duration=info.duration,
-            first_sound=sound.first_sound,
-            last_sound=sound.last_sound,
-            timings=timings,
-        )
-
-    started = time.monotonic()
-    t0 = info.start_time  # detection counts from the container start; packets are absolute
-    plan: CutPlan = plan_cut(info, start + t0, end + t0)
-    timings["plan"] = time.monotonic() - started
+    search = SoundSearch(source, info.duration, options.detection(), track.phase("detect"))
     settings = EncodeSettings(preset=options.preset, crf=options.crf)
-
-    with atomic_output(destination) as temp:
-        started = time.monotonic()
-        execute_cut(source, info, plan, temp, settings, track.phase("cut"), timings)
-        timings["cut"] = time.monotonic() - started
-        if options.verify:
-            started = time.monotonic()
-            junction = plan.keyframe - plan.start if plan.keyframe is not None else None
-            verify_output(
-                temp,
-                expected_duration=plan.duration,
-                frame_duration=plan.frame_duration,
-                has_audio=info.audio is not None,
-                junction=junction,
-                name=f"{destination.name} (cut from {source.name})",
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    with (
+        tempfile.TemporaryDirectory(prefix=".cut-", dir=destination.parent) as workdir,
+        ThreadPoolExecutor(max_workers=2, thread_name_prefix="trim") as pool,
+    ):
+        head_side = pool.submit(
+            _find_start, search, info, options.padding, Path(workdir), settings, timings
+        )
+        tail_side = pool.submit(_find_end, search, info, options.padding, timings)
+        start_side, end_side = head_side.result(), tail_side.result()
+        sound = span_of(start_side.sound, end_side.sound)
+        if sound is None:
+            raise NoSoundError(
+                f"{source.name}: no sound above {options.silence_threshold_db:g} dB "
+                f"in {info.duration:.0f} s",
+                duration=info.duration,
             )
-            timings["verify"] = time.monotonic() - started
+        if _untouched(info, start_side.start, end_side.end):
+            logger.info("%s: no silence at either end; left untouched", source.name)
+            return TrimResult(
+                source=source,
+                destination=None,
+                method="untouched",
+                start=0.0,
+                end=info.duration,
+                source_duration=info.duration,
+                first_sound=sound.first_sound,
+                last_sound=sound.last_sound,
+                timings=timings,
+            )
+        assert start_side.plan is not None and end_side.plan is not None
+        plan = join_plans(start_side.plan, *end_side.plan)
+        with atomic_output(destination) as temp:
+            started = time.monotonic()
+            head = start_side.head if plan.method == "smart" else None
+            execute_cut(source, info, plan, temp, settings, track.phase("cut"), timings, head)
+            timings["cut"] = time.monotonic() - started
+            if options.verify:
+                started = time.monotonic()
+                verify_cut(temp, plan, info, f"{destination.name} (cut from {source.name})")
+                timings["verify"] = time.monotonic() - started
     if progress:
         progress(1.0)
+    t0 = info.start_time
     logger.info(
         "%s: kept [%.3f, %.3f) of %.1f s by %s cut",
         source.name,
@@ -218,4 +229,83 @@ def trim_file(
         last_sound=sound.last_sound,
         reason=plan.reason,
         timings=timings,
+    )
+
+
+@dataclass
+class _Start:
+    sound: float | None  # first sound (seconds from the container start)
+    start: float = 0.0  # where the kept span begins, padding included
+    plan: StartPlan | None = None
+    head: PreparedHead | None = None
+
+
+@dataclass
+class _End:
+    sound: float | None  # last sound
+    end: float = 0.0  # where the kept span ends, padding included
+    plan: tuple[float, float | None] | None = None  # plan_end's (end pts, outpoint)
+
+
+def _find_start(
+    search: SoundSearch,
+    info: MediaInfo,
+    padding: float,
+    workdir: Path,
+    settings: EncodeSettings,
+    timings: dict[str, float],
+) -> _Start:
+    """The first sound, where the cut begins, and (smart cut) its re-encoded head."""
+    started = time.monotonic()
+    first = search.first()
+    timings["detect_head"] = time.monotonic() - started
+    if first is None:
+        return _Start(None)
+    start = max(0.0, first - padding)
+    started = time.monotonic()
+    plan = plan_start(info, start + info.start_time)
+    timings["plan_head"] = time.monotonic() - started
+    head = None
+    if plan.method == "smart" and start > _frame(info):
+        started = time.monotonic()
+        head = prepare_head(info.path, info, plan, workdir, settings)
+        timings["head_encode"] = time.monotonic() - started
+    return _Start(first, start, plan, head)
+
+
+def _find_end(
+    search: SoundSearch, info: MediaInfo, padding: float, timings: dict[str, float]
+) -> _End:
+    """The last sound and where the cut ends."""
+    started = time.monotonic()
+    last = search.last()
+    timings["detect_tail"] = time.monotonic() - started
+    if last is None:
+        return _End(None)
+    end = min(info.duration, last + padding)
+    started = time.monotonic()
+    plan = plan_end(info, end + info.start_time)
+    timings["plan_tail"] = time.monotonic() - started
+    return _End(last, end, plan)
+
+
+def _frame(info: MediaInfo) -> float:
+    return info.video.frame_duration if info.video else 0.02
+
+
+def _untouched(info: MediaInfo, start: float, end: float) -> bool:
+    """Whether the kept span is the whole file: nothing to cut at either end."""
+    return start <= _frame(info) and end >= info.duration - _frame(info)
+
+
+def verify_cut(output: Path, plan: CutPlan, info: MediaInfo, name: str) -> None:
+    """The checks of `verify_output` for this cut's expected duration and junction."""
+    junction = plan.keyframe - plan.start if plan.keyframe is not None else None
+    verify_output(
+        output,
+        expected_duration=plan.duration,
+        frame_duration=plan.frame_duration,
+        has_audio=info.audio is not None,
+        junction=junction,
+        name=name,
     )
