@@ -1,19 +1,26 @@
-"""Benchmark `trim_file` on a 60-minute 720p lecture-like recording against, in the same run:
+"""Benchmark `trim_file` on lecture-like 720p recordings against, in the same run and per FFmpeg:
 
-- the seed's method: `silencedetect` over the whole file without `-vn`, then `-ss` copy;
-- a full libx264 veryfast re-encode of the kept span;
-- the floor (DESIGN.md §7): audio-only `silencedetect` of the head and tail windows in
-  parallel + re-encode from the cut to the next keyframe to null + one keyframe-snapped stream
-  copy of the kept span with `+faststart`, each a bare ffmpeg command.
+- the floor (DESIGN.md §7): audio-only `silencedetect` of the first and last 900 s in parallel
+  + a veryfast re-encode from the cut to the next keyframe into a null output + one
+  keyframe-snapped stream copy of the kept span with `+faststart`, bare ffmpeg commands run one
+  after another, as a user would type them;
+- the seed's method: `silencedetect` over the whole file without `-vn`, then an `-ss` copy;
+- optionally (`--reencode`) a full libx264 veryfast re-encode of the kept span.
 
-Usage: `.venv/bin/python benchmarks/trim.py [--runs 3] [--skip-reencode] [--skip-seed]`.
-Media is generated once and cached under benchmarks/.work/ (gitignored).
+Each FFmpeg (`--ffmpeg system|bundled|both`) runs everything above; the 60-minute file gives the
+ratios, the 30- and 120-minute ones how the cost grows (seconds per input hour). `zoom-publisher
+trim` is also timed as a command, start-up included.
+
+Usage: `uv run python benchmarks/trim.py [--runs 3] [--ffmpeg both] [--skip-seed] [--reencode]`.
+Media is generated once and cached under benchmarks/.work/trim/ (gitignored).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -25,16 +32,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from integrations.media.ffmpeg import ffmpeg_binary
+from config.settings import get_settings
+from integrations.media.ffmpeg import bundled_ffmpeg, ffmpeg_binary, selected_ffmpeg
 from integrations.media.probe import keyframes_near, probe
-from integrations.media.trim import TrimOptions, trim_file
+from integrations.media.trim import TrimOptions, TrimResult, trim_file
 
 WORK = Path(__file__).resolve().parent / ".work" / "trim"
-DURATION = 3600
-SILENT_HEAD = 240
-SILENT_TAIL = 360
+SILENT_HEAD = 235
+SILENT_TAIL = 355
 FPS = 30
+GOP_SECONDS = 10
 SAMPLE_RATE = 32000
+PIECE = 5  # seconds of audio per concatenated piece: silences end on a multiple of it
 
 
 def ff(*args: str, timeout: float = 3600) -> subprocess.CompletedProcess[bytes]:
@@ -45,43 +54,36 @@ def ff(*args: str, timeout: float = 3600) -> subprocess.CompletedProcess[bytes]:
     return done
 
 
-def _segment_video(path: Path, seconds: int, gop: int) -> None:
-    ff(
-        "-f", "lavfi", "-i", f"testsrc2=size=1280x720:rate={FPS}:duration={seconds}",
-        "-c:v", "libx264", "-preset", "veryfast", "-tune", "stillimage", "-profile:v", "high",
-        "-level:v", "3.1", "-pix_fmt", "yuv420p", "-bf", "3", "-g", str(gop),
-        "-keyint_min", str(gop), "-sc_threshold", "0", "-b:v", "900k", "-maxrate", "1200k",
-        "-bufsize", "2M", "-f", "mp4", str(path),
-    )  # fmt: skip
-
-
-def _segment_audio(path: Path, seconds: int, sound: bool) -> None:
-    expr = "0.3*sin(2*PI*440*t)+0.001*(2*random(0)-1)" if sound else "0.001*(2*random(0)-1)"
-    ff(
-        "-f", "lavfi", "-i", f"aevalsrc='{expr}':s={SAMPLE_RATE}:c=mono:d={seconds}",
-        "-c:a", "aac", "-b:a", "64k", "-f", "mp4", str(path),
-    )  # fmt: skip
-
-
-def make_recording(work: Path, name: str, segment: int, gop: int) -> Path:
-    """A 60-minute recording: `segment`-second video pieces copied end to end, silent ends."""
-    out = work / f"{name}.mp4"
+def make_recording(work: Path, minutes: int) -> Path:
+    """A lecture: a 60 s 720p H.264 High piece (B-frames, a keyframe every 10 s) copied end to
+    end, mono AAC with a tone between a silent (noise floor) head and tail."""
+    out = work / f"lecture_720p_gop{GOP_SECONDS}s_{minutes}min.mp4"
     if out.exists():
         return out
     work.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=work) as tmp:
         t = Path(tmp)
-        _segment_video(t / "v.mp4", segment, gop)
-        _segment_audio(t / "silent.m4a", 60, sound=False)
-        _segment_audio(t / "sound.m4a", 60, sound=True)
-        (t / "v.txt").write_text("".join("file 'v.mp4'\n" for _ in range(DURATION // segment)))
-        minutes = DURATION // 60
-        pieces = (
-            ["silent"] * (SILENT_HEAD // 60)
-            + ["sound"] * (minutes - (SILENT_HEAD + SILENT_TAIL) // 60)
-            + ["silent"] * (SILENT_TAIL // 60)
-        )
-        (t / "a.txt").write_text("".join(f"file '{p}.m4a'\n" for p in pieces))
+        gop = GOP_SECONDS * FPS
+        ff(
+            "-f", "lavfi", "-i", f"testsrc2=size=1280x720:rate={FPS}:duration=60",
+            "-c:v", "libx264", "-preset", "veryfast", "-tune", "stillimage", "-profile:v",
+            "high", "-level:v", "3.1", "-pix_fmt", "yuv420p", "-bf", "3", "-g", str(gop),
+            "-keyint_min", str(gop), "-sc_threshold", "0", "-b:v", "900k", "-maxrate", "1200k",
+            "-bufsize", "2M", "-f", "mp4", str(t / "v.mp4"),
+        )  # fmt: skip
+        for name, expr in (
+            ("silent", "0.001*(2*random(0)-1)"),
+            ("sound", "0.3*sin(2*PI*440*t)+0.001*(2*random(0)-1)"),
+        ):
+            ff(
+                "-f", "lavfi", "-i", f"aevalsrc='{expr}':s={SAMPLE_RATE}:c=mono:d={PIECE}",
+                "-c:a", "aac", "-b:a", "64k", "-f", "mp4", str(t / f"{name}.m4a"),
+            )  # fmt: skip
+        (t / "v.txt").write_text("file 'v.mp4'\n" * minutes)
+        pieces = minutes * 60 // PIECE
+        head, tail = SILENT_HEAD // PIECE, SILENT_TAIL // PIECE
+        kinds = ["silent"] * head + ["sound"] * (pieces - head - tail) + ["silent"] * tail
+        (t / "a.txt").write_text("".join(f"file '{k}.m4a'\n" for k in kinds))
         ff(
             "-f", "concat", "-safe", "0", "-i", str(t / "v.txt"),
             "-f", "concat", "-safe", "0", "-i", str(t / "a.txt"),
@@ -138,64 +140,121 @@ def floor_method(src: Path, out: Path, start: float, end: float, duration: float
     )  # fmt: skip
 
 
-def bench(
-    src: Path, work: Path, runs: int, skip_seed: bool, skip_reencode: bool
-) -> dict[str, float]:
+def trim_command(src: Path, out: Path, binary: str) -> None:
+    """`zoom-publisher trim` as a user runs it (the console script of this environment)."""
+    script = Path(sys.executable).parent / "zoom-publisher"
+    env = {**os.environ, "FFMPEG_BINARY": binary}
+    done = subprocess.run([str(script), "trim", str(src), str(out)], env=env, capture_output=True)
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr.decode()[-2000:])
+
+
+def use_ffmpeg(binary: str) -> str:
+    """Make `binary` the FFmpeg of this process (as FFMPEG_BINARY would); its version."""
+    os.environ["FFMPEG_BINARY"] = binary
+    get_settings.cache_clear()
+    selected_ffmpeg.cache_clear()
+    return selected_ffmpeg().version
+
+
+def phases(result: TrimResult) -> str:
+    return ", ".join(f"{k} {v:.2f}" for k, v in result.timings.items())
+
+
+def bench_file(src: Path, out_dir: Path, runs: int, floor: bool) -> dict[str, float]:
     info = probe(src)
-    out_dir = work / "out"
-    out_dir.mkdir(exist_ok=True)
     ours = out_dir / "ours.mp4"
     result = trim_file(src, ours, TrimOptions())
-    start, end = result.start, result.end
-    print(f"\n{src.name}: {info.duration:.0f} s, {src.stat().st_size / 1e6:.0f} MB")
-    print(f"  cut [{start:.3f}, {end:.3f}) method={result.method} reason={result.reason}")
-    print("  phases of one run: " + ", ".join(f"{k} {v:.2f}s" for k, v in result.timings.items()))
-    figures = {"ours": timed(lambda: trim_file(src, ours, TrimOptions()), runs)}
-    # Children so far are only trim_file's ffmpeg processes (when this is the first file).
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"  peak RSS so far: this process {own:.0f} MB, largest ffmpeg child {children:.0f} MB")
-    figures["floor"] = timed(
-        lambda: floor_method(src, out_dir / "floor.mp4", start, end, info.duration), runs
+    print(
+        f"  {info.duration / 60:.0f} min, {src.stat().st_size / 1e6:.0f} MB: cut "
+        f"[{result.start:.3f}, {result.end:.3f}) {result.method}; phases of one run (s): "
+        f"{phases(result)}"
     )
-    if not skip_seed:
-        figures["seed"] = timed(lambda: seed_method(src, out_dir / "seed.mp4", start, end), 1)
-    if not skip_reencode:
-        figures["reencode"] = timed(
-            lambda: full_reencode(src, out_dir / "reencode.mp4", start, end), 1
+    figures = {"ours": timed(lambda: trim_file(src, ours, TrimOptions()), runs)}
+    if floor:
+        figures["floor"] = timed(
+            lambda: floor_method(
+                src, out_dir / "floor.mp4", result.start, result.end, info.duration
+            ),
+            runs,
         )
-    for name, seconds in figures.items():
-        print(f"  {name:<9} {seconds:8.2f} s")
-    print(f"  ours / floor      {figures['ours'] / figures['floor']:.2f}x (target <= 2)")
-    if "seed" in figures:
-        print(f"  seed / ours       {figures['seed'] / figures['ours']:.1f}x (target >= 20)")
-    if "reencode" in figures:
-        print(f"  reencode / ours   {figures['reencode'] / figures['ours']:.1f}x (target >= 50)")
+    figures["start"], figures["end"] = result.start, result.end
     return figures
+
+
+def bench_binary(
+    name: str, binary: str, files: dict[int, Path], out_dir: Path, args: argparse.Namespace
+) -> None:
+    version = use_ffmpeg(binary)
+    print(f"\n== {name} FFmpeg {version} ({binary})")
+    per_hour = {}
+    main_figures: dict[str, float] = {}
+    for minutes, src in files.items():
+        figures = bench_file(src, out_dir, args.runs, floor=True)
+        hours = minutes / 60
+        per_hour[minutes] = (figures["ours"] / hours, figures["floor"] / hours)
+        print(
+            f"    ours {figures['ours']:.2f} s, floor {figures['floor']:.2f} s "
+            f"({figures['ours'] / figures['floor']:.2f}x)"
+        )
+        if minutes == 60:
+            main_figures = figures
+    if not main_figures:
+        return
+    src = files[60]
+    start, end = main_figures["start"], main_figures["end"]
+    command = timed(lambda: trim_command(src, out_dir / "command.mp4", binary), args.runs)
+    print(f"  60 min, `zoom-publisher trim` command, start-up included: {command:.2f} s")
+    lines = [
+        f"  ours / floor      {main_figures['ours'] / main_figures['floor']:.2f}x (target <= 1.3)",
+        f"  command / floor   {command / main_figures['floor']:.2f}x",
+    ]
+    if not args.skip_seed:
+        seed = timed(lambda: seed_method(src, out_dir / "seed.mp4", start, end), 1)
+        ratio = seed / main_figures["ours"]
+        lines.append(f"  seed / ours       {ratio:.1f}x (target >= 30), seed {seed:.1f} s")
+        lines.append(f"  seed / command    {seed / command:.1f}x")
+    if args.reencode:
+        again = timed(lambda: full_reencode(src, out_dir / "reencode.mp4", start, end), 1)
+        lines.append(
+            f"  reencode / ours   {again / main_figures['ours']:.1f}x, reencode {again:.1f} s"
+        )
+    print("\n".join(lines))
+    print("  seconds per input hour (ours, floor): " + ", ".join(
+        f"{m} min {o:.2f}/{f:.2f}" for m, (o, f) in per_hour.items()
+    ))  # fmt: skip
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, help="median of N runs (ours, floor)")
+    parser.add_argument("--ffmpeg", choices=["system", "bundled", "both"], default="both")
+    parser.add_argument("--minutes", default="30,60,120", help="file lengths (60 gives ratios)")
     parser.add_argument("--skip-seed", action="store_true")
-    parser.add_argument("--skip-reencode", action="store_true")
-    parser.add_argument("--only", choices=["gop4", "longgop"], default=None)
+    parser.add_argument("--reencode", action="store_true", help="also time a full re-encode")
     parser.add_argument("--work", type=Path, default=WORK, help=f"media cache (default {WORK})")
     args = parser.parse_args()
+    binaries = {}
+    if args.ffmpeg in ("system", "both"):
+        system = shutil.which("ffmpeg")
+        if system is None:
+            parser.error("no ffmpeg on PATH (apt install ffmpeg), or use --ffmpeg bundled")
+        binaries["system"] = system
+    if args.ffmpeg in ("bundled", "both"):
+        binaries["bundled"] = bundled_ffmpeg()
     started = time.perf_counter()
-    sources = {
-        "gop4": lambda: make_recording(args.work, "lecture_720p_gop4s", segment=60, gop=120),
-        "longgop": lambda: make_recording(args.work, "lecture_720p_gop50s", segment=50, gop=1500),
-    }
-    paths = {k: make() for k, make in sources.items() if args.only in (None, k)}
+    use_ffmpeg(binaries.get("bundled") or binaries["system"])
+    files = {int(m): make_recording(args.work, int(m)) for m in args.minutes.split(",")}
     print(f"media ready in {time.perf_counter() - started:.1f} s (cached in {args.work})")
-    for path in paths.values():
-        bench(path, args.work, args.runs, args.skip_seed, args.skip_reencode)
+    out_dir = args.work / "out"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, binary in binaries.items():
+        bench_binary(name, binary, files, out_dir, args)
     peak_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     peak_children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(
-        f"\npeak RSS: this process {peak_self:.0f} MB, largest child (ffmpeg) "
-        f"{peak_children:.0f} MB (target < 300 MB; includes the seed/re-encode children)"
+        f"\npeak RSS: this process {peak_self:.0f} MB, largest child {peak_children:.0f} MB "
+        "(includes the seed/floor commands)"
     )
 
 
