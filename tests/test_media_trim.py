@@ -14,9 +14,15 @@ import av
 import pytest
 from media_factory import MediaSpec, cached_media, corrupt_copy, make_media
 
-from integrations.media.errors import MediaError, MediaProbeError, NoSoundError
+from integrations.media.cut import expected_frames, plan_cut
+from integrations.media.errors import (
+    MediaError,
+    MediaProbeError,
+    MediaVerificationError,
+    NoSoundError,
+)
 from integrations.media.ffmpeg import ffmpeg_binary
-from integrations.media.probe import probe
+from integrations.media.probe import probe, video_frame_count
 from integrations.media.trim import TrimOptions, trim_file
 from integrations.media.verify import (
     first_timestamps,
@@ -25,6 +31,7 @@ from integrations.media.verify import (
     small_gray,
     source_frame_index_of_first_frame,
     top_level_atoms,
+    verify_output,
 )
 
 pytestmark = pytest.mark.usefixtures("ffmpeg_build")  # system FFmpeg, then bundled
@@ -287,3 +294,24 @@ def test_too_small_index_reservation_falls_back_to_faststart(
     assert "faststart" in caplog.text
     assert moov_before_mdat(result.destination)
     assert top_level_atoms(result.destination)[:2] == ["ftyp", "moov"]
+
+
+@pytest.mark.parametrize("spec", [SMART, LONG_GOP, ON_KEYFRAME], ids=["smart", "long-gop", "copy"])
+def test_the_cut_holds_exactly_the_source_frames_of_its_span(spec: MediaSpec, tmp_path: Path):
+    """30 fps CFR sources: the kept span's frame count, as the container's index lists it."""
+    source = cached_media(spec)
+    result = trim_file(source, tmp_path / "out.mp4", TrimOptions())
+    plan = plan_cut(probe(source), result.start, result.end)
+    assert expected_frames(probe(source), plan) == round((result.end - result.start) * 30)
+    assert video_frame_count(result.destination) == round((result.end - result.start) * 30)
+
+
+def test_verification_catches_a_frame_lost_or_doubled_at_a_join(tmp_path: Path) -> None:
+    result = trim_file(cached_media(SMART), tmp_path / "out.mp4", TrimOptions(verify=False))
+    frames = video_frame_count(result.destination)
+    assert frames is not None
+    common = {"expected_duration": result.duration, "frame_duration": FRAME, "junction": 1.7}
+    verify_output(result.destination, expected_frames=frames, **common)
+    for wrong in (frames - 1, frames + 1):
+        with pytest.raises(MediaVerificationError, match=f"holds {frames} video frames"):
+            verify_output(result.destination, expected_frames=wrong, **common)

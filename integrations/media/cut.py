@@ -33,7 +33,13 @@ from integrations.media.h264 import (
     remux_with_extradata,
     video_extradata,
 )
-from integrations.media.probe import MediaInfo, PacketTime, read_video_packets
+from integrations.media.probe import (
+    MediaInfo,
+    PacketTime,
+    count_video_packets_outside,
+    read_video_packets,
+    video_frame_count,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +78,7 @@ class StartPlan:
     keyframe: float | None = None  # smart: first source keyframe after the start
     head_frames: int = 0  # smart: frames re-encoded before that keyframe
     reason: str | None = None  # reencode: why the head cannot be joined to a copy
+    copy_from_dts: float | None = None  # decode time of the first source packet copied
 
     @property
     def half(self) -> float:
@@ -90,6 +97,7 @@ class CutPlan:
     head_frames: int = 0  # smart: frames re-encoded before that keyframe
     outpoint: float | None = None  # decode-time threshold that ends the copy; None = to the end
     reason: str | None = None  # why the method was chosen when it is not the best one
+    copy_from_dts: float | None = None  # decode time of the first source packet copied
 
     @property
     def duration(self) -> float:
@@ -104,6 +112,7 @@ class CutPlan:
             self.keyframe,
             self.head_frames,
             self.reason,
+            self.copy_from_dts,
         )
 
 
@@ -197,14 +206,17 @@ def plan_start(info: MediaInfo, start: float) -> StartPlan:
     if not frames:
         raise MediaError(f"no video frame at or after {start:.3f} s in {info.path.name}")
     first_pts = frames[0]
-    if next(p for p in packets if p.pts == first_pts).keyframe:
-        return StartPlan(first_pts, "copy", frame)
+    first = next(p for p in packets if p.pts == first_pts)
+    if first.keyframe:
+        return StartPlan(first_pts, "copy", frame, copy_from_dts=first.dts)
     key = _first_key_after(packets, first_pts)
     reason = _head_reason(info, packets, key)
     if reason is not None or key is None:
         return StartPlan(first_pts, "reencode", frame, reason=str(reason))
     head_frames = sum(1 for pts in frames if pts < key.pts - half)
-    return StartPlan(first_pts, "smart", frame, keyframe=key.pts, head_frames=head_frames)
+    return StartPlan(
+        first_pts, "smart", frame, keyframe=key.pts, head_frames=head_frames, copy_from_dts=key.dts
+    )
 
 
 def join_plans(head: StartPlan, end: float, outpoint: float | None) -> CutPlan:
@@ -224,7 +236,20 @@ def join_plans(head: StartPlan, end: float, outpoint: float | None) -> CutPlan:
         head_frames=head.head_frames if method == "smart" else 0,
         outpoint=outpoint,
         reason=reason,
+        copy_from_dts=head.copy_from_dts if method != "reencode" else None,
     )
+
+
+def expected_frames(info: MediaInfo, plan: CutPlan) -> int | None:
+    """How many video frames the cut must hold, from the source's index and packet times.
+
+    None for a full re-encode (not a copy) or a source whose index gives no frame count.
+    """
+    total = video_frame_count(info.path)
+    if plan.method == "reencode" or plan.copy_from_dts is None or total is None:
+        return None
+    left_out = count_video_packets_outside(info.path, plan.copy_from_dts, plan.outpoint)
+    return plan.head_frames + total - left_out
 
 
 def plan_cut(info: MediaInfo, start: float, end: float) -> CutPlan:

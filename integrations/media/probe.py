@@ -194,3 +194,30 @@ def keyframes_near(path: Path, at: float, span: float = 10.0) -> list[float]:
     """Keyframe timestamps within `span` seconds either side of `at`, from packets only."""
     packets = read_video_packets(path, at - span, lambda seen: seen[-1].dts > at + span)
     return sorted(p.pts for p in packets if p.keyframe and abs(p.pts - at) <= span)
+
+
+def video_frame_count(path: Path) -> int | None:
+    """Frames of the first video stream as the container's index lists them (None: unknown)."""
+    with _open(path) as container:
+        if not container.streams.video:
+            return None
+        return container.streams.video[0].frames or None
+
+
+def count_video_packets_outside(path: Path, first_dts: float, end_dts: float | None) -> int:
+    """Video packets decoded before `first_dts` plus those at or after `end_dts` (demuxed only).
+
+    What a copy of [first_dts, end_dts) leaves out of the source: the source's frame count
+    minus this is how many frames the copy must hold.
+    """
+    before = 0
+    for packet in iter_video_packets(path, 0.0):
+        if packet.dts >= first_dts - 1e-6:
+            break
+        before += 1
+    if end_dts is None:
+        return before
+    after = sum(
+        1 for packet in iter_video_packets(path, end_dts - 5.0) if packet.dts >= end_dts - 1e-6
+    )
+    return before + after

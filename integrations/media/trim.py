@@ -20,6 +20,7 @@ from integrations.media.cut import (
     PreparedHead,
     StartPlan,
     execute_cut,
+    expected_frames,
     join_plans,
     plan_end,
     plan_start,
@@ -198,14 +199,17 @@ def trim_file(
             )
         assert start_side.plan is not None and end_side.plan is not None
         plan = join_plans(start_side.plan, *end_side.plan)
+        # Counted from the source's packets while the join writes the output.
+        frames = pool.submit(expected_frames, info, plan) if options.verify else None
         with atomic_output(destination) as temp:
             started = time.monotonic()
             head = start_side.head if plan.method == "smart" else None
             execute_cut(source, info, plan, temp, settings, track.phase("cut"), timings, head)
             timings["cut"] = time.monotonic() - started
-            if options.verify:
+            if frames is not None:
                 started = time.monotonic()
-                verify_cut(temp, plan, info, f"{destination.name} (cut from {source.name})")
+                name = f"{destination.name} (cut from {source.name})"
+                verify_cut(temp, plan, info, frames.result(), name)
                 timings["verify"] = time.monotonic() - started
     if progress:
         progress(1.0)
@@ -298,8 +302,8 @@ def _untouched(info: MediaInfo, start: float, end: float) -> bool:
     return start <= _frame(info) and end >= info.duration - _frame(info)
 
 
-def verify_cut(output: Path, plan: CutPlan, info: MediaInfo, name: str) -> None:
-    """The checks of `verify_output` for this cut's expected duration and junction."""
+def verify_cut(output: Path, plan: CutPlan, info: MediaInfo, frames: int | None, name: str) -> None:
+    """The checks of `verify_output` for this cut's duration, frame count and junction."""
     junction = plan.keyframe - plan.start if plan.keyframe is not None else None
     verify_output(
         output,
@@ -307,5 +311,6 @@ def verify_cut(output: Path, plan: CutPlan, info: MediaInfo, name: str) -> None:
         frame_duration=plan.frame_duration,
         has_audio=info.audio is not None,
         junction=junction,
+        expected_frames=frames,
         name=name,
     )

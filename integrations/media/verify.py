@@ -11,7 +11,7 @@ import av
 
 from integrations.media.errors import FFmpegError, MediaError, MediaVerificationError
 from integrations.media.ffmpeg import run_ffmpeg
-from integrations.media.probe import probe
+from integrations.media.probe import probe, video_frame_count
 
 
 @dataclass(frozen=True)
@@ -98,14 +98,17 @@ def verify_output(
     frame_duration: float,
     has_audio: bool = True,
     junction: float | None = None,
-    decode_seconds: float = 5.0,
+    expected_frames: int | None = None,
+    decode_seconds: float = 1.0,
     name: str | None = None,
 ) -> VerifyReport:
     """Raise `MediaVerificationError` unless `path` is a sound cut of `expected_duration` seconds.
 
-    Checks: moov before mdat; video (and container) duration within one frame; video and audio
-    start within one frame; the first `decode_seconds` (and the seconds around `junction`, where
-    a re-encoded piece meets the copied rest) decode without an error message.
+    Checks, from the container: moov before mdat; video (and container) duration within one
+    frame; the video frame count (`expected_frames`, when given); video and audio start within
+    one frame. Decoded: only where pieces meet, the first and last `decode_seconds` and the
+    seconds around `junction` (where a re-encoded head meets the copied rest), which must
+    decode without an error message.
     """
     tolerance = frame_duration + 1e-3
     label = name or path.name
@@ -128,6 +131,12 @@ def verify_output(
         raise MediaVerificationError(
             f"{label}: file lasts {info.duration:.3f} s, expected {expected_duration:.3f} s"
         )
+    frames = video_frame_count(path)
+    if expected_frames is not None and frames is not None and frames != expected_frames:
+        raise MediaVerificationError(
+            f"{label} holds {frames} video frames, expected {expected_frames} "
+            "(frames lost or doubled where the pieces meet)"
+        )
     video_first, audio_first = first_timestamps(path)
     offset = 0.0
     if video_first is None:
@@ -142,8 +151,10 @@ def verify_output(
                 f"(more than one frame, {frame_duration * 1000:.0f} ms)"
             )
     checks = [(0.0, min(decode_seconds, expected_duration))]
-    if junction is not None and junction > decode_seconds - 1:
-        checks.append((max(0.0, junction - 1.0), 2.0))
+    if junction is not None and junction > decode_seconds:
+        checks.append((max(0.0, junction - decode_seconds), 2 * decode_seconds))
+    if expected_duration > 2 * decode_seconds:
+        checks.append((expected_duration - decode_seconds, decode_seconds))
     with ThreadPoolExecutor(max_workers=len(checks)) as pool:
         results = list(pool.map(lambda c: (c, decode_errors(path, *c)), checks))
     for (start, seconds), errors in results:
