@@ -68,16 +68,22 @@ class ConfiguredIdError(ValueError):
     """A configured ID that the platform needs as a number is not one."""
 
 
+def vk_id_problem(value: str | None, field: str) -> str | None:
+    """Why a configured VK ID is not one (a placeholder such as "your_group_id"); None if fine."""
+    if not value or re.fullmatch(r"-?\d+", value):
+        return None
+    return f"{field} is {value!r}, not a VK ID (a number such as 123456)"
+
+
 def vk_number(value: str | None, field: str) -> int | None:
     """A configured VK ID as the number the API takes (a leading minus is an owner id)."""
-    if value is None or value == "":
-        return None
-    if not value.lstrip("-").isdigit():
+    problem = vk_id_problem(value, field)
+    if problem:
         raise ConfiguredIdError(
-            f"{field} is {value!r}, not a VK ID (a number such as 123456): "
-            "put the real ID there, then run `zoom-publisher reset` for the failed recordings"
+            f"{problem}: put the real ID there, then run `zoom-publisher reset` for the failed "
+            "recordings"
         )
-    return abs(int(value))
+    return abs(int(value)) if value else None
 
 
 class _Strict(BaseModel):
@@ -187,7 +193,7 @@ class YouTubeSettings(_Strict):
     enabled: bool = True
     default_privacy: Privacy = "unlisted"
     default_language: str = "ru"
-    category_id: str = "27"  # Education
+    category_id: ConfiguredId = "27"  # Education
     credentials_file: str | None = None
     chunk_size_mb: float = Field(default=16, gt=0, description="a multiple of 0.25 (256 KiB)")
     daily_quota_units: int = Field(default=10_000, ge=1)
@@ -239,10 +245,8 @@ class AppConfig(_Strict):
             for n, rule in enumerate(self.video_title_mapping.mapping_rules)
         ]
         for field, value in vk_ids:
-            try:
-                vk_number(value, field)
-            except ConfiguredIdError as exc:
-                notes.append(f"{exc.args[0].split(':')[0]}; VK uploads that need it will fail")
+            if problem := vk_id_problem(value, field):
+                notes.append(f"{problem}; VK uploads that need it will fail")
         return notes
 
 

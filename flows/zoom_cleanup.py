@@ -46,8 +46,9 @@ class RemoteCopies:
     def vk(self) -> VkClient:
         from config.secrets import vk_credentials
 
-        block = vk_credentials()
-        return VkClient(block.access_token.get_secret_value(), group_id=block.group_id)
+        # video.get names each video's owner: the group id (maybe the seed's "your_group_id"
+        # placeholder when app_config.json holds the real one) is not needed.
+        return VkClient(vk_credentials().access_token.get_secret_value())
 
     def __call__(self, candidate: CleanupCandidate, publication: PublicationState) -> bool:
         remote = str(publication.remote_id)

@@ -448,11 +448,14 @@ def publish_vk(job: UploadJob, publication: Publication) -> PlatformResult:
     thumbnail = job.thumbnail(publication)  # checked before any call
     path = job.media() if publication.remote_id is None else None
     credentials = vk_credentials()
-    group = settings.group_id or credentials.group_id
+    if settings.group_id:  # app_config.json's wins over the credentials file's
+        group = vk_number(settings.group_id, "platforms.vk.group_id")
+    else:
+        group = vk_number(credentials.group_id, "group_id of the VK credentials (vk_creds.json)")
     rules = job.config.upload_settings
     client = VkClient(
         credentials.access_token.get_secret_value(),
-        group_id=vk_number(group, "platforms.vk.group_id (or group_id in the VK credentials)"),
+        group_id=group,
         api_url=job.settings.vk_api_url,
         retry_attempts=rules.retry_attempts,
         backoff_base=rules.retry_delay,

@@ -486,3 +486,66 @@ def test_quota_marked_used_up_makes_youtube_wait_without_a_call(store, sandbox, 
     assert publication(store, row.id, Platform.YOUTUBE).status == PlatformStatus.WAITING
     assert publication(store, row.id, Platform.VK).status == PlatformStatus.UPLOADED
     assert store.claim("upload", "other", lease_seconds=60, ids=[row.id]) == []  # deferred
+
+
+# ---- the seed's value types (tests/seed_files/app_config.json) ------------------------------
+
+
+def test_the_seed_vk_settings_publish_a_mov_as_written(store, sandbox, media, tmp_path):
+    """group_id as a JSON number, privacy as VK's codes, avi/mov allowed: published as such."""
+    sandbox.configure(
+        platforms__vk__group_id=GROUP,
+        platforms__vk__default_privacy="0",
+        platforms__vk__privacy_comment="1",
+        upload_settings__supported_formats=["mp4", "avi", "mov"],
+    )
+    mov = tmp_path / "lecture.mov"
+    mov.write_bytes(media.read_bytes())
+    row = add_processed(store, mov)
+
+    assert run_task(store, row.id, ["vk"]) == S.UPLOADED
+
+    owner, video_id = (int(x) for x in publication(store, row.id, Platform.VK).remote_id.split("_"))
+    stored = sandbox.vk.video(owner, video_id)
+    assert owner == -GROUP and stored["sha256"] == sha256(mov)
+    assert (stored["privacy_view"], stored["privacy_comment"]) == ("all", "friends")
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        (
+            {"platforms__vk__group_id": "your_group_id"},
+            "platforms.vk.group_id is 'your_group_id', not a VK ID",
+        ),
+        (
+            {
+                "video_title_mapping__mapping_rules": [
+                    {"pattern": "Algebra", "vk_album_id": "ALBUM_ID"}
+                ]
+            },
+            "vk_album_id of the rule 'Algebra' is 'ALBUM_ID', not a VK ID",
+        ),
+    ],
+)
+def test_a_placeholder_vk_id_fails_naming_the_field_before_any_vk_call(
+    store, sandbox, media, changes: dict[str, Any], message: str
+):
+    sandbox.configure(**changes)
+    row = add_processed(store, media, topic="Algebra lecture 1")
+
+    assert_failed(run_task(store, row.id, ["vk"]), message)
+
+    assert sandbox.vk.requests == []
+    assert message in publication(store, row.id, Platform.VK).last_error
+
+
+def test_the_credentials_group_id_is_named_when_it_is_the_one_used(store, sandbox, media):
+    sandbox.configure(platforms__vk__group_id=None)
+    VkCredentials(access_token=sandbox.vk.token, group_id="your_group_id").save(
+        VK_BLOCK, overwrite=True
+    )
+    row = add_processed(store, media)
+
+    assert_failed(run_task(store, row.id, ["vk"]), "group_id of the VK credentials (vk_creds.json)")
+    assert sandbox.vk.requests == []

@@ -27,6 +27,16 @@ def credentials_import(zoom: Path | None, youtube: Path | None, vk: Path | None)
 
     for name in import_files(zoom=zoom, youtube=youtube, vk=vk):
         out.print(f"Saved block {name}")
+    if vk is not None:
+        from config.app_config import vk_id_problem
+        from config.credentials import read_vk_creds
+
+        if problem := vk_id_problem(read_vk_creds(vk).group_id, f"group_id in {vk}"):
+            out.print(
+                f"  note: {problem}; VK uploads use platforms.vk.group_id from app_config.json "
+                "when it is set, and fail naming this field when not",
+                highlight=False,
+            )
 
 
 @credentials.command("show")
