@@ -105,16 +105,19 @@ def _fill(template: str | None, values: dict[str, str]) -> str | None:
 
 
 def resolve_thumbnail(directory: Path, name: str | None) -> Path | None:
-    """Where a rule's `thumbnail` is: as written when that exists or already starts with the
-    thumbnail directory (the seed writes `thumbnails/course.png` beside `thumbnails/`), else
-    inside the directory."""
+    """Where a rule's `thumbnail` is: as written when that exists (relative to the working
+    folder) or is absolute, else inside `directory` without naming a folder twice: the seed
+    writes `"thumbnail": "thumbnails/course.png"` beside `"thumbnail_directory": "thumbnails/"`.
+    """
     if not name:
         return None
     path = Path(name)
     if path.is_absolute() or path.exists():
         return path
-    if directory.parts and path.parts[: len(directory.parts)] == directory.parts:
-        return path
+    # The longest run of leading folders of `path` that `directory` already ends with.
+    for size in range(min(len(directory.parts), len(path.parts) - 1), 0, -1):
+        if directory.parts[-size:] == path.parts[:size]:
+            return directory.joinpath(*path.parts[size:])
     return directory / path
 
 
