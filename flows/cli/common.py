@@ -102,6 +102,19 @@ def app_config(path: Path | None, missing_ok: bool = False):
     return load_app_config(path or get_settings().app_config, missing_ok=missing_ok)
 
 
+def reads_app_config(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Validate APP_CONFIG before the command does anything (no Prefect, no store yet): a wrong
+    file exits 2 with one line per problem, printed by `friendly_errors` (the decorator above);
+    no file means the defaults."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        app_config(None, missing_ok=True)
+        return func(*args, **kwargs)
+
+    return wrapper
+
+
 def run_flow(flow: Any, **parameters: Any) -> Any:
     """Run a flow in this process; a Failed run exits non-zero with its message."""
     state = flow(**parameters, return_state=True)
@@ -168,7 +181,6 @@ def run_stage(
     dry_run: bool,
 ) -> None:
     """One stage's flow over the chosen recordings, its dry run, or -i's pick."""
-    app_config(None, missing_ok=True)
     ids = chosen_ids(stage, require_selection(all_, recordings, interactive), interactive)
     if dry_run:
         print_preview({stage: run_flow(flow, recording_ids=ids, dry_run=True)})

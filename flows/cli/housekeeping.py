@@ -13,6 +13,7 @@ from flows.cli.common import (
     friendly_errors,
     open_store,
     out,
+    reads_app_config,
     require_ffmpeg,
     run_flow,
 )
@@ -39,6 +40,7 @@ def clean(days: int, dry_run: bool) -> None:
 @click.command("free-zoom")
 @click.option("--dry-run", is_flag=True, help="Only show what would be trashed or deleted.")
 @friendly_errors
+@reads_app_config
 def free_zoom(dry_run: bool) -> None:
     """Trash (or delete) Zoom recordings that every platform has published and verified.
 

@@ -21,6 +21,7 @@ from flows.cli.common import (
     platforms_of,
     print_outcome,
     print_preview,
+    reads_app_config,
     require_ffmpeg,
     require_selection,
     run_flow,
@@ -37,6 +38,7 @@ from flows.cli.common import (
 @click.option("-i", "--interactive", is_flag=True, help="Assign a title rule to unmapped topics.")
 @dry_run_option
 @friendly_errors
+@reads_app_config
 def sync(
     last: int | None,
     from_: datetime | None,
@@ -47,7 +49,6 @@ def sync(
     """Fetch the cloud recordings of every Zoom account (all users, all pages) into the store."""
     if last is not None and from_ is not None:
         raise UsageProblem("--last and --from exclude each other")
-    config = app_config(None, missing_ok=True)
     open_store().dispose()  # a missing schema is reported before Prefect starts
     from config.secrets import zoom_account_names
     from flows.sync import sync_flow, sync_range
@@ -66,9 +67,10 @@ def sync(
     if interactive:
         from flows.selection import assign_rules
 
+        mapping = app_config(None, missing_ok=True).video_title_mapping
         store = open_store()
         try:
-            assign_rules(store, config.video_title_mapping, start, end, out)
+            assign_rules(store, mapping, start, end, out)
         finally:
             store.dispose()
     out.print("Run `zoom-publisher list --last N` to see them.")
@@ -78,6 +80,7 @@ def sync(
 @selection_options
 @dry_run_option
 @friendly_errors
+@reads_app_config
 def download(all_: bool, recordings: str | None, interactive: bool, dry_run: bool) -> None:
     """Download recordings from Zoom (resumable, verified, concurrent)."""
     from flows.download import download_flow
@@ -89,6 +92,7 @@ def download(all_: bool, recordings: str | None, interactive: bool, dry_run: boo
 @selection_options
 @dry_run_option
 @friendly_errors
+@reads_app_config
 def process(all_: bool, recordings: str | None, interactive: bool, dry_run: bool) -> None:
     """Cut silent starts and ends off downloaded recordings (frame-accurate, no full re-encode)."""
     require_ffmpeg()
@@ -102,6 +106,7 @@ def process(all_: bool, recordings: str | None, interactive: bool, dry_run: bool
 @selection_options
 @dry_run_option
 @friendly_errors
+@reads_app_config
 def upload(**options: Any) -> None:
     """Publish processed recordings to YouTube and/or VK (resumable; waits out the quota).
 
@@ -110,7 +115,6 @@ def upload(**options: Any) -> None:
     if not (options["youtube"] or options["vk"] or options["all_platforms"]):
         raise UsageProblem("choose where: --youtube, --vk or --all-platforms")
     selected = require_selection(options["all_"], options["recordings"], options["interactive"])
-    config = app_config(None, missing_ok=True)
     ids = chosen_ids("upload", selected, options["interactive"])
     platforms = platforms_of(options["youtube"], options["vk"], options["all_platforms"])
     from flows.upload import upload_flow
@@ -122,6 +126,7 @@ def upload(**options: Any) -> None:
     if options["interactive"] and ids:
         from flows.selection import confirm_titles
 
+        config = app_config(None, missing_ok=True)
         store = open_store()
         try:
             confirm_titles(store, config, ids, platforms, out)
@@ -192,10 +197,10 @@ def trim(
 @click.option("--last", type=click.IntRange(min=1), metavar="N", help="Sync the last N days (14).")
 @dry_run_option
 @friendly_errors
+@reads_app_config
 def full_process(**options: Any) -> None:
     """Sync, then download, process and upload as a stream (default: every enabled platform)."""
     ids = require_selection(options["all_"], options["recordings"], options["interactive"])
-    app_config(None, missing_ok=True)
     require_ffmpeg()
     from flows.pipeline import full_pipeline_flow
 

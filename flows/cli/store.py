@@ -15,6 +15,7 @@ from flows.cli.common import (
     friendly_errors,
     open_store,
     out,
+    reads_app_config,
 )
 
 
@@ -40,11 +41,10 @@ def init_db() -> None:
 @click.option("--to", type=click.DateTime(["%Y-%m-%d"]), help="Up to this day (inclusive).")
 @click.option("--all", "all_", is_flag=True, help="Every recording in the store.")
 @friendly_errors
+@reads_app_config  # not used here: a wrong file is reported now, not at the next stage
 def list_(last: int | None, from_: datetime | None, to: datetime | None, all_: bool) -> None:
     """Show recordings in the store (today's by default) with their status per platform."""
     from flows.render import recordings_table
-
-    app_config(None, missing_ok=True)  # a wrong file is reported now, not at the next stage
 
     since, until, label = _period(last, from_, to, all_)
     store = open_store()
