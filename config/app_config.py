@@ -29,20 +29,12 @@ from pydantic import (
     model_validator,
 )
 
+from config.errors import ConfigError
 from config.processing import ProcessingProfiles
 
 TEMPLATE_FIELDS = frozenset({"original_title", "date", "topic"})
 TEMPLATED = ("youtube_title_template", "vk_title_template", "description_template")
 Privacy = Literal["public", "unlisted", "private"]
-
-
-class ConfigError(ValueError):
-    """A configuration file is missing or wrong; `problems` holds one message per mistake."""
-
-    def __init__(self, source: str, problems: list[str]) -> None:
-        self.source = source
-        self.problems = problems
-        super().__init__(f"{source} is not valid:\n" + "\n".join(f"  {p}" for p in problems))
 
 
 def _id_as_text(value: object) -> object:

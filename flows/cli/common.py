@@ -29,12 +29,11 @@ def friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from config.app_config import ConfigError
-        from config.errors import CredentialsMissingError
+        # Light modules only: `trim` and `list` start without SQLAlchemy or the config models.
+        from config.errors import ConfigError, CredentialsMissingError
         from flows.selection import SelectionError
         from integrations.media.capabilities import UnsupportedFFmpegError
-        from integrations.store.database import StoreUnavailableError
-        from integrations.store.repository import RecordingNotFoundError
+        from integrations.store.errors import RecordingNotFoundError, StoreUnavailableError
 
         try:
             return func(*args, **kwargs)

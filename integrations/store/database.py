@@ -11,11 +11,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from integrations.store.errors import StoreUnavailableError
+
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
-
-
-class StoreUnavailableError(RuntimeError):
-    """The status store cannot be reached or opened; the message says which and how to fix it."""
 
 
 def redact_url(url: str) -> str:

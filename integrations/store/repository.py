@@ -23,6 +23,7 @@ from integrations.store.database import (
     transaction,
     upgrade_to_head,
 )
+from integrations.store.errors import LostClaimError, RecordingNotFoundError
 from integrations.store.models import Recording, utcnow
 from integrations.store.states import (
     STABLE_RESTART_POINTS,
@@ -36,14 +37,6 @@ from integrations.store.states import (
 
 S = ProcessingStatus
 STAGE_OUTPUTS = frozenset(output for _, _, output in STAGES.values())
-
-
-class LostClaimError(RuntimeError):
-    """The row is no longer claimed by this worker (its lease ran out and it was recovered)."""
-
-
-class RecordingNotFoundError(LookupError):
-    """No recording has that ID."""
 
 
 @dataclass(frozen=True)
