@@ -29,7 +29,7 @@ def friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        # Light modules only: `trim` and `list` start without SQLAlchemy or the config models.
+        # Light modules only: `trim` starts without SQLAlchemy or the config models.
         from config.errors import ConfigError, CredentialsMissingError
         from flows.selection import SelectionError
         from integrations.media.capabilities import UnsupportedFFmpegError

@@ -30,9 +30,9 @@ def webhook(host: str, port: int) -> None:
     A lost event loses no recording: the scheduled sync (the `hourly` deployment) still
     stores it within the hour, and the scheduled `nightly` run publishes it.
     """
-    from flows.cli.common import friendly_errors
+    from flows.cli.common import friendly_errors, reads_app_config
 
-    friendly_errors(_serve)(host, port)
+    friendly_errors(reads_app_config(_serve))(host, port)  # its in-process runs read it
 
 
 def _serve(host: str, port: int) -> None:
