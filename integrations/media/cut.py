@@ -61,7 +61,10 @@ _SMART_PROFILES = {
 class EncodeSettings:
     """How re-encoded video is made, and how long FFmpeg may take."""
 
-    preset: str = "veryfast"
+    preset: str = "veryfast"  # a full re-encode
+    # The head (up to one GOP): superfast keeps CABAC and 8x8 transforms, so a High-profile
+    # source's profile; ultrafast would not. Measured 1.5x faster than veryfast at 720p.
+    head_preset: str = "superfast"
     crf: int = 18
     timeout_base: float = 120.0
     copy_timeout_per_second: float = 0.25
@@ -301,7 +304,8 @@ def _x264_args(
 ) -> list[str]:
     video = info.video
     assert video is not None
-    args = ["-c:v", "libx264", "-preset", settings.preset, "-crf", str(settings.crf)]
+    preset = settings.head_preset if match_source else settings.preset
+    args = ["-c:v", "libx264", "-preset", preset, "-crf", str(settings.crf)]
     if match_source:
         profile = _SMART_PROFILES[str(video.profile)]
         args += ["-profile:v", profile, "-level:v", str(video.level_string)]

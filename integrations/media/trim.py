@@ -26,15 +26,17 @@ from integrations.media.cut import (
     plan_start,
     prepare_head,
 )
-from integrations.media.errors import NoSoundError, UnsupportedMediaError
+from integrations.media.errors import MediaVerificationError, NoSoundError, UnsupportedMediaError
 from integrations.media.output import atomic_output
 from integrations.media.probe import MediaInfo, probe
 from integrations.media.silence import DetectionSettings, SoundSearch, SoundSpan, span_of
-from integrations.media.verify import verify_output
+from integrations.media.verify import decode_errors, verify_output
 
 logger = logging.getLogger(__name__)
 
 TrimMethod = Literal["copy", "smart", "reencode", "untouched"]
+# Presets that keep the High profile's tools (ultrafast drops CABAC and 8x8 transforms).
+HeadPreset = Literal["superfast", "veryfast", "faster", "fast", "medium", "slow", "slower"]
 
 
 class TrimOptions(BaseModel):
@@ -47,7 +49,10 @@ class TrimOptions(BaseModel):
     )
     padding: float = Field(5.0, ge=0, description="kept before the first and after the last sound")
     window: float = Field(900.0, gt=0, description="head/tail window analysed first, seconds")
-    preset: str = Field("veryfast", description="libx264 preset for re-encoded pieces")
+    preset: str = Field("veryfast", description="libx264 preset of a full re-encode")
+    head_preset: HeadPreset = Field(
+        "superfast", description="libx264 preset of the head re-encoded up to the next keyframe"
+    )
     crf: int = Field(18, ge=0, le=51, description="libx264 CRF for re-encoded pieces")
     verify: bool = True
 
@@ -166,7 +171,9 @@ def trim_file(
     timings["probe"] = time.monotonic() - started
 
     search = SoundSearch(source, info.duration, options.detection(), track.phase("detect"))
-    settings = EncodeSettings(preset=options.preset, crf=options.crf)
+    settings = EncodeSettings(
+        preset=options.preset, head_preset=options.head_preset, crf=options.crf
+    )
     destination.parent.mkdir(parents=True, exist_ok=True)
     with (
         tempfile.TemporaryDirectory(prefix=".cut-", dir=destination.parent) as workdir,
@@ -199,16 +206,18 @@ def trim_file(
             )
         assert start_side.plan is not None and end_side.plan is not None
         plan = join_plans(start_side.plan, *end_side.plan)
-        # Counted from the source's packets while the join writes the output.
+        head = start_side.head if plan.method == "smart" else None
+        name = f"{destination.name} (cut from {source.name})"
+        # Counted from the source's packets, and the head decoded, while the join runs.
         frames = pool.submit(expected_frames, info, plan) if options.verify else None
+        head_check = pool.submit(_check_head, head, plan, name) if options.verify else None
         with atomic_output(destination) as temp:
             started = time.monotonic()
-            head = start_side.head if plan.method == "smart" else None
             execute_cut(source, info, plan, temp, settings, track.phase("cut"), timings, head)
             timings["cut"] = time.monotonic() - started
-            if frames is not None:
+            if frames is not None and head_check is not None:
                 started = time.monotonic()
-                name = f"{destination.name} (cut from {source.name})"
+                head_check.result()
                 verify_cut(temp, plan, info, frames.result(), name)
                 timings["verify"] = time.monotonic() - started
     if progress:
@@ -300,6 +309,15 @@ def _frame(info: MediaInfo) -> float:
 def _untouched(info: MediaInfo, start: float, end: float) -> bool:
     """Whether the kept span is the whole file: nothing to cut at either end."""
     return start <= _frame(info) and end >= info.duration - _frame(info)
+
+
+def _check_head(head: PreparedHead | None, plan: CutPlan, name: str) -> None:
+    """The re-encoded head decodes without an error (its packets go into the output as they are)."""
+    if head is None or plan.keyframe is None:
+        return
+    errors = decode_errors(head.path, 0.0, plan.keyframe - plan.start + plan.frame_duration)
+    if errors:
+        raise MediaVerificationError(f"{name}: the re-encoded head reports decode errors: {errors}")
 
 
 def verify_cut(output: Path, plan: CutPlan, info: MediaInfo, frames: int | None, name: str) -> None:
