@@ -315,3 +315,12 @@ def test_verification_catches_a_frame_lost_or_doubled_at_a_join(tmp_path: Path) 
     for wrong in (frames - 1, frames + 1):
         with pytest.raises(MediaVerificationError, match=f"holds {frames} video frames"):
             verify_output(result.destination, expected_frames=wrong, **common)
+
+
+def test_the_head_preset_must_keep_the_high_profile_tools() -> None:
+    """ultrafast drops CABAC and the 8x8 transform: a High-profile source's head would be Main."""
+    from pydantic import ValidationError
+
+    assert TrimOptions().head_preset == "superfast"
+    with pytest.raises(ValidationError, match="head_preset"):
+        TrimOptions(head_preset="ultrafast")
