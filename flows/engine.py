@@ -124,17 +124,17 @@ def run_stages(
     progress = RunProgress(store, stages, ids)
     done: queue.SimpleQueue[PrefectFuture] = queue.SimpleQueue()
     running: dict[str, dict[PrefectFuture, tuple[Recording, float]]] = {s.name: {} for s in stages}
-    failed_here: set[int] = set()
+    settled_here: set[int] = set()
     with LeaseHeartbeat(store, worker, settings.lease_seconds):
         try:
             while True:
                 for stage in reversed(stages):  # downstream first: finished work moves on
-                    _fill_slots(stage, store, worker, ids, failed_here, running, report, done)
+                    _fill_slots(stage, store, worker, ids, settled_here, running, report, done)
                 if not any(running.values()):
                     break
                 with contextlib.suppress(queue.Empty):
                     done.get(timeout=poll_seconds)
-                progress.advance(_collect(stages, running, report, failed_here))
+                progress.advance(_collect(stages, running, report, settled_here))
         finally:
             for change in store.release(worker):
                 logger.warning("Recording %s released: %s", change.recording_id, change.after)
@@ -146,7 +146,7 @@ def _fill_slots(
     store: RecordingStore,
     worker: str,
     ids: Sequence[int] | None,
-    failed_here: set[int],
+    settled_here: set[int],
     running: dict[str, dict[PrefectFuture, tuple[Recording, float]]],
     report: RunReport,
     done: queue.SimpleQueue[PrefectFuture],
@@ -158,7 +158,7 @@ def _fill_slots(
             worker,
             lease_seconds=settings.lease_seconds,
             ids=ids,
-            exclude=failed_here,
+            exclude=settled_here,
             limit=1,
             max_attempts=settings.max_attempts,
         )
@@ -176,7 +176,7 @@ def _collect(
     stages: Sequence[Stage],
     running: dict[str, dict[PrefectFuture, tuple[Recording, float]]],
     report: RunReport,
-    failed_here: set[int],
+    settled_here: set[int],
 ) -> int:
     """Record every finished task; returns how many finished."""
     finished = 0
@@ -190,8 +190,12 @@ def _collect(
             report.busy_seconds[stage.name] = (
                 report.busy_seconds.get(stage.name, 0.0) + time.monotonic() - started
             )
-            if future.state.is_failed():  # the row is FAILED: not claimed again in this run
-                failed_here.add(row.id)
+            # A FAILED row, or one handed back to the stage's input status (it waits, e.g. for
+            # its Zoom account or a quota), is not claimed again in this run.
+            state = future.state
+            handed_back = state.is_completed() and state.result() == STAGES[stage.name][0]
+            if state.is_failed() or handed_back:
+                settled_here.add(row.id)
     return finished
 
 

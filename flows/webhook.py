@@ -15,8 +15,11 @@
    otherwise (or when that deployment does not exist) `full_pipeline_flow` in this process, in
    one background thread, one run at a time.
 
-The event's `download_token` is dropped on arrival: downloads use the account's OAuth token, and
-the token is never logged or stored. `serve` runs the app with uvicorn.
+The event's `download_token` is dropped on arrival and never logged or stored. Its file URLs
+(`/rec/webhook_download/...`) open only with that token, valid 24 hours, so the row keeps the
+files' metadata without URLs: the download stage asks Zoom's API for them with the account's own
+token (`tasks.download.api_files`), whenever that account is imported. `serve` runs the app with
+uvicorn.
 """
 
 from __future__ import annotations
@@ -26,7 +29,6 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from config.errors import CredentialsMissingError
 from config.settings import Settings, get_settings
@@ -36,7 +38,6 @@ from integrations.store.states import ProcessingStatus
 logger = logging.getLogger("zoom_publisher.webhook")
 
 SECRET_BLOCK = "zoom-webhook-secret-token"
-TOKEN_PARAMS = frozenset({"access_token", "download_access_token", "download_token", "token"})
 
 Starter = Callable[[int], None]
 """Starts the full pipeline for one recording ID (and returns at once)."""
@@ -78,22 +79,12 @@ def configured_accounts() -> dict[str, str]:
     return {block.account_id: block.account for block in zoom_accounts()}
 
 
-def without_token(url: str) -> str:
-    """`url` without query parameters that carry a token (Zoom's `?access_token=...` form)."""
-    parts = urlsplit(url)
-    if not parts.query:
-        return url
-    pairs = parse_qsl(parts.query, keep_blank_values=True)
-    kept = [(k, v) for k, v in pairs if k.lower() not in TOKEN_PARAMS]
-    if len(kept) == len(pairs):
-        return url
-    return urlunsplit(parts._replace(query=urlencode(kept)))
-
-
-def _scrub(values: dict[str, Any]) -> dict[str, Any]:
+def without_urls(values: dict[str, Any]) -> dict[str, Any]:
+    """`recording_values` with every file's `download_url` left empty (None): the event's URLs
+    need its short-lived download token, the download stage gets lasting ones from the API."""
     for item in [*(values.get("video_files") or []), values.get("transcript_file")]:
-        if isinstance(item, dict) and item.get("download_url"):
-            item["download_url"] = without_token(str(item["download_url"]))
+        if isinstance(item, dict):
+            item["download_url"] = None
     return values
 
 
@@ -183,7 +174,7 @@ class RecordingCompletedHandler:
         store = self.store
         skip = why_skipped(instance)
         stored = store.upsert_synced(
-            instance.uuid, _scrub(recording_values(account or account_id, instance)), skip
+            instance.uuid, without_urls(recording_values(account or account_id, instance)), skip
         )
         row = store.by_uuid(instance.uuid)
         if row is None:  # deleted in between; nothing to run

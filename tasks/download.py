@@ -1,4 +1,9 @@
-"""The download task: one claimed recording from Zoom to `unprocessed_video/`, verified."""
+"""The download task: one claimed recording from Zoom to `unprocessed_video/`, verified.
+
+A row the webhook stored has its files without URLs (the event's need its 24-hour token): they
+are taken from Zoom's API with the account's own token first. A row whose Zoom account is not
+imported yet waits, INITIALIZED, without using up an attempt.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from pathlib import Path
 
 from prefect.states import State
 
+from config.errors import CredentialsMissingError
 from config.secrets import zoom_block_for
 from config.settings import get_settings
 from integrations.download import (
@@ -20,15 +26,16 @@ from integrations.download import (
 from integrations.filenames import safe_filename, transcript_path
 from integrations.store.models import Recording
 from integrations.store.states import ProcessingStatus
-from integrations.zoom import ZoomClient
+from integrations.zoom import ZoomClient, parse_instance
 from tasks.common import (
     StageOutcome,
+    get_store,
     retrying_task,
     run_claimed,
     run_logger,
 )
 from tasks.progress import Tracker
-from tasks.sync import zoom_account
+from tasks.sync import recording_values, zoom_account
 
 
 @dataclass(frozen=True)
@@ -56,11 +63,46 @@ def _already_downloaded(path: Path, files: list[StoredFile]) -> bool:
     return True
 
 
+def api_files(recording: Recording, client: ZoomClient) -> Recording:
+    """The row with its files (and account name) as Zoom's API lists the instance now, saved:
+    for a row the webhook stored, whose files have no URL."""
+    instance = parse_instance(
+        client.meeting_recordings(recording.zoom_uuid), get_settings().mp4_view_priority
+    )
+    if not instance.mp4_files:
+        raise DownloadError(f"Zoom lists no MP4 file of instance {recording.zoom_uuid} any more")
+    values = recording_values(client.account.name, instance)
+    store = get_store()
+    store.update_fields(
+        recording.id,
+        recording.claimed_by,
+        **{k: values[k] for k in ("account", "total_size", "video_files", "transcript_file")},
+    )
+    return store.get(recording.id)
+
+
+def _has_urls(recording: Recording) -> bool:
+    meta = recording.transcript_file
+    files = [*recording.video_files, *([meta] if meta else [])]
+    return bool(files) and all(f.get("download_url") for f in files)
+
+
 def fetch(recording: Recording) -> StageOutcome:
     """Download every MP4 segment (resuming), verify, join; the transcript beside it."""
-    files = [StoredFile(f["download_url"], int(f["size"])) for f in recording.video_files]
-    dest = destination(recording)
-    with ZoomClient(zoom_account(zoom_block_for(recording.account))) as client:
+    try:
+        block = zoom_block_for(recording.account)
+    except CredentialsMissingError as exc:
+        run_logger().warning("Recording %s waits: %s", recording.id, exc)
+        return StageOutcome(
+            status=ProcessingStatus.INITIALIZED,
+            reason=f"waiting: {exc}",
+            fields={"attempts": 0},  # waiting is not a failed try
+        )
+    with ZoomClient(zoom_account(block)) as client:
+        if not _has_urls(recording):
+            recording = api_files(recording, client)
+        files = [StoredFile(f["download_url"], int(f["size"])) for f in recording.video_files]
+        dest = destination(recording)
         if _already_downloaded(dest, files):
             run_logger().info("Recording %s: %s is already complete", recording.id, dest.name)
         else:

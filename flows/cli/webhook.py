@@ -19,9 +19,12 @@ def webhook(host: str, port: int) -> None:
 
     Listens on POST /zoom/webhook (and GET /healthz). Every request must carry a valid,
     fresh Zoom signature; the `endpoint.url_validation` challenge is answered. Each
-    `recording.completed` of a configured Zoom account is stored like a sync would store
-    it, and the full pipeline starts for it: a run of the deployment WEBHOOK_DEPLOYMENT
+    `recording.completed` is stored like a sync would store it; for a configured Zoom
+    account the full pipeline starts for it: a run of the deployment WEBHOOK_DEPLOYMENT
     (full-pipeline/on-demand) when PREFECT_API_URL is set, otherwise in this process.
+
+    It needs no credentials to start: recordings of a Zoom account not imported yet wait,
+    and the first run after `zoom-publisher credentials import --zoom FILE` downloads them.
 
     The secret token is ZOOM_WEBHOOK_SECRET_TOKEN, else the Prefect Secret block
     `zoom-webhook-secret-token`. Zoom needs a public HTTPS URL: put this behind a reverse

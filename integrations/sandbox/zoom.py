@@ -2,7 +2,10 @@
 
 Follows the published contract (../shared/notes/zoom-api.md): real paths, field names, paging
 with `next_page_token`, a one-month cap on `from..to`, double-encoded UUIDs, downloads that
-redirect to a signed storage URL serving `Range` from disk in bounded chunks.
+redirect to a signed storage URL serving `Range` from disk in bounded chunks. `recording_completed`
+builds the webhook event Zoom sends for a meeting: its files carry the event's own
+`/rec/webhook_download/...` URLs, which answer only to the event's `download_token` (valid 24
+hours), not to an account's OAuth token.
 
     zoom = ZoomEmulator()
     acct = zoom.add_account("acme")
@@ -34,6 +37,7 @@ from integrations.sandbox.server import Emulator, Fault, Request, Response, rout
 
 SERVE_CHUNK = 1024 * 1024
 TOKEN_LIFETIME_S = 3599
+WEBHOOK_TOKEN_LIFETIME_S = 24 * 3600
 PAGE_TOKEN_LIFETIME_S = 15 * 60
 MAX_PAGE_SIZE = 300
 DEFAULT_PAGE_SIZE = 30
@@ -195,6 +199,7 @@ class ZoomEmulator(Emulator):
         self.meetings: list[SandboxMeeting] = []
         self._tokens: dict[str, tuple[str, float]] = {}  # token -> (account_id, expires)
         self._download_tokens: dict[str, str] = {}  # download_access_token -> meeting uuid
+        self._webhook_tokens: dict[str, tuple[str, float]] = {}  # token -> (uuid, expires)
         self._page_tokens: dict[str, tuple[tuple[Any, ...], int, float]] = {}
         self._expiry_triggers: list[Fault] = []
         self._signing_key = secrets.token_bytes(32)
@@ -540,6 +545,25 @@ class ZoomEmulator(Emulator):
             "recording_files": [self._file_json(meeting, f) for f in files],
         }
 
+    def recording_completed(
+        self, meeting: SandboxMeeting, *, event_ts: int | None = None
+    ) -> dict[str, Any]:
+        """The `recording.completed` event for `meeting`: `payload.object` as the API lists it,
+        but with the event's download URLs and a `download_token` valid 24 hours for them."""
+        token = f"wdt{secrets.token_urlsafe(40)}"
+        with self.lock:
+            self._webhook_tokens[token] = (meeting.uuid, time.time() + WEBHOOK_TOKEN_LIFETIME_S)
+        obj = self.meeting_json(meeting)
+        keys = {f.id: f.key for f in meeting.visible_files()}
+        for item in obj["recording_files"]:
+            item["download_url"] = f"{self.base_url}/rec/webhook_download/{keys[item['id']]}"
+        return {
+            "event": "recording.completed",
+            "event_ts": event_ts if event_ts is not None else int(time.time() * 1000),
+            "payload": {"account_id": meeting.account_id, "object": obj},
+            "download_token": token,
+        }
+
     def _file_json(self, meeting: SandboxMeeting, f: SandboxFile) -> dict[str, Any]:
         data = {
             "id": f.id,
@@ -669,6 +693,27 @@ class ZoomEmulator(Emulator):
                 return account_id
             if account_id != meeting.account_id:
                 return _error(404, 3301, "This recording does not exist.")
+        return self._to_storage(f)
+
+    @route("GET", r"/rec/webhook_download/(?P<key>[^/]+)")
+    def webhook_download(self, request: Request) -> Response:
+        """A webhook event's file URL: only that event's `download_token` opens it."""
+        found = self._file_by_key(request.match["key"])
+        if found is None:
+            return _error(404, 3301, "This recording does not exist.")
+        meeting, f = found
+        header = request.header("authorization") or ""
+        token = header[7:].strip() if header.lower().startswith("bearer ") else ""
+        with self.lock:
+            entry = self._webhook_tokens.get(token or request.query.get("access_token", ""))
+        if entry is None or entry[0] != meeting.uuid:
+            return _error(401, 124, "Invalid access token.")
+        if time.time() >= entry[1]:
+            return _error(401, 124, "Access token is expired.")
+        return self._to_storage(f)
+
+    def _to_storage(self, f: SandboxFile) -> Response:
+        """The redirect to a signed storage URL, valid an hour, that needs no Authorization."""
         expires = int(time.time()) + 3600
         signature = self._signature(f.key, expires)
         location = f"{self.base_url}/storage/{f.key}?expires={expires}&signature={signature}"
