@@ -33,6 +33,7 @@ class MediaSpec:
     video_codec: str = "libx264"
     level: str = "3.0"
     silent: bool = False  # no tone at all (the whole file is silence/noise)
+    movflags: str = "+faststart"  # "+frag_keyframe+empty_moov": a fragmented MP4
 
 
 def _amplitude(db: float) -> float:
@@ -53,7 +54,7 @@ def audio_expression(spec: MediaSpec) -> str:
 
 
 def make_media(path: Path, spec: MediaSpec) -> Path:
-    """Write an MP4 for `spec` to `path` (faststart, like Zoom's downloads) and return it."""
+    """Write an MP4 for `spec` to `path` (faststart by default, like Zoom's downloads)."""
     video = f"testsrc2=size={spec.width}x{spec.height}:rate={spec.fps}:duration={spec.duration}"
     audio = f"aevalsrc='{audio_expression(spec)}':s={spec.sample_rate}:c=mono:d={spec.duration}"
     if spec.video_codec == "libx264":
@@ -69,7 +70,7 @@ def make_media(path: Path, spec: MediaSpec) -> Path:
         ffmpeg_binary(), "-nostdin", "-hide_banner", "-v", "error", "-y",
         "-f", "lavfi", "-i", video, "-f", "lavfi", "-i", audio,
         *vcodec, "-c:a", "aac", "-b:a", "64k", "-shortest",
-        "-movflags", "+faststart", str(path),
+        "-movflags", spec.movflags, str(path),
     ]  # fmt: skip
     subprocess.run(cmd, check=True, capture_output=True, timeout=300)
     return path

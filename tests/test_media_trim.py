@@ -45,6 +45,12 @@ SMART = MediaSpec(duration=20.0, silent_head=7.3, silent_tail=7.7, noise_db=-60.
 LONG_GOP = MediaSpec(duration=30.0, silent_head=7.3, silent_tail=6.0, gop=600)
 # The cut at 9 - 5 = 4.0 s sits on a keyframe: plain copy.
 ON_KEYFRAME = MediaSpec(duration=20.0, silent_head=9.0, silent_tail=6.0)
+# SMART as a fragmented MP4: the cut is not written from the source's index but joined by FFmpeg.
+FRAGMENTED = MediaSpec(
+    duration=20.0, silent_head=7.3, silent_tail=7.7, noise_db=-60.0,
+    movflags="+frag_keyframe+empty_moov+default_base_moof",
+)  # fmt: skip
+FFMPEG_JOIN = "joining with FFmpeg"
 
 
 def thumbnails(path: Path) -> list[tuple[float, bytes]]:
@@ -61,6 +67,17 @@ def assert_frames_match(source: Path, output: Path, start: float, at: list[float
         distances = [(picture_distance(out[i][1], pic), ts) for ts, pic in src]
         best = min(distances)[1]
         assert best == pytest.approx(start + out[i][0], abs=FRAME / 2), f"output frame at {t} s"
+
+
+def video_packets(path: Path, start: float, end: float) -> list[bytes]:
+    """The video packets presented in [start, end), in decode order, as bytes."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        return [
+            bytes(p)
+            for p in container.demux(stream)
+            if p.pts is not None and start <= float(p.pts * stream.time_base) < end
+        ]
 
 
 def assert_sound_cut(result, source: Path, expected_start: float, expected_end: float) -> None:
@@ -290,20 +307,35 @@ def test_too_small_index_reservation_falls_back_to_faststart(
     from integrations.media import cut
 
     monkeypatch.setattr(cut, "moov_reserve", lambda info, duration: 1024)
-    result = trim_file(cached_media(SMART), tmp_path / "out.mp4", TrimOptions())
-    assert "faststart" in caplog.text
+    with caplog.at_level("INFO", logger="integrations.media.cut"):
+        result = trim_file(cached_media(FRAGMENTED), tmp_path / "out.mp4", TrimOptions())
+    assert FFMPEG_JOIN in caplog.text and "faststart" in caplog.text
     assert moov_before_mdat(result.destination)
     assert top_level_atoms(result.destination)[:2] == ["ftyp", "moov"]
 
 
-@pytest.mark.parametrize("spec", [SMART, LONG_GOP, ON_KEYFRAME], ids=["smart", "long-gop", "copy"])
-def test_the_cut_holds_exactly_the_source_frames_of_its_span(spec: MediaSpec, tmp_path: Path):
-    """30 fps CFR sources: the kept span's frame count, as the container's index lists it."""
+@pytest.mark.parametrize(
+    "spec",
+    [SMART, LONG_GOP, ON_KEYFRAME, FRAGMENTED],
+    ids=["smart", "long-gop", "copy", "fragmented"],
+)
+def test_the_cut_holds_exactly_the_source_frames_of_its_span(
+    spec: MediaSpec, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """30 fps CFR sources: the kept span's frame count, as the container's index lists it,
+    and the copied packets as they are in the source, whichever way the file is written."""
     source = cached_media(spec)
-    result = trim_file(source, tmp_path / "out.mp4", TrimOptions())
+    with caplog.at_level("INFO", logger="integrations.media.cut"):
+        result = trim_file(source, tmp_path / "out.mp4", TrimOptions())
+    assert (FFMPEG_JOIN in caplog.text) == (spec is FRAGMENTED), caplog.text
     plan = plan_cut(probe(source), result.start, result.end)
-    assert expected_frames(probe(source), plan) == round((result.end - result.start) * 30)
-    assert video_frame_count(result.destination) == round((result.end - result.start) * 30)
+    frames = round((result.end - result.start) * 30)
+    listed = None if spec is FRAGMENTED else frames  # fragments list no frame count up front
+    assert expected_frames(probe(source), plan) == listed
+    assert video_frame_count(result.destination) == frames
+    first_copied = plan.keyframe if plan.keyframe is not None else plan.start
+    kept = video_packets(source, first_copied - 1e-6, plan.end - 1e-6)
+    assert video_packets(result.destination, first_copied - plan.start - 1e-6, 1e9) == kept
 
 
 def test_verification_catches_a_frame_lost_or_doubled_at_a_join(tmp_path: Path) -> None:

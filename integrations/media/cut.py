@@ -33,6 +33,7 @@ from integrations.media.h264 import (
     remux_with_extradata,
     video_extradata,
 )
+from integrations.media.mp4 import Mp4LayoutError
 from integrations.media.probe import (
     MediaInfo,
     PacketTime,
@@ -40,6 +41,7 @@ from integrations.media.probe import (
     read_video_packets,
     video_frame_count,
 )
+from integrations.media.splice import SpliceSpan, splice
 
 logger = logging.getLogger(__name__)
 
@@ -349,6 +351,27 @@ def _output_args(info: MediaInfo, plan: CutPlan, output: Path, faststart: bool) 
 
 
 def _join(
+    source: Path,
+    info: MediaInfo,
+    plan: CutPlan,
+    output: Path,
+    workdir: Path,
+    head: PreparedHead | None,
+    settings: EncodeSettings,
+    progress: Callable[[float], None] | None,
+) -> None:
+    """Write the cut: from the source's own index when its layout allows, else with FFmpeg."""
+    if plan.copy_from_dts is not None and (head is None or head.merged_parameter_sets):
+        span = SpliceSpan(plan.start, plan.end, plan.copy_from_dts, plan.outpoint, plan.keyframe)
+        try:
+            splice(source, span, output, head.path if head else None, progress)
+            return
+        except Mp4LayoutError as exc:
+            logger.info("joining with FFmpeg: %s", exc)
+    _ffmpeg_join(source, info, plan, output, workdir, head, settings, progress)
+
+
+def _ffmpeg_join(
     source: Path,
     info: MediaInfo,
     plan: CutPlan,
