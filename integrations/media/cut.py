@@ -41,7 +41,7 @@ from integrations.media.probe import (
     read_video_packets,
     video_frame_count,
 )
-from integrations.media.splice import SpliceSpan, splice
+from integrations.media.splice import SourceIndex, SpliceSpan, read_index, splice
 
 logger = logging.getLogger(__name__)
 
@@ -359,15 +359,21 @@ def _join(
     head: PreparedHead | None,
     settings: EncodeSettings,
     progress: Callable[[float], None] | None,
+    index: SourceIndex | None = None,
 ) -> None:
     """Write the cut: from the source's own index when its layout allows, else with FFmpeg."""
-    if plan.copy_from_dts is not None and (head is None or head.merged_parameter_sets):
+    index = index or read_index(source)
+    problem = index.problem
+    if head is not None and not head.merged_parameter_sets:
+        problem = "the head's parameter sets are in-band"
+    if index.movie is not None and problem is None and plan.copy_from_dts is not None:
         span = SpliceSpan(plan.start, plan.end, plan.copy_from_dts, plan.outpoint, plan.keyframe)
         try:
-            splice(source, span, output, head.path if head else None, progress)
+            splice(source, span, output, head.path if head else None, progress, index.movie)
             return
         except Mp4LayoutError as exc:
-            logger.info("joining with FFmpeg: %s", exc)
+            problem = str(exc)
+    logger.info("joining with FFmpeg: %s", problem)
     _ffmpeg_join(source, info, plan, output, workdir, head, settings, progress)
 
 
@@ -526,11 +532,12 @@ def execute_cut(
     progress: Callable[[float], None] | None = None,
     timings: dict[str, float] | None = None,
     head: PreparedHead | None = None,
+    index: SourceIndex | None = None,
 ) -> None:
     """Write the cut described by `plan` to `output` (overwritten).
 
     A smart cut's head is encoded here unless `head` holds it already (encoded while the end
-    of the recording was still being looked for).
+    of the recording was still being looked for); `index` is the source's, when read already.
     """
     settings = settings or EncodeSettings()
     timings = timings if timings is not None else {}
@@ -547,5 +554,5 @@ def execute_cut(
             timings["head_encode"] = time.monotonic() - started
         started = time.monotonic()
         joined = head if plan.method == "smart" else None
-        _join(source, info, plan, output, workdir, joined, settings, progress)
+        _join(source, info, plan, output, workdir, joined, settings, progress, index)
         timings["join"] = time.monotonic() - started

@@ -30,6 +30,7 @@ from integrations.media.errors import MediaVerificationError, NoSoundError, Unsu
 from integrations.media.output import atomic_output
 from integrations.media.probe import MediaInfo, probe
 from integrations.media.silence import DetectionSettings, SoundSearch, SoundSpan, span_of
+from integrations.media.splice import SourceIndex, read_index
 from integrations.media.verify import decode_errors, verify_output
 
 logger = logging.getLogger(__name__)
@@ -213,7 +214,17 @@ def trim_file(
         head_check = pool.submit(_check_head, head, plan, name) if options.verify else None
         with atomic_output(destination) as temp:
             started = time.monotonic()
-            execute_cut(source, info, plan, temp, settings, track.phase("cut"), timings, head)
+            execute_cut(
+                source,
+                info,
+                plan,
+                temp,
+                settings,
+                track.phase("cut"),
+                timings,
+                head,
+                end_side.index,
+            )
             timings["cut"] = time.monotonic() - started
             if frames is not None and head_check is not None:
                 started = time.monotonic()
@@ -258,6 +269,7 @@ class _End:
     sound: float | None  # last sound
     end: float = 0.0  # where the kept span ends, padding included
     plan: tuple[float, float | None] | None = None  # plan_end's (end pts, outpoint)
+    index: SourceIndex | None = None  # the source's index, read while the head is encoded
 
 
 def _find_start(
@@ -299,7 +311,10 @@ def _find_end(
     started = time.monotonic()
     plan = plan_end(info, end + info.start_time)
     timings["plan_tail"] = time.monotonic() - started
-    return _End(last, end, plan)
+    started = time.monotonic()
+    index = read_index(info.path)
+    timings["read_index"] = time.monotonic() - started
+    return _End(last, end, plan, index)
 
 
 def _frame(info: MediaInfo) -> float:
