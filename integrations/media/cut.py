@@ -3,13 +3,17 @@
 - `copy`: a keyframe sits at the start: the video is stream-copied.
 - `smart`: the video from the start to the next keyframe is re-encoded with the source's codec
   parameters (libx264, same profile and level, pix_fmt, size, timestamps) and joined losslessly
-  to a stream copy of the rest with the concat demuxer, in one pass that also writes the file.
+  to a stream copy of the rest.
 - `reencode`: the whole span is re-encoded (non-H.264 sources and other unsafe cases).
 
 The audio is stream-copied from the exact start in every case. The end is snapped to the first
 frame boundary at or after `end` where decode order and display order agree, so a copy that
-stops there has no B-frame whose reference was cut off. The index (moov) is reserved at the
-front with `-moov_size` so the file is written once and still starts playing at once.
+stops there has no B-frame whose reference was cut off.
+
+A copy or smart cut is written from the source's own index (`splice`): one pass, the index at
+the front, the kept bytes copied by the kernel. Sources whose layout that does not model
+(fragmented MP4s, say) are joined by FFmpeg with the concat demuxer instead, the index reserved
+at the front with `-moov_size`, so that file too is written once and starts playing at once.
 """
 
 from __future__ import annotations

@@ -81,12 +81,18 @@ class _Plan:
         return self.first + len(self.dts) - len(self.head_sizes)
 
     @property
-    def offsets(self) -> array:
+    def copied_offsets(self) -> array:
+        """Where the copied samples lie in the source."""
         return self.track.offsets[self.first : self.stop]
 
     @property
+    def copied_sizes(self) -> array:
+        return self.track.sizes[self.first : self.stop]
+
+    @property
     def sizes(self) -> array:
-        return self.head_sizes + self.track.sizes[self.first : self.stop]
+        """Every output sample's size, the head's first."""
+        return self.head_sizes + self.copied_sizes
 
 
 @dataclass(frozen=True)
@@ -240,7 +246,7 @@ class _Layout:
 
 
 def _layout(tracks: list[_Plan]) -> _Layout:
-    range_start = tracks[0].offsets[0]  # the first copied keyframe
+    range_start = tracks[0].copied_offsets[0]  # the first copied keyframe
     gathered: list[tuple[bool, int, int]] = []
     head_at: list[array] = []
     position = 0
@@ -254,24 +260,24 @@ def _layout(tracks: list[_Plan]) -> _Layout:
     early = sorted(
         (offset, number, index)
         for number, plan in enumerate(tracks)
-        for index, offset in enumerate(plan.offsets)
+        for index, offset in enumerate(plan.copied_offsets)
         if offset < range_start
     )
     early_at: list[dict[int, int]] = [{} for _ in tracks]
     for offset, number, index in early:
-        size = tracks[number].track.sizes[tracks[number].first + index]
+        plan = tracks[number]
+        size = plan.track.sizes[plan.first + index]
         early_at[number][index] = position
         gathered.append((False, offset, size))
         position += size
     copied_at = position
     range_end = max(
-        max(map(operator.add, plan.offsets, plan.track.sizes[plan.first : plan.stop]))
-        for plan in tracks
+        max(map(operator.add, plan.copied_offsets, plan.copied_sizes)) for plan in tracks
     )
     placed = []
     for plan, at, moved in zip(tracks, head_at, early_at, strict=True):
         shift = copied_at - range_start
-        at.extend(moved[i] if i in moved else o + shift for i, o in enumerate(plan.offsets))
+        at.extend(moved[i] if i in moved else o + shift for i, o in enumerate(plan.copied_offsets))
         placed.append(at)
     return _Layout(gathered, range_start, range_end, placed, copied_at)
 

@@ -1,0 +1,100 @@
+"""The MP4 index reader and the cut written from it, checked against FFmpeg's own demuxer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import pytest
+from media_factory import MediaSpec, cached_media
+
+from integrations.media import splice
+from integrations.media.mp4 import Mp4LayoutError, read_movie, top_level
+from integrations.media.trim import TrimOptions, trim_file
+
+pytestmark = pytest.mark.usefixtures("ffmpeg_build")
+
+SMART = MediaSpec(duration=20.0, silent_head=7.3, silent_tail=7.7, noise_db=-60.0)
+FRAGMENTED = MediaSpec(duration=6.0, movflags="+frag_keyframe+empty_moov+default_base_moof")
+
+
+def demuxed(path: Path, kind: str) -> list[tuple[int, int, int, int]]:
+    """(file offset, size, dts, pts) of every packet of the first `kind` stream, per FFmpeg."""
+    with av.open(str(path)) as container:
+        stream = getattr(container.streams, kind)[0]
+        return [
+            (p.pos, p.size, p.dts, p.pts)
+            for p in container.demux(stream)
+            if p.size and p.pts is not None
+        ]
+
+
+@pytest.mark.parametrize("handler,kind", [("vide", "video"), ("soun", "audio")])
+def test_the_index_lists_every_sample_where_ffmpeg_finds_it(handler: str, kind: str) -> None:
+    source = cached_media(SMART)
+    track = read_movie(source).first(handler)
+    assert track is not None
+    ours = [
+        (track.offsets[i], track.sizes[i], track.dts[i] - track.edit_shift,
+         track.dts[i] + track.composition[i] - track.edit_shift)
+        for i in range(len(track))
+    ]  # fmt: skip
+    theirs = demuxed(source, kind)
+    assert len(ours) > 100
+    assert ours == theirs  # the audio's edit list (encoder priming) shifts it as FFmpeg does
+
+
+def test_a_fragmented_mp4_is_left_to_ffmpeg() -> None:
+    with pytest.raises(Mp4LayoutError, match="fragmented"):
+        read_movie(cached_media(FRAGMENTED))
+
+
+def moov_bytes(path: Path) -> bytes:
+    with path.open("rb") as handle:
+        [(start, _, end)] = top_level(handle, path.stat().st_size)["moov"]
+        handle.seek(start)
+        return handle.read(end - start)
+
+
+def test_the_cut_is_the_source_bytes_under_a_new_index(tmp_path: Path) -> None:
+    source = cached_media(SMART)
+    result = trim_file(source, tmp_path / "out.mp4", TrimOptions())
+    out = result.destination
+    with source.open("rb") as handle:
+        ftyp = handle.read(32)
+    assert out.read_bytes()[:32] == ftyp  # the source's brands, then the index, then the data
+    with out.open("rb") as handle:
+        boxes = top_level(handle, out.stat().st_size)
+    assert list(boxes) == ["ftyp", "moov", "mdat"]
+    [(_, data_start, data_end)] = boxes["mdat"]
+    tracks = read_movie(out).tracks
+    kept = sum(sum(t.sizes) for t in tracks)
+    assert all(data_start <= o < data_end for t in tracks for o in t.offsets)
+    # Every byte of the data is a kept packet, but for the few the last copied chunks hold.
+    assert kept <= data_end - data_start < kept + 16 * 1024
+
+
+def test_audio_starts_exactly_at_the_cut_inside_its_first_packet(tmp_path: Path) -> None:
+    """The audio edit list starts playback at the cut, not at the packet that holds it."""
+    source = cached_media(SMART)
+    result = trim_file(source, tmp_path / "out.mp4", TrimOptions())
+    with av.open(str(result.destination)) as container:
+        frame = next(container.decode(audio=0))
+    rate = 48000
+    into_packet = round(result.start * rate) % 1024
+    assert (frame.pts, frame.samples) == (0, 1024 - into_packet)
+    assert into_packet, "the cut should fall inside an AAC packet for this check to mean much"
+
+
+def test_64_bit_chunk_offsets_read_back_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past 4 GB the index needs co64; forced here on a small file, FFmpeg reads the same."""
+    source = cached_media(SMART)
+    narrow = trim_file(source, tmp_path / "narrow.mp4", TrimOptions()).destination
+    monkeypatch.setattr(splice, "CO64_ABOVE", -1)
+    wide = trim_file(source, tmp_path / "wide.mp4", TrimOptions()).destination
+    assert b"co64" in moov_bytes(wide) and b"stco" not in moov_bytes(wide)
+    assert b"stco" in moov_bytes(narrow)
+    for kind in ("video", "audio"):
+        assert [p[1:] for p in demuxed(wide, kind)] == [p[1:] for p in demuxed(narrow, kind)]
