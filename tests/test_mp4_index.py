@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import av
@@ -15,6 +16,7 @@ from integrations.media.trim import TrimOptions, trim_file
 pytestmark = pytest.mark.usefixtures("ffmpeg_build")
 
 SMART = MediaSpec(duration=20.0, silent_head=7.3, silent_tail=7.7, noise_db=-60.0)
+ON_KEYFRAME = MediaSpec(duration=20.0, silent_head=9.0, silent_tail=6.0)
 FRAGMENTED = MediaSpec(duration=6.0, movflags="+frag_keyframe+empty_moov+default_base_moof")
 
 
@@ -98,3 +100,14 @@ def test_64_bit_chunk_offsets_read_back_the_same(
     assert b"stco" in moov_bytes(narrow)
     for kind in ("video", "audio"):
         assert [p[1:] for p in demuxed(wide, kind)] == [p[1:] for p in demuxed(narrow, kind)]
+
+
+def test_without_a_kernel_copy_the_file_is_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where `copy_file_range` is missing (macOS), the bytes go through a buffer instead."""
+    source = cached_media(ON_KEYFRAME)  # a plain copy: no re-encode, so byte for byte
+    kernel = trim_file(source, tmp_path / "kernel.mp4", TrimOptions()).destination
+    monkeypatch.delattr(os, "copy_file_range")
+    buffered = trim_file(source, tmp_path / "buffered.mp4", TrimOptions()).destination
+    assert buffered.read_bytes() == kernel.read_bytes()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import errno
 import operator
 import os
 import struct
@@ -41,7 +42,10 @@ from integrations.media.mp4 import (
     with_duration,
 )
 
-COPY_CHUNK = 64 * 1024 * 1024
+COPY_CHUNK = 64 * 1024 * 1024  # per copy_file_range call (and progress report)
+BUFFER = 1024 * 1024  # where the kernel cannot copy between these files
+# copy_file_range fails so between filesystems (before Linux 5.3) and where it is not offered.
+_NO_KERNEL_COPY = {errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EBADF}
 CO64_ABOVE = (1 << 32) - 64 * 1024 * 1024  # leave room for the index before the data
 
 
@@ -427,32 +431,46 @@ def _write_gathered(
 
 
 def _copy_range(
-    src, out, offset: int, length: int, progress: Callable[[float], None] | None
+    src: BinaryIO,
+    out: BinaryIO,
+    offset: int,
+    length: int,
+    progress: Callable[[float], None] | None,
 ) -> None:
-    """Copy `length` bytes of `src` from `offset` to the end of `out`, in the kernel if it can."""
-    done = 0
+    """Append `length` bytes of `src` from `offset` to `out`: in the kernel where it can
+    (`copy_file_range`, Linux), else through a buffer."""
+    kernel_copy = getattr(os, "copy_file_range", None)
     destination = out.tell()
+    done = 0
     while done < length:
         step = min(COPY_CHUNK, length - done)
-        try:
-            copied = os.copy_file_range(
-                src.fileno(), out.fileno(), step, offset + done, destination + done
-            )
-        except OSError:
-            copied = _copy_in_userspace(src, out, offset + done, destination + done, step)
+        copied = None
+        if kernel_copy is not None:
+            try:
+                copied = kernel_copy(
+                    src.fileno(), out.fileno(), step, offset + done, destination + done
+                )
+            except OSError as exc:
+                if exc.errno not in _NO_KERNEL_COPY:
+                    raise  # a full disk, say: as it is
+                kernel_copy = None
+        if copied is None:
+            copied = _copy_through_buffer(src, out, offset + done, destination + done, step)
         if copied == 0:
-            raise Mp4LayoutError("the source ended before the kept span")
+            raise Mp4LayoutError("the source ends inside the kept span")
         done += copied
         if progress:
             progress(done / length)
 
 
-def _copy_in_userspace(
+def _copy_through_buffer(
     src: BinaryIO, out: BinaryIO, offset: int, destination: int, length: int
 ) -> int:
     src.seek(offset)
-    data = src.read(length)
     out.seek(destination)
-    out.write(data)
+    copied = 0
+    while copied < length and (data := src.read(min(BUFFER, length - copied))):
+        out.write(data)
+        copied += len(data)
     out.flush()
-    return len(data)
+    return copied
