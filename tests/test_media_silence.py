@@ -92,3 +92,30 @@ def test_head_and_tail_windows_widen_only_when_needed(monkeypatch: pytest.Monkey
 def test_widening_a_silent_file_ends_in_no_sound() -> None:
     path = cached_media(MediaSpec(duration=30.0, silent=True))
     assert detect_sound(path, 30.0, DetectionSettings(window=4.0)) is None
+
+
+@pytest.mark.parametrize(
+    ("silent_head", "head_windows"),
+    [
+        (3.5, [Interval(0.0, 6.0)]),  # found in the head's short first window
+        (8.0, [Interval(0.0, 6.0), Interval(3.0, 12.0)]),  # widened to the tail's size
+    ],
+)
+def test_the_head_starts_with_a_shorter_window(
+    monkeypatch: pytest.MonkeyPatch, silent_head: float, head_windows: list[Interval]
+) -> None:
+    path = cached_media(MediaSpec(duration=60.0, silent_head=silent_head, silent_tail=5.0))
+    windows: list[Interval] = []
+    real = silence.run_silencedetect
+
+    def recording(path: Path, window: Interval, *args: object) -> list[Interval]:
+        windows.append(window)
+        return real(path, window, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(silence, "run_silencedetect", recording)
+    span = detect_sound(path, 60.0, DetectionSettings(window=12.0, head_window=6.0))
+    assert span is not None
+    assert span.first_sound == pytest.approx(silent_head, abs=0.05)
+    assert span.last_sound == pytest.approx(55.0, abs=0.05)
+    assert [w for w in windows if w.start < 30.0] == head_windows
+    assert [w for w in windows if w.start >= 30.0] == [Interval(48.0, 60.0)]

@@ -2,8 +2,10 @@
 
 The head and tail windows run as two FFmpeg processes in parallel (`SoundSearch`: each side
 can be acted on as soon as it is known); a window is widened (with overlap) only when no sound
-was found in it, and a short file is analysed whole. Sounds shorter
-than `min_sound` (a cough, a chair) inside a silence do not count as the start or the end.
+was found in it, and a short file is analysed whole. The head's first window is shorter than
+the tail's: sound usually starts within minutes, and the cut waits for the head's search.
+Sounds shorter than `min_sound` (a cough, a chair) inside a silence do not count as the start
+or the end.
 """
 
 from __future__ import annotations
@@ -52,7 +54,8 @@ class DetectionSettings:
     threshold_db: float = -40.0
     min_silence: float = 2.0
     min_sound: float = 2.0
-    window: float = 900.0
+    window: float = 900.0  # the tail's first window, and what the search widens by
+    head_window: float = 300.0  # the head's first window
     timeout_base: float = 120.0
     timeout_per_second: float = 0.2
 
@@ -197,6 +200,7 @@ class SoundSearch:
         self.progress = progress
         self.overlap = self.settings.min_silence + 1.0
         self.window = max(self.settings.window, 2 * self.overlap)
+        self.head_window = min(max(self.settings.head_window, 2 * self.overlap), self.window)
         self.whole = duration <= 2 * self.window + self.overlap
         self._cov = _Coverage(duration)
         self._lock = threading.Lock()
@@ -221,15 +225,15 @@ class SoundSearch:
         if self.whole:
             self._ensure_whole()
         else:
-            self._analyse(Interval(0.0, self.window))
+            self._analyse(Interval(0.0, self.head_window))
         while True:
             with self._lock:
                 found = _first_sound(self._cov, self.settings.min_sound)
                 if found is not None or self._cov.complete():
                     return found
                 head_end = self._cov.head_end()
-                size = max(self.window, head_end)
-                end = min(self._cov.tail_start() + self.overlap, head_end + size, self.duration)
+                widened = max(self.window, 2 * head_end)
+                end = min(self._cov.tail_start() + self.overlap, widened, self.duration)
                 window = Interval(max(0.0, head_end - self.overlap), end)
             self._analyse(window)
 

@@ -49,7 +49,10 @@ class TrimOptions(BaseModel):
         None, ge=0, description="shorter sounds inside silence are ignored; default: as above"
     )
     padding: float = Field(5.0, ge=0, description="kept before the first and after the last sound")
-    window: float = Field(900.0, gt=0, description="head/tail window analysed first, seconds")
+    window: float = Field(
+        900.0, gt=0, description="tail window analysed first, and the step of widening, seconds"
+    )
+    head_window: float = Field(300.0, gt=0, description="head window analysed first, seconds")
     preset: str = Field("veryfast", description="libx264 preset of a full re-encode")
     head_preset: HeadPreset = Field(
         "superfast", description="libx264 preset of the head re-encoded up to the next keyframe"
@@ -77,6 +80,7 @@ class TrimOptions(BaseModel):
                 else self.min_sound_duration
             ),
             window=self.window,
+            head_window=self.head_window,
         )
 
 
