@@ -18,6 +18,7 @@ at the front with `-moov_size`, so that file too is written once and starts play
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import tempfile
 import time
@@ -37,7 +38,7 @@ from integrations.media.h264 import (
     remux_with_extradata,
     video_extradata,
 )
-from integrations.media.mp4 import Mp4LayoutError
+from integrations.media.mp4 import Movie, Mp4LayoutError
 from integrations.media.probe import (
     MediaInfo,
     PacketTime,
@@ -45,7 +46,13 @@ from integrations.media.probe import (
     read_video_packets,
     video_frame_count,
 )
-from integrations.media.splice import SourceIndex, SpliceSpan, read_index, splice
+from integrations.media.splice import (
+    SourceIndex,
+    SpliceSpan,
+    copied_video_range,
+    read_index,
+    splice,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -249,13 +256,21 @@ def join_plans(head: StartPlan, end: float, outpoint: float | None) -> CutPlan:
     )
 
 
-def expected_frames(info: MediaInfo, plan: CutPlan) -> int | None:
-    """How many video frames the cut must hold, from the source's index and packet times.
+def expected_frames(info: MediaInfo, plan: CutPlan, movie: Movie | None = None) -> int | None:
+    """How many video frames the cut must hold: counted in the source's parsed index (`movie`)
+    when given, else from FFmpeg's packet times (a demux of the head's side).
 
     None for a full re-encode (not a copy) or a source whose index gives no frame count.
     """
+    if plan.method == "reencode" or plan.copy_from_dts is None:
+        return None
+    video = movie.first("vide") if movie is not None else None
+    if video is not None:
+        with contextlib.suppress(Mp4LayoutError):  # then FFmpeg joins: count as for that
+            copied = copied_video_range(video, plan.copy_from_dts, plan.outpoint)
+            return plan.head_frames + len(copied)
     total = video_frame_count(info.path)
-    if plan.method == "reencode" or plan.copy_from_dts is None or total is None:
+    if total is None:
         return None
     left_out = count_video_packets_outside(info.path, plan.copy_from_dts, plan.outpoint)
     return plan.head_frames + total - left_out

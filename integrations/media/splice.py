@@ -154,21 +154,30 @@ def _sync_between(track: Track, first: int, stop: int, base: int) -> array:
     return array("I", (i - first + base for i in track.sync[low:high]))
 
 
-def _video_plan(video: Track, span: SpliceSpan, head: Track | None) -> _Plan:
+def copied_video_range(video: Track, copy_from_dts: float, outpoint: float | None) -> range:
+    """The video samples a cut copies: from the keyframe decoded at `copy_from_dts` to the
+    last one decoded before `outpoint` (FFmpeg's seconds)."""
     scale, shift = video.timescale, video.edit_shift
-    key_dts = _ticks(span.copy_from_dts, scale) + shift
+    key_dts = _ticks(copy_from_dts, scale) + shift
     first = bisect.bisect_left(video.dts, key_dts)
     if first >= len(video) or video.dts[first] != key_dts:
         raise Mp4LayoutError("no source packet at the planned decode time")
-    sync = video.sync
-    at = bisect.bisect_left(sync, first)
-    if at >= len(sync) or sync[at] != first:
+    at = bisect.bisect_left(video.sync, first)
+    if at >= len(video.sync) or video.sync[at] != first:
         raise Mp4LayoutError("the first copied packet is not a sync sample")
     stop = len(video)
-    if span.outpoint is not None:
-        stop = bisect.bisect_left(video.dts, span.outpoint * scale + shift)
+    if outpoint is not None:
+        stop = bisect.bisect_left(video.dts, outpoint * scale + shift)
     if stop <= first:
         raise Mp4LayoutError("nothing to copy")
+    return range(first, stop)
+
+
+def _video_plan(video: Track, span: SpliceSpan, head: Track | None) -> _Plan:
+    scale, shift = video.timescale, video.edit_shift
+    copied = copied_video_range(video, span.copy_from_dts, span.outpoint)
+    first, stop = copied.start, copied.stop
+    key_dts = video.dts[first]
     key_pts = key_dts + video.composition[first]
     leading = range(first + 1, min(stop, first + 16))
     if any(video.dts[i] + video.composition[i] < key_pts for i in leading):

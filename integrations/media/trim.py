@@ -213,8 +213,9 @@ def trim_file(
         plan = join_plans(start_side.plan, *end_side.plan)
         head = start_side.head if plan.method == "smart" else None
         name = f"{destination.name} (cut from {source.name})"
-        # Counted from the source's packets, and the head decoded, while the join runs.
-        frames = pool.submit(expected_frames, info, plan) if options.verify else None
+        # Counted from the source's index (or packets), and the head decoded, while the join runs.
+        movie = end_side.index.movie if end_side.index is not None else None
+        frames = pool.submit(expected_frames, info, plan, movie) if options.verify else None
         head_check = pool.submit(_check_head, head, plan, name) if options.verify else None
         with atomic_output(destination) as temp:
             started = time.monotonic()
