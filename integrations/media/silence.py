@@ -201,7 +201,7 @@ class SoundSearch:
         self.overlap = self.settings.min_silence + 1.0
         self.window = max(self.settings.window, 2 * self.overlap)
         self.head_window = min(max(self.settings.head_window, 2 * self.overlap), self.window)
-        self.whole = duration <= 2 * self.window + self.overlap
+        self.whole = duration <= self.head_window + self.window + self.overlap
         self._cov = _Coverage(duration)
         self._lock = threading.Lock()
         self._whole_lock = threading.Lock()

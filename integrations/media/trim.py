@@ -233,8 +233,8 @@ def trim_file(
             timings["cut"] = time.monotonic() - started
             if frames is not None and head_check is not None:
                 started = time.monotonic()
+                verify_cut(temp, plan, info, frames.result(), name)  # beside the head's decode
                 head_check.result()
-                verify_cut(temp, plan, info, frames.result(), name)
                 timings["verify"] = time.monotonic() - started
     if progress:
         progress(1.0)
