@@ -65,10 +65,9 @@ def test_no_silence_gives_whole_file() -> None:
     assert span.last_sound == pytest.approx(8.0, abs=0.05)
 
 
-def test_head_and_tail_windows_widen_only_when_needed(monkeypatch: pytest.MonkeyPatch) -> None:
-    """With 4 s windows on a 40 s file: head and tail first, then widen each side as needed."""
-    spec = MediaSpec(duration=40.0, silent_head=9.0, silent_tail=2.5, noise_db=-60.0)
-    path = cached_media(spec)
+@pytest.fixture
+def analysed_windows(monkeypatch: pytest.MonkeyPatch) -> list[Interval]:
+    """Every window `silencedetect` is run on, in the order the runs start."""
     windows: list[Interval] = []
     real = silence.run_silencedetect
 
@@ -77,16 +76,23 @@ def test_head_and_tail_windows_widen_only_when_needed(monkeypatch: pytest.Monkey
         return real(path, window, *args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(silence, "run_silencedetect", recording)
+    return windows
+
+
+def test_head_and_tail_windows_widen_only_when_needed(analysed_windows: list[Interval]) -> None:
+    """With 4 s windows on a 40 s file: head and tail first, then widen each side as needed."""
+    spec = MediaSpec(duration=40.0, silent_head=9.0, silent_tail=2.5, noise_db=-60.0)
+    path = cached_media(spec)
     span = detect_sound(path, 40.0, DetectionSettings(window=4.0))
     assert span is not None
     assert span.first_sound == pytest.approx(9.0, abs=0.05)
     assert span.last_sound == pytest.approx(37.5, abs=0.05)
     # Head and tail run at once (either may start first); 2x(min_silence+1) is the floor.
-    assert set(windows[:2]) == {Interval(0.0, 6.0), Interval(34.0, 40.0)}
+    assert set(analysed_windows[:2]) == {Interval(0.0, 6.0), Interval(34.0, 40.0)}
     # The tail found its last sound at once; only the head was widened, with overlap.
-    assert all(w.end <= 34.0 + 3.0 for w in windows[2:])
-    assert windows[2].start < 6.0
-    assert sum(w.length for w in windows) < 40.0  # never analysed the whole file
+    assert all(w.end <= 34.0 + 3.0 for w in analysed_windows[2:])
+    assert analysed_windows[2].start < 6.0
+    assert sum(w.length for w in analysed_windows) < 40.0  # never analysed the whole file
 
 
 def test_widening_a_silent_file_ends_in_no_sound() -> None:
@@ -102,20 +108,12 @@ def test_widening_a_silent_file_ends_in_no_sound() -> None:
     ],
 )
 def test_the_head_starts_with_a_shorter_window(
-    monkeypatch: pytest.MonkeyPatch, silent_head: float, head_windows: list[Interval]
+    analysed_windows: list[Interval], silent_head: float, head_windows: list[Interval]
 ) -> None:
     path = cached_media(MediaSpec(duration=60.0, silent_head=silent_head, silent_tail=5.0))
-    windows: list[Interval] = []
-    real = silence.run_silencedetect
-
-    def recording(path: Path, window: Interval, *args: object) -> list[Interval]:
-        windows.append(window)
-        return real(path, window, *args)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(silence, "run_silencedetect", recording)
     span = detect_sound(path, 60.0, DetectionSettings(window=12.0, head_window=6.0))
     assert span is not None
     assert span.first_sound == pytest.approx(silent_head, abs=0.05)
     assert span.last_sound == pytest.approx(55.0, abs=0.05)
-    assert [w for w in windows if w.start < 30.0] == head_windows
-    assert [w for w in windows if w.start >= 30.0] == [Interval(48.0, 60.0)]
+    assert [w for w in analysed_windows if w.start < 30.0] == head_windows
+    assert [w for w in analysed_windows if w.start >= 30.0] == [Interval(48.0, 60.0)]
