@@ -120,24 +120,55 @@ def assert_captions_shifted(world: DemoWorld, store: RecordingStore) -> None:
     assert len(sent) == len(original)
 
 
-def _pipeline_process(extra_env: dict[str, str]) -> subprocess.Popen[bytes]:
-    from prefect.settings import PREFECT_API_URL
+class PipelineRuns:
+    """Full-pipeline runs in their own processes; each keeps its output in a log file."""
 
-    env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value()), **extra_env}
-    return subprocess.Popen(
-        [sys.executable, "-c", RUN_PIPELINE],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    def __init__(self, log_dir: Path) -> None:
+        self.log_dir = log_dir
+        self.started: list[tuple[subprocess.Popen[bytes], Path]] = []
+
+    def start(self, extra_env: dict[str, str]) -> subprocess.Popen[bytes]:
+        from prefect.settings import PREFECT_API_URL
+
+        env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value()), **extra_env}
+        log = self.log_dir / f"pipeline-{len(self.started)}.log"
+        with log.open("wb") as output:
+            process = subprocess.Popen(
+                [sys.executable, "-c", RUN_PIPELINE],
+                env=env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.started.append((process, log))
+        return process
+
+    def finish(self, process: subprocess.Popen[bytes], timeout: float = 240) -> None:
+        """Wait for a run; a failed run's output ends up in the assertion message."""
+        log = next(log for started, log in self.started if started is process)
+        code = process.wait(timeout=timeout)
+        assert code == 0, f"pipeline run exited {code}:\n" + log.read_text()[-6000:]
+
+    def kill_leftovers(self) -> None:
+        for process, _ in self.started:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=30)
+
+
+@pytest.fixture
+def pipeline_runs(tmp_path: Path) -> Iterator[PipelineRuns]:
+    """Started runs never outlive their test: a leftover would claim the next test's rows."""
+    runs = PipelineRuns(tmp_path)
+    yield runs
+    runs.kill_leftovers()
 
 
 def test_a_run_killed_mid_pipeline_is_finished_by_the_next_with_nothing_twice(
-    world: DemoWorld,
+    world: DemoWorld, pipeline_runs: PipelineRuns
 ) -> None:
     store = RecordingStore(get_settings().resolved_database_url)
-    killed = _pipeline_process({"LEASE_SECONDS": "3"})
+    killed = pipeline_runs.start({"LEASE_SECONDS": "3"})
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         statuses = outcome(store)
@@ -161,12 +192,14 @@ def test_a_run_killed_mid_pipeline_is_finished_by_the_next_with_nothing_twice(
     store.dispose()
 
 
-def test_two_runs_started_together_share_the_work_without_overlap(world: DemoWorld) -> None:
+def test_two_runs_started_together_share_the_work_without_overlap(
+    world: DemoWorld, pipeline_runs: PipelineRuns
+) -> None:
     store = RecordingStore(get_settings().resolved_database_url)
-    first = _pipeline_process({})
-    second = _pipeline_process({})
-    assert first.wait(timeout=240) == 0
-    assert second.wait(timeout=240) == 0
+    first = pipeline_runs.start({})
+    second = pipeline_runs.start({})
+    pipeline_runs.finish(first)
+    pipeline_runs.finish(second)
 
     assert_published_once(world, store)
     assert len(world.youtube.sessions) == PUBLISHED, "an upload was started twice"
