@@ -132,9 +132,8 @@ def run_stages(
                     _fill_slots(stage, store, worker, ids, settled_here, running, report, done)
                 if not any(running.values()):
                     break
-                with contextlib.suppress(queue.Empty):
-                    done.get(timeout=poll_seconds)
-                progress.advance(_collect(stages, running, report, settled_here))
+                finished = _finished(done, poll_seconds)
+                progress.advance(_collect(stages, finished, running, report, settled_here))
         finally:
             for change in store.release(worker):
                 logger.warning("Recording %s released: %s", change.recording_id, change.after)
@@ -172,31 +171,43 @@ def _fill_slots(
         running[stage.name][future] = (row, time.monotonic())
 
 
+def _finished(done: queue.SimpleQueue[PrefectFuture], poll_seconds: float) -> list[PrefectFuture]:
+    """The futures whose threads have returned: waits up to `poll_seconds` for the first."""
+    finished: list[PrefectFuture] = []
+    with contextlib.suppress(queue.Empty):
+        finished.append(done.get(timeout=poll_seconds))
+        while True:
+            finished.append(done.get_nowait())
+    return finished
+
+
 def _collect(
     stages: Sequence[Stage],
+    finished: Sequence[PrefectFuture],
     running: dict[str, dict[PrefectFuture, tuple[Recording, float]]],
     report: RunReport,
     settled_here: set[int],
 ) -> int:
-    """Record every finished task; returns how many finished."""
-    finished = 0
-    for stage in stages:
-        for future, (row, started) in list(running[stage.name].items()):
-            future.wait(timeout=0)  # takes the final state from the finished thread, not the API
-            if not future.state.is_final():
-                continue
-            del running[stage.name][future]
-            finished += 1
-            report.busy_seconds[stage.name] = (
-                report.busy_seconds.get(stage.name, 0.0) + time.monotonic() - started
-            )
-            # A FAILED row, or one handed back to the stage's input status (it waits, e.g. for
-            # its Zoom account or a quota), is not claimed again in this run.
-            state = future.state
-            handed_back = state.is_completed() and state.result() == STAGES[stage.name][0]
-            if state.is_failed() or handed_back:
-                settled_here.add(row.id)
-    return finished
+    """Record every finished task; returns how many there were.
+
+    Only futures whose thread has returned are looked at: their final state (with its result) is
+    in memory. The API may already call a task final while its thread still runs, and a state read
+    from the API carries no result.
+    """
+    for future in finished:
+        stage = next(s for s in stages if future in running[s.name])
+        row, started = running[stage.name].pop(future)
+        report.busy_seconds[stage.name] = (
+            report.busy_seconds.get(stage.name, 0.0) + time.monotonic() - started
+        )
+        future.wait()  # its thread has returned: this only takes the final state it gave back
+        state = future.state
+        # A FAILED row, or one handed back to the stage's input status (it waits, e.g. for
+        # its Zoom account or a quota), is not claimed again in this run.
+        handed_back = state.is_completed() and state.result() == STAGES[stage.name][0]
+        if state.is_failed() or handed_back:
+            settled_here.add(row.id)
+    return len(finished)
 
 
 def task_run_name(stage: str, row: Recording) -> str:

@@ -1,0 +1,47 @@
+"""The stage scheduler (flows/engine.py) with a real Prefect API and status store."""
+
+from __future__ import annotations
+
+import time
+
+from factories import add_recording
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+
+from flows.engine import RunReport, Stage, run_stages
+from integrations.store.repository import RecordingStore
+from integrations.store.states import ProcessingStatus
+from tasks.common import StageOutcome, run_claimed, worker_identity
+
+S = ProcessingStatus
+LINGER_SECONDS = 1.5
+
+
+def _linger(*_: object) -> None:
+    """Runs after the task's final state is in the API, before its thread returns."""
+    time.sleep(LINGER_SECONDS)
+
+
+@task(name="fetch-slowly-returning", cache_policy=NO_CACHE, on_completion=[_linger])
+def fetch(recording_id: int, worker: str) -> object:
+    return run_claimed("download", recording_id, worker, lambda row: StageOutcome())
+
+
+@flow(name="scheduler-under-test")
+def schedule(poll_seconds: float) -> RunReport:
+    return run_stages([Stage("download", fetch, 2)], worker_identity(), poll_seconds=poll_seconds)
+
+
+def test_a_task_final_in_the_api_but_still_returning_is_collected_once_it_returns(
+    prefect_harness: None, store: RecordingStore
+) -> None:
+    """The scheduler polls often while the task's completion hook still runs: the API already
+    calls the task Completed, but that state carries no result (the old `MissingResult`)."""
+    rows = [add_recording(store, status=S.INITIALIZED) for _ in range(2)]
+
+    report = schedule(poll_seconds=0.05)
+
+    assert sorted(report.touched) == sorted(row.id for row in rows)
+    assert report.busy_seconds["download"] >= 2 * LINGER_SECONDS
+    assert {store.get(row.id).status for row in rows} == {S.DOWNLOADED}
+    assert all(store.get(row.id).claimed_by is None for row in rows)
