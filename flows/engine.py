@@ -15,11 +15,13 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from logging import Logger, LoggerAdapter
 from typing import Any
 
 from prefect import Task, get_run_logger
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.futures import PrefectFuture
+from sqlalchemy.exc import SQLAlchemyError
 
 from config.settings import get_settings
 from integrations.store.models import Recording
@@ -82,16 +84,27 @@ class RunProgress:
 
 
 class LeaseHeartbeat:
-    """Renews every lease the worker holds, every third of the lease, until stopped."""
+    """Renews every lease the worker holds, every third of the lease, until stopped.
 
-    def __init__(self, store: RecordingStore, worker: str, lease_seconds: int) -> None:
+    A failed renewal (the database restarting, a dropped connection) is logged and tried again
+    at the next beat: two more beats fit in the lease before another run may take the rows.
+    """
+
+    def __init__(
+        self, store: RecordingStore, worker: str, lease_seconds: int, logger: Logger | LoggerAdapter
+    ) -> None:
         self.store, self.worker, self.lease_seconds = store, worker, lease_seconds
+        self.logger = logger
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, name="lease-heartbeat", daemon=True)
 
     def _beat(self) -> None:
         while not self._stop.wait(max(self.lease_seconds / 3, 0.5)):
-            self.store.renew(self.worker, self.lease_seconds)
+            try:
+                self.store.renew(self.worker, self.lease_seconds)
+            except SQLAlchemyError as exc:
+                reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+                self.logger.warning("Could not renew this run's leases (trying again): %s", reason)
 
     def __enter__(self) -> LeaseHeartbeat:
         self._thread.start()
@@ -125,7 +138,7 @@ def run_stages(
     done: queue.SimpleQueue[PrefectFuture] = queue.SimpleQueue()
     running: dict[str, dict[PrefectFuture, tuple[Recording, float]]] = {s.name: {} for s in stages}
     settled_here: set[int] = set()
-    with LeaseHeartbeat(store, worker, settings.lease_seconds):
+    with LeaseHeartbeat(store, worker, settings.lease_seconds, logger):
         try:
             while True:
                 for stage in reversed(stages):  # downstream first: finished work moves on

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
+import pytest
 from factories import add_recording
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
+from sqlalchemy.exc import OperationalError
 
-from flows.engine import RunReport, Stage, run_stages
+from flows.engine import LeaseHeartbeat, RunReport, Stage, run_stages
+from integrations.store.models import utcnow
 from integrations.store.repository import RecordingStore
 from integrations.store.states import ProcessingStatus
 from tasks.common import StageOutcome, run_claimed, worker_identity
@@ -45,3 +49,33 @@ def test_a_task_final_in_the_api_but_still_returning_is_collected_once_it_return
     assert report.busy_seconds["download"] >= 2 * LINGER_SECONDS
     assert {store.get(row.id).status for row in rows} == {S.DOWNLOADED}
     assert all(store.get(row.id).claimed_by is None for row in rows)
+
+
+class DroppingStore(RecordingStore):
+    """A store whose first lease renewal fails as it does when the connection drops."""
+
+    failures_left = 1
+
+    def renew(self, worker: str, lease_seconds: int) -> int:
+        if self.failures_left:
+            self.failures_left -= 1
+            dropped = ConnectionError("server closed the connection unexpectedly")
+            raise OperationalError("UPDATE recordings", {}, dropped)
+        return super().renew(worker, lease_seconds)
+
+
+def test_the_heartbeat_outlives_a_failed_renewal(
+    store: RecordingStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    row = add_recording(store, status=S.INITIALIZED)
+    store.claim("download", "worker-a", lease_seconds=3, ids=[row.id])
+    flaky = DroppingStore(store.url)
+    logger = logging.getLogger("test-heartbeat")
+
+    with LeaseHeartbeat(flaky, "worker-a", lease_seconds=3, logger=logger):
+        time.sleep(4)  # past the first lease: only later beats can have kept it
+
+    held = store.get(row.id)
+    assert held.claimed_by == "worker-a" and held.claimed_until > utcnow()
+    assert "Could not renew this run's leases (trying again): server closed" in caplog.text
+    flaky.dispose()
