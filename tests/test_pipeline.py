@@ -143,11 +143,15 @@ class PipelineRuns:
         self.started.append((process, log))
         return process
 
+    def output(self, process: subprocess.Popen[bytes]) -> str:
+        """The end of what the run printed, for an assertion message."""
+        log = next(log for started, log in self.started if started is process)
+        return log.read_text(errors="replace")[-6000:]
+
     def finish(self, process: subprocess.Popen[bytes], timeout: float = 240) -> None:
         """Wait for a run; a failed run's output ends up in the assertion message."""
-        log = next(log for started, log in self.started if started is process)
         code = process.wait(timeout=timeout)
-        assert code == 0, f"pipeline run exited {code}:\n" + log.read_text()[-6000:]
+        assert code == 0, f"pipeline run exited {code}:\n{self.output(process)}"
 
     def kill_leftovers(self) -> None:
         for process, _ in self.started:
@@ -174,7 +178,8 @@ def test_a_run_killed_mid_pipeline_is_finished_by_the_next_with_nothing_twice(
         statuses = outcome(store)
         if statuses["UPLOADED"] >= 1 and statuses["UPLOADED"] < PUBLISHED:
             break
-        assert killed.poll() is None, "the run ended before it could be killed"
+        if killed.poll() is not None:
+            pytest.fail(f"the run ended before it could be killed:\n{pipeline_runs.output(killed)}")
         time.sleep(0.05)
     os.killpg(killed.pid, signal.SIGKILL)
     killed.wait(timeout=30)
