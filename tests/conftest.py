@@ -119,6 +119,12 @@ def store(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Record
 
 
 @pytest.fixture(scope="session")
+def demo_media_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo world's generated lectures, made once for every test that starts a world."""
+    return tmp_path_factory.mktemp("demo-media")
+
+
+@pytest.fixture(scope="session")
 def prefect_harness() -> Iterator[None]:
     """One temporary Prefect server for every test that needs the API (it takes ~15 s)."""
     from prefect.testing.utilities import prefect_test_harness

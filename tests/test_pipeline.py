@@ -27,16 +27,11 @@ PUBLISHED = 6  # the demo plan: 6 lectures, 1 too short, 1 without sound
 RUN_PIPELINE = "from flows.pipeline import full_pipeline_flow; full_pipeline_flow()"
 
 
-@pytest.fixture(scope="session")
-def media_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("demo-media")
-
-
 @pytest.fixture
 def world(
     prefect_harness: None,
     postgres_database: str,
-    media_cache: Path,
+    demo_media_cache: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[DemoWorld]:
@@ -46,7 +41,7 @@ def world(
         for table in ("publications", "recordings", "quota_usage"):
             connection.exec_driver_sql(f"DELETE FROM {table}")
     store.dispose()
-    with DemoWorld(tmp_path / "world", media_cache=media_cache) as demo:
+    with DemoWorld(tmp_path / "world", media_cache=demo_media_cache) as demo:
         settings = {
             **demo.environment(),
             "DATABASE_URL": postgres_database,
