@@ -332,11 +332,9 @@ def test_callback_runs_in_background(received) -> None:
 
     app = create_app(SECRET, slow, clock=Clock())
     with TestClient(app) as client:
-        started = time.monotonic()
         response = client.post("/zoom/webhook", **signed(completed_event()))
         assert response.status_code == 200
-        assert time.monotonic() - started < 3
-        assert received == []
+        assert received == []  # answered while the callback still waits (inline, it would not)
         release.set()
     assert len(received) == 1
 
@@ -381,9 +379,7 @@ def test_real_uvicorn_server(received) -> None:
         with httpx.Client(base_url=base, timeout=5) as http:
             assert http.get("/healthz").json() == {"status": "ok"}
             request = signed(completed_event(), timestamp=time.time())
-            started = time.monotonic()
             assert http.post("/zoom/webhook", **request).json() == {"status": "accepted"}
-            assert time.monotonic() - started < 3
             assert http.post("/zoom/webhook", **request).json() == {"status": "duplicate"}
             bad = signed(completed_event(), secret="wrong", timestamp=time.time())
             assert http.post("/zoom/webhook", **bad).status_code == 401
