@@ -2,7 +2,8 @@
 
 On the 60-minute lecture of `benchmarks/trim.py` (generated once, cached), times in one process:
 - the head's re-encode as `trim` runs it (libx264 superfast, from the cut to the next keyframe);
-- the kernel copy (`copy_file_range`) of the source's bytes from that keyframe to the end;
+- the copy of the source's bytes from that keyframe to the end, as the splice writer makes it
+  (`copy_file_range`);
 - both one after the other, and both at once (the copy in a thread beside the encode).
 
 Prints the medians and overlapped / sequential. Usage:
@@ -12,29 +13,20 @@ Prints the medians and overlapped / sequential. Usage:
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import threading
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from trim import FPS, WORK, ff, make_recording, timed  # benchmarks/trim.py
+from trim import WORK, make_recording, timed  # benchmarks/trim.py
 
+from integrations.media.cut import EncodeSettings, encode_head, plan_start
 from integrations.media.mp4 import read_movie
-from integrations.media.probe import keyframes_near
+from integrations.media.probe import probe
+from integrations.media.splice import copied_video_range, copy_range
 
 CUT = 230.033  # where trim cuts the generated lecture
-
-
-def kernel_copy(source: Path, destination: Path, offset: int) -> None:
-    length = source.stat().st_size - offset
-    with source.open("rb") as src, destination.open("wb") as out:
-        done = 0
-        while done < length:
-            step = min(64 << 20, length - done)
-            done += os.copy_file_range(src.fileno(), out.fileno(), step, offset + done, done)
-    destination.unlink()
 
 
 def main() -> None:
@@ -45,22 +37,21 @@ def main() -> None:
     source = make_recording(args.work, 60)
     out_dir = args.work / "out"
     out_dir.mkdir(exist_ok=True)
-    keyframe = min(k for k in keyframes_near(source, CUT, 70) if k > CUT)
+    info = probe(source)
+    plan = plan_start(info, CUT)
     video = read_movie(source).first("vide")
-    assert video is not None
-    first = next(i for i in video.sync if video.dts[i] / video.timescale >= keyframe - 1)
-    offset = video.offsets[first]
+    assert plan.copy_from_dts is not None and video is not None, "not a smart cut"
+    offset = video.offsets[copied_video_range(video, plan.copy_from_dts, None).start]
+    length = source.stat().st_size - offset
 
     def encode() -> None:
-        ff(
-            "-ss", f"{CUT}", "-i", str(source), "-map", "0:v:0", "-an",
-            "-frames:v", str(round((keyframe - CUT) * FPS)),
-            "-c:v", "libx264", "-preset", "superfast", "-crf", "18",
-            "-f", "mp4", str(out_dir / "head.mp4"),
-        )  # fmt: skip
+        encode_head(source, info, plan, out_dir / "head.mp4", EncodeSettings())
 
     def copy() -> None:
-        kernel_copy(source, out_dir / "copy.bin", offset)
+        copied = out_dir / "copy.bin"
+        with source.open("rb") as src, copied.open("wb") as out:
+            copy_range(src, out, offset, length, None)
+        copied.unlink()
 
     def sequential() -> None:
         encode()
@@ -75,7 +66,7 @@ def main() -> None:
     encode_s, copy_s = timed(encode, args.runs), timed(copy, args.runs)
     sequential_s, overlapped_s = timed(sequential, args.runs), timed(overlapped, args.runs)
     print(
-        f"head encode {encode_s:.2f} s, copy of {(source.stat().st_size - offset) / 1e6:.0f} MB "
+        f"head encode {encode_s:.2f} s, copy of {length / 1e6:.0f} MB "
         f"{copy_s:.2f} s (medians of {args.runs})"
     )
     print(

@@ -421,7 +421,7 @@ def _write(
         out.write(movie.ftyp + moov(data_start) + mdat)
         _write_gathered(out, src, head, layout.gathered)
         out.flush()
-        _copy_range(src, out, layout.range_start, layout.range_end - layout.range_start, progress)
+        copy_range(src, out, layout.range_start, layout.range_end - layout.range_start, progress)
 
 
 def _write_gathered(
@@ -439,7 +439,7 @@ def _write_gathered(
             out.write(data)
 
 
-def _copy_range(
+def copy_range(
     src: BinaryIO,
     out: BinaryIO,
     offset: int,
