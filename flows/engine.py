@@ -24,6 +24,7 @@ from prefect.futures import PrefectFuture
 from sqlalchemy.exc import SQLAlchemyError
 
 from config.settings import get_settings
+from integrations.store.database import driver_message
 from integrations.store.models import Recording
 from integrations.store.repository import RecordingStore
 from integrations.store.states import STAGES, ProcessingStatus
@@ -103,8 +104,9 @@ class LeaseHeartbeat:
             try:
                 self.store.renew(self.worker, self.lease_seconds)
             except SQLAlchemyError as exc:
-                reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-                self.logger.warning("Could not renew this run's leases (trying again): %s", reason)
+                self.logger.warning(
+                    "Could not renew this run's leases (trying again): %s", driver_message(exc)
+                )
 
     def __enter__(self) -> LeaseHeartbeat:
         self._thread.start()

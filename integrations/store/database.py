@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from integrations.store.errors import StoreUnavailableError
@@ -19,6 +19,11 @@ MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 def redact_url(url: str) -> str:
     """The URL with any password masked, for messages."""
     return make_url(url).render_as_string(hide_password=True)
+
+
+def driver_message(exc: SQLAlchemyError) -> str:
+    """The first line of what the database driver said: no SQL, no parameters."""
+    return str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
 
 
 def create_store_engine(url: str) -> Engine:
@@ -82,7 +87,7 @@ def schema_revision(engine: Engine) -> str | None:
     except OperationalError as exc:
         raise StoreUnavailableError(
             f"cannot open the status store {redact_url(str(engine.url))}: "
-            f"{str(exc.orig).strip().splitlines()[0]}; check DATABASE_URL and that the server runs"
+            f"{driver_message(exc)}; check DATABASE_URL and that the server runs"
         ) from None
 
 
