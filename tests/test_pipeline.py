@@ -120,13 +120,13 @@ class PipelineRuns:
 
     def __init__(self, log_dir: Path) -> None:
         self.log_dir = log_dir
-        self.started: list[tuple[subprocess.Popen[bytes], Path]] = []
+        self.logs: dict[subprocess.Popen[bytes], Path] = {}
 
     def start(self, extra_env: dict[str, str]) -> subprocess.Popen[bytes]:
         from prefect.settings import PREFECT_API_URL
 
         env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value()), **extra_env}
-        log = self.log_dir / f"pipeline-{len(self.started)}.log"
+        log = self.log_dir / f"pipeline-{len(self.logs)}.log"
         with log.open("wb") as output:
             process = subprocess.Popen(
                 [sys.executable, "-c", RUN_PIPELINE],
@@ -135,13 +135,12 @@ class PipelineRuns:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        self.started.append((process, log))
+        self.logs[process] = log
         return process
 
     def output(self, process: subprocess.Popen[bytes]) -> str:
         """The end of what the run printed, for an assertion message."""
-        log = next(log for started, log in self.started if started is process)
-        return log.read_text(errors="replace")[-6000:]
+        return self.logs[process].read_text(errors="replace")[-6000:]
 
     def finish(self, process: subprocess.Popen[bytes], timeout: float = 240) -> None:
         """Wait for a run; a failed run's output ends up in the assertion message."""
@@ -149,7 +148,7 @@ class PipelineRuns:
         assert code == 0, f"pipeline run exited {code}:\n{self.output(process)}"
 
     def kill_leftovers(self) -> None:
-        for process, _ in self.started:
+        for process in self.logs:
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=30)
