@@ -2,8 +2,10 @@
 
 A recording's Zoom copy goes only when clean-up is on, every enabled platform's publication
 is UPLOADED, no publication of any platform is FAILED, WAITING or otherwise unfinished, and
-each enabled platform, asked again (`verify`), returns the video with the expected duration.
-Everything else is kept, with the reasons, so that a dry run can show both lists.
+each enabled platform, asked again (`verify`), returns the video finished (processed, its files
+present) with the expected duration. Everything else is kept, with the reasons, so that a dry
+run can show both lists. What a platform reports without blocking (a privacy that differs from
+the configured one) is carried in the reasons.
 
 Pure: the caller adapts its rows to `CleanupCandidate` and performs the plan.
 """
@@ -46,7 +48,15 @@ class CleanupCandidate:
     topic: str = ""
 
 
-Verifier = Callable[[CleanupCandidate, PublicationState], bool]
+@dataclass(frozen=True)
+class RemoteCheck:
+    """What a platform says of its copy: a `problem` keeps the Zoom original; `notes` are shown."""
+
+    problem: str | None = None
+    notes: tuple[str, ...] = ()
+
+
+Verifier = Callable[[CleanupCandidate, PublicationState], RemoteCheck]
 
 
 @dataclass(frozen=True)
@@ -103,6 +113,15 @@ def duration_matches(
     return abs(actual_s - expected_s) <= max(tolerance_s, tolerance_ratio * expected_s)
 
 
+def duration_problem(expected_s: float, actual_s: float | None) -> str | None:
+    """Why a platform's reported duration does not match the published file's, if it does not."""
+    if duration_matches(expected_s, actual_s):
+        return None
+    if actual_s is None or actual_s <= 0:
+        return "reports no duration yet"
+    return f"lasts {actual_s:.0f} s, expected {expected_s:.0f} s"
+
+
 _ISO_DURATION = re.compile(
     r"^P(?:(?P<d>\d+)D)?(?:T(?:(?P<h>\d+)H)?(?:(?P<m>\d+)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?$"
 )
@@ -155,12 +174,13 @@ def _decide(
     for platform in enabled:
         publication = by_platform[platform][0]
         try:
-            ok = verify(candidate, publication)
+            check = verify(candidate, publication)
         except Exception as exc:
             return keep(f"{platform}: verification failed ({type(exc).__name__}: {exc})")
-        if not ok:
-            return keep(f"{platform}: remote video {publication.remote_id} not verified")
+        if check.problem is not None:
+            return keep(f"{platform}: remote video {publication.remote_id} {check.problem}")
         verified.append(f"{platform} {publication.remote_id} verified")
+        verified.extend(f"{platform}: {note}" for note in check.notes)
     action: Literal["trash", "delete"] = "delete" if mode == "delete" else "trash"
     return CleanupDecision(candidate, action, tuple(verified))
 
@@ -174,9 +194,10 @@ def zoom_deletion_plan(
     """Decide, for each recording, whether its Zoom copy may be trashed/deleted (see module).
 
     `verify(candidate, publication)` asks the platform for the video `publication.remote_id`
-    and returns whether it exists with `candidate.expected_duration_s` (`duration_matches`
-    helps); it is called only when every status already allows removal, at most once per
-    enabled platform, and never when `mode` is "off". An exception from it keeps the recording.
+    and returns a `RemoteCheck`: no problem only when the video is there, finished, and lasts
+    `candidate.expected_duration_s` (`duration_problem` helps); it is called only when every
+    status already allows removal, at most once per enabled platform, and never when `mode`
+    is "off". An exception from it keeps the recording.
     """
     if mode not in MODES:
         raise ValueError(f"delete_from_zoom must be one of {', '.join(MODES)}, not {mode!r}")

@@ -7,7 +7,9 @@ import pytest
 from integrations.cleanup import (
     CleanupCandidate,
     PublicationState,
+    RemoteCheck,
     duration_matches,
+    duration_problem,
     parse_iso8601_duration,
     zoom_deletion_plan,
 )
@@ -31,12 +33,12 @@ class Verifier:
         self.remote = remote
         self.calls: list[tuple[int, str]] = []
 
-    def __call__(self, rec: CleanupCandidate, pub: PublicationState) -> bool:
+    def __call__(self, rec: CleanupCandidate, pub: PublicationState) -> RemoteCheck:
         self.calls.append((rec.recording_id, pub.platform))
         if self.remote is None:
-            return True
+            return RemoteCheck()
         actual = self.remote.get((pub.platform, pub.remote_id or ""))
-        return duration_matches(rec.expected_duration_s or 0, actual)
+        return RemoteCheck(duration_problem(rec.expected_duration_s or 0, actual))
 
 
 def test_trash_only_after_every_platform_verified() -> None:
@@ -102,13 +104,28 @@ def test_verification_failing_keeps_it() -> None:
     short = Verifier({("youtube", "yt1"): 3600.0, ("vk", "vk1"): 1800.0})  # half the video
     plan = zoom_deletion_plan([rec], BOTH, "trash", short)
     assert plan.remove == ()
-    assert plan.keep[0].reasons == ("vk: remote video vk1 not verified",)
+    assert plan.keep[0].reasons == ("vk: remote video vk1 lasts 1800 s, expected 3600 s",)
     missing = Verifier({("youtube", "yt1"): 3600.0})  # VK no longer has it
     assert zoom_deletion_plan([rec], BOTH, "trash", missing).remove == ()
 
 
+def test_notes_are_reported_without_keeping_the_original() -> None:
+    def locked_private(_rec: CleanupCandidate, pub: PublicationState) -> RemoteCheck:
+        if pub.platform == "youtube":
+            return RemoteCheck(notes=("privacy is private, configured unlisted",))
+        return RemoteCheck()
+
+    rec = candidate(1, uploaded("youtube", "yt1"), uploaded("vk", "vk1"))
+    plan = zoom_deletion_plan([rec], BOTH, "trash", locked_private)
+    assert plan.remove[0].reasons == (
+        "vk vk1 verified",
+        "youtube yt1 verified",
+        "youtube: privacy is private, configured unlisted",
+    )
+
+
 def test_verifier_exception_keeps_it() -> None:
-    def broken(_rec: CleanupCandidate, _pub: PublicationState) -> bool:
+    def broken(_rec: CleanupCandidate, _pub: PublicationState) -> RemoteCheck:
         raise ConnectionError("VK unreachable")
 
     rec = candidate(1, uploaded("youtube"), uploaded("vk"))
@@ -151,6 +168,9 @@ def test_duration_tolerance() -> None:
     assert not duration_matches(3600.0, 3619.0)
     assert duration_matches(60.0, 58.0) and not duration_matches(60.0, 57.5)
     assert not duration_matches(60.0, None) and not duration_matches(60.0, 0)
+    assert duration_problem(3600.0, 3601.0) is None
+    assert duration_problem(3600.0, None) == "reports no duration yet"
+    assert duration_problem(3600.0, 1800.4) == "lasts 1800 s, expected 3600 s"
 
 
 def test_parse_iso8601_duration() -> None:
