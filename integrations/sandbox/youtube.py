@@ -15,7 +15,12 @@ builds the service from the bundled discovery document with that `rootUrl`) and 
   `playlists.list/insert`, `playlistItems.insert`, `captions.insert`;
 - quota: each call is charged per the published cost table, `videos.insert` in its own bucket;
   going over answers the real 403 `quotaExceeded` body; `channel_upload_limit` gives the 400
-  `uploadLimitExceeded`.
+  `uploadLimitExceeded`;
+- what a real channel and project may impose: `custom_thumbnails=False` (a channel that may not
+  set custom thumbnails: `thumbnails.set` answers 403 `forbidden`), `locked_private=True` (an API
+  project that has not passed Google's audit: uploads are kept private), `set_upload_status` (a
+  video YouTube is still processing, failed to process or rejected); requests that the discovery
+  document calls unsupported are answered but listed in `unsupported`.
 
 Faults come from the base `Fault`: a status on the Nth call, or `cut_after_bytes` on a chunk `PUT`
 (the emulator keeps what arrived and drops the connection without answering).
@@ -35,6 +40,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, unquote_plus
+
+from googleapiclient import discovery_cache
 
 from integrations.sandbox.mp4 import HEAD_BYTES, iso8601_duration, movie_duration
 from integrations.sandbox.server import DropConnection, Emulator, Request, Response, route
@@ -56,23 +63,43 @@ UPLOAD_BUCKET = "videos.insert"
 DEFAULT_BUCKET = "default"
 
 MAX_THUMBNAIL_BYTES = 2 * 1024 * 1024
+# Upload statuses and the reasons that go with them: schemas.VideoStatus in the discovery document
+# google-api-python-client installs (discovery_cache/documents/youtube.v3.json).
+_VIDEO_STATUS = json.loads(discovery_cache.get_static_doc("youtube", "v3"))["schemas"][
+    "VideoStatus"
+]
+REASON_FIELDS = {"failed": "failureReason", "rejected": "rejectionReason"}
+UPLOAD_STATUS_REASONS: dict[str, tuple[str, ...]] = {
+    status: tuple(_VIDEO_STATUS["properties"][REASON_FIELDS[status]]["enum"])
+    if status in REASON_FIELDS
+    else ()
+    for status in _VIDEO_STATUS["properties"]["uploadStatus"]["enum"]
+}
+# developers.google.com/youtube/v3/docs/thumbnails/set, "Errors": forbidden (403) `forbidden`.
+CUSTOM_THUMBNAILS_FORBIDDEN_MESSAGE = (
+    "The authenticated user doesn't have permissions to upload and set custom video thumbnails."
+)
 _BLOCK = 1 << 16
 _UPLOAD_PATH = r"/(?:resumable/)?upload/youtube/v3/videos"
 
 
-def error_body(status: int, reason: str, message: str, domain: str = "global") -> dict[str, Any]:
-    """Google's JSON error envelope."""
+def error_body(
+    status: int, reason: str, message: str, domain: str = "global", **where: str
+) -> dict[str, Any]:
+    """Google's JSON error envelope (`where`: `location` and `locationType`, when it names one)."""
     return {
         "error": {
             "code": status,
             "message": message,
-            "errors": [{"message": message, "domain": domain, "reason": reason}],
+            "errors": [{"message": message, "domain": domain, "reason": reason, **where}],
         }
     }
 
 
-def _error(status: int, reason: str, message: str, domain: str = "global") -> Response:
-    return Response.json(error_body(status, reason, message, domain), status)
+def _error(
+    status: int, reason: str, message: str, domain: str = "global", **where: str
+) -> Response:
+    return Response.json(error_body(status, reason, message, domain, **where), status)
 
 
 QUOTA_EXCEEDED_MESSAGE = (
@@ -124,12 +151,17 @@ class YouTubeEmulator(Emulator):
         daily_uploads: int = 100,
         channel_upload_limit: int | None = None,
         access_token_ttl: int = 3599,
+        custom_thumbnails: bool = True,
+        locked_private: bool = False,
     ) -> None:
         super().__init__()
         self.daily_quota = daily_quota
         self.daily_uploads = daily_uploads
         self.channel_upload_limit = channel_upload_limit
         self.access_token_ttl = access_token_ttl
+        self.custom_thumbnails = custom_thumbnails  # False: an unverified channel
+        self.locked_private = locked_private  # True: an API project that has not been audited
+        self.unsupported: list[str] = []  # requests the discovery document says are unsupported
         self.client_id = "sandbox-client.apps.googleusercontent.com"
         self.client_secret = "sandbox-client-secret"
         self.refresh_token = "sandbox-refresh-" + secrets.token_urlsafe(12)
@@ -141,6 +173,7 @@ class YouTubeEmulator(Emulator):
         self.quota_log: list[tuple[str, int]] = []
         self.sessions: dict[str, UploadSession] = {}
         self.videos: dict[str, dict[str, Any]] = {}
+        self.durations: dict[str, str] = {}  # video id -> the file's duration, once processed
         self.uploads: list[str] = []  # video ids, oldest first
         self.playlists: dict[str, dict[str, Any]] = {}
         self.playlist_items: list[dict[str, Any]] = []
@@ -195,6 +228,25 @@ class YouTubeEmulator(Emulator):
 
     def session_for(self, uri: str) -> UploadSession:
         return self.sessions[uri.rsplit("upload_id=", 1)[-1]]
+
+    def set_upload_status(self, video_id: str, status: str, reason: str | None = None) -> None:
+        """Set what YouTube made of an upload; "failed" and "rejected" take their reason.
+
+        "uploaded" means still processing: `contentDetails.duration` is then "P0D" (as reported;
+        the reference does not say). A failed or rejected video keeps the duration of its file,
+        so only `uploadStatus` tells that it is not published.
+        """
+        reasons = UPLOAD_STATUS_REASONS[status]
+        if (reason is None) != (not reasons) or (reason is not None and reason not in reasons):
+            raise ValueError(f"upload status {status!r} takes one of {reasons}, not {reason!r}")
+        with self.lock:
+            video = self.videos[video_id]
+            kept = {k: v for k, v in video["status"].items() if k not in REASON_FIELDS.values()}
+            video["status"] = kept | {"uploadStatus": status}
+            if status in REASON_FIELDS:  # only present with that status (VideoStatus)
+                video["status"][REASON_FIELDS[status]] = reason
+            duration = "P0D" if status == "uploaded" else self.durations[video_id]
+            video["contentDetails"]["duration"] = duration
 
     def reset_quota(self) -> None:
         """A new Pacific day: both buckets back to zero."""
@@ -435,18 +487,39 @@ class YouTubeEmulator(Emulator):
             if session.video_id is None:
                 session.video_id = self._create_video(session)
             video = self.videos[session.video_id]
-        return Response.json(self._project(video, session.part), status)
+            # The insert's answer is the video as received: not processed yet ("uploaded", as
+            # reported answers show), with the privacy asked for (a lock shows later, see below).
+            answer = video | {
+                "status": {
+                    **video["status"],
+                    "privacyStatus": _requested_privacy(session.metadata),
+                    "uploadStatus": "uploaded",
+                }
+            }
+        return Response.json(self._project(answer, session.part), status)
 
     def _create_video(self, session: UploadSession) -> str:
         video_id = secrets.token_urlsafe(8)[:11]
         snippet = dict(session.metadata.get("snippet") or {})
+        privacy = _requested_privacy(session.metadata)
+        if self.locked_private:
+            # developers.google.com/youtube/v3/docs/videos (and videos/insert): "All videos
+            # uploaded via the videos.insert endpoint from unverified API projects created after
+            # 28 July 2020 will be restricted to private viewing mode." (The discovery document's
+            # VideoStatus.privacyStatus text says the opposite.) That the answer to the upload
+            # still shows the privacy asked for and the lock comes later is only reported
+            # (porjo/youtubeuploader#86: "locked to private shortly after upload").
+            privacy = "private"
         status = {
-            "privacyStatus": "public",
             **(session.metadata.get("status") or {}),
-            "uploadStatus": "uploaded",
+            "privacyStatus": privacy,
+            # Processing is instant here; `set_upload_status` makes it otherwise.
+            "uploadStatus": "processed",
         }
         snippet |= {"publishedAt": _now_iso(), "channelId": self.channel_id}
         snippet.setdefault("description", "")
+        duration = iso8601_duration(movie_duration(session.head) or 0)
+        self.durations[video_id] = duration
         self.videos[video_id] = {
             "kind": "youtube#video",
             "etag": secrets.token_urlsafe(8),
@@ -454,8 +527,7 @@ class YouTubeEmulator(Emulator):
             "snippet": snippet,
             "status": status,
             "fileDetails": {"fileSize": str(session.received)},
-            # What YouTube reports once it has processed the file ("P0D" before, or if unknown).
-            "contentDetails": {"duration": iso8601_duration(movie_duration(session.head) or 0)},
+            "contentDetails": {"duration": duration},
             "sha256": session.digest.hexdigest(),
         }
         self.uploads.append(video_id)
@@ -474,6 +546,11 @@ class YouTubeEmulator(Emulator):
         if denied := self._guard(request, "videos.list"):
             return denied
         ids = [i for i in request.query.get("id", "").split(",") if i]
+        if ids and "maxResults" in request.query:
+            # Discovery document, videos.list parameter maxResults: "not supported for use in
+            # conjunction with the id parameter". What Google answers then is not documented.
+            with self.lock:
+                self.unsupported.append("videos.list: maxResults with id")
         part = request.query.get("part", "snippet")
         with self.lock:
             items = [self._project(self.videos[i], part) for i in ids if i in self.videos]
@@ -636,6 +713,14 @@ class YouTubeEmulator(Emulator):
         with self.lock:
             if video_id not in self.videos:
                 return _error(404, "videoNotFound", "The video could not be found.")
+        if not self.custom_thumbnails:
+            # The reference page gives the status, reason and message; the domain and location
+            # are as users report the body (joedawson/youtube#82,
+            # Stekeblad/Stekeblads-Video-Uploader#69).
+            return _error(
+                403, "forbidden", CUSTOM_THUMBNAILS_FORBIDDEN_MESSAGE, "youtube.thumbnail",
+                location="Authorization", locationType="header",
+            )  # fmt: skip
         if len(data) > MAX_THUMBNAIL_BYTES:
             return _error(
                 413, "mediaBodyTooLarge", "The thumbnail is larger than 2 MB.", "youtube.thumbnail"
@@ -678,6 +763,11 @@ class YouTubeEmulator(Emulator):
             self.captions.append(caption)
             self.caption_files[caption["id"]] = parts[1][1]
         return Response.json({k: v for k, v in caption.items() if k != "bytes"})
+
+
+def _requested_privacy(metadata: dict[str, Any]) -> str:
+    """The privacy a `videos.insert` asked for; `public` when it names none (VideoStatus)."""
+    return (metadata.get("status") or {}).get("privacyStatus", "public")
 
 
 def _multipart_parts(request: Request) -> list[tuple[str, bytes]]:
