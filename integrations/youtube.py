@@ -145,6 +145,21 @@ class QuotaExceeded(YouTubeError):  # noqa: N818 (names from the design)
         )
 
 
+class CustomThumbnailsForbidden(YouTubeError):  # noqa: N818 (names what YouTube refuses)
+    """`thumbnails.set` answered 403 `forbidden`: this channel may not set custom thumbnails.
+
+    YouTube says so for channels that are not verified (most new ones), and for a video the
+    credentials may not change. The video itself is published; only its custom thumbnail is not.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(
+            f"YouTube refused the custom thumbnail (403 forbidden: {message or 'no message'}). "
+            "Verify the channel (https://www.youtube.com/verify) to allow custom thumbnails; "
+            "the video is published with the thumbnail YouTube picks."
+        )
+
+
 class YouTubeRequestError(YouTubeError):
     """Google rejected the request itself (bad metadata, missing video...): do not retry."""
 
@@ -294,6 +309,23 @@ class VideoMetadata:
         return {"snippet": snippet, "status": status}
 
 
+@dataclass(frozen=True)
+class VideoCheck:
+    """A video as YouTube holds it (`videos.list` parts `contentDetails,status`).
+
+    Only `upload_status` "processed" is a published video; "failed" and "rejected" come with
+    `failure_reason` / `rejection_reason`, whatever the duration says. `privacy_status` is the
+    one applied, which may differ from the one asked for (unaudited API projects: private).
+    """
+
+    video_id: str
+    upload_status: str  # uploaded (still processing), processed, failed, rejected, deleted
+    privacy_status: str  # public, unlisted, private
+    duration: float | None  # seconds; None while processing or unknown
+    failure_reason: str | None = None
+    rejection_reason: str | None = None
+
+
 class _ChunkUpload(MediaFileUpload):
     """A MediaFileUpload whose chunks are read as bytes.
 
@@ -373,6 +405,8 @@ class YouTubeClient:
             return AuthRevoked("the API answered 401 even after refreshing the access token")
         if status in (408, 429) or status >= 500 or reason in ("rateLimitExceeded", "backendError"):
             return YouTubeTransientError(f"YouTube {method} failed with {status} {reason}")
+        if method == "thumbnails.set" and status == 403 and reason == "forbidden":
+            return CustomThumbnailsForbidden(message)
         return YouTubeRequestError(method, status, reason, message)
 
     def _auth_error(self, exc: google.auth.exceptions.RefreshError) -> YouTubeError:
@@ -572,15 +606,31 @@ class YouTubeClient:
 
     def video_duration(self, video_id: str) -> float | None:
         """Seconds YouTube reports for a video (None: no such video, or not processed yet)."""
+        check = self.video_check(video_id)
+        return check.duration if check is not None else None
+
+    def video_check(self, video_id: str) -> VideoCheck | None:
+        """How YouTube holds an uploaded video (one `videos.list` call); None: no such video.
+
+        `maxResults` is not sent: the discovery document says it is not supported with `id`.
+        """
         response = self._execute(
-            "videos.list",
-            self.service.videos().list(part="contentDetails", id=video_id, maxResults=1),
+            "videos.list", self.service.videos().list(part="contentDetails,status", id=video_id)
         )
         items = response.get("items", [])
         if not items:
             return None
-        seconds = parse_iso8601_duration(items[0].get("contentDetails", {}).get("duration", ""))
-        return seconds or None
+        status = items[0].get("status", {})
+        duration = items[0].get("contentDetails", {}).get("duration")
+        seconds = parse_iso8601_duration(duration) if duration else 0.0  # 0 before processing
+        return VideoCheck(
+            video_id=video_id,
+            upload_status=status.get("uploadStatus", ""),
+            privacy_status=status.get("privacyStatus", ""),
+            duration=seconds or None,
+            failure_reason=status.get("failureReason"),
+            rejection_reason=status.get("rejectionReason"),
+        )
 
     def find_video(
         self, video_id: str | None = None, *, marker: str | None = None, scan: int = 100
@@ -593,7 +643,7 @@ class YouTubeClient:
         if video_id:
             response = self._execute(
                 "videos.list",
-                self.service.videos().list(part="snippet,status", id=video_id, maxResults=1),
+                self.service.videos().list(part="snippet,status", id=video_id),
             )
             items = response.get("items", [])
             return items[0] if items else None
