@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import struct
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -12,16 +13,17 @@ import pytest
 
 from config.settings import get_settings
 from integrations.sandbox.server import Fault, LoopbackServer
-from integrations.sandbox.youtube import YouTubeEmulator
 from integrations.thumbnails import ThumbnailError
 from integrations.youtube import (
     PACIFIC,
     UPLOAD_BUCKET,
     AuthRevoked,
+    CustomThumbnailsForbidden,
     QuotaExceeded,
     QuotaUse,
     UploadInterrupted,
     UploadSessionGone,
+    VideoCheck,
     VideoMetadata,
     YouTubeClient,
     YouTubeRequestError,
@@ -30,6 +32,7 @@ from integrations.youtube import (
     pacific_day,
     run_consent,
 )
+from tests.youtube_contract import RecordingYouTubeEmulator, contract_problems
 
 CHUNK = 256 * 1024
 UPLOAD_PATH = r"/upload/youtube/v3/videos"
@@ -41,9 +44,11 @@ class Crash(Exception):  # noqa: N818
 
 @pytest.fixture
 def youtube():
-    emulator = YouTubeEmulator()
+    """The sandbox; afterwards, what went over the wire is held to the discovery document."""
+    emulator = RecordingYouTubeEmulator()
     with LoopbackServer(emulator) as server:
         yield emulator, server
+    assert contract_problems(emulator) == []
 
 
 @pytest.fixture
@@ -81,7 +86,16 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def chunk_puts(emulator: YouTubeEmulator) -> list[str]:
+def fake_mp4(path: Path, seconds: int, size: int) -> Path:
+    """Noise behind a `moov` box whose `mvhd` says `seconds` (all the sandbox reads of a file)."""
+    mvhd = bytes(12) + struct.pack(">II", 1000, seconds * 1000) + bytes(80)  # version 0
+    box = struct.pack(">I4s", 8 + len(mvhd), b"mvhd") + mvhd
+    head = struct.pack(">I4s", 8 + len(box), b"moov") + box
+    path.write_bytes(head + os.urandom(size - len(head)))
+    return path
+
+
+def chunk_puts(emulator: RecordingYouTubeEmulator) -> list[str]:
     return [r.header("content-range") or "" for r in emulator.calls("PUT", UPLOAD_PATH)]
 
 
@@ -461,3 +475,83 @@ def test_5xx_when_opening_the_session_is_retried(youtube, make_client, video_fil
     video = client.upload_video(video_file, VideoMetadata("L"))
     assert video["id"] in emulator.videos
     assert len(emulator.sessions) == 1 and len(client.sleeps) == 1
+
+
+def test_thumbnail_refused_for_the_channel_raises_its_own_error(youtube, make_client, tmp_path):
+    emulator, _ = youtube
+    emulator.custom_thumbnails = False
+    emulator.videos["vid"] = {"id": "vid", "snippet": {}, "status": {}}
+    thumb = tmp_path / "t.png"
+    thumb.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 100)
+    client = make_client()
+
+    with pytest.raises(CustomThumbnailsForbidden) as info:
+        client.set_thumbnail("vid", thumb)
+
+    assert not info.value.retryable and client.sleeps == []  # asked once, not retried
+    assert "permissions to upload and set custom video thumbnails" in str(info.value)
+    assert "youtube.com/verify" in str(info.value)
+    assert emulator.thumbnails == {}
+    assert [q.method for q in client.quota] == ["thumbnails.set"]  # a refused call still counts
+
+
+def test_video_check_reads_upload_status_reason_privacy_and_duration(
+    youtube, make_client, tmp_path
+):
+    emulator, _ = youtube
+    client = make_client()
+    video = client.upload_video(fake_mp4(tmp_path / "l.mp4", 61, 2 * CHUNK), VideoMetadata("L"))
+    assert video["status"]["uploadStatus"] == "uploaded"  # the insert's answer: not processed
+
+    assert client.video_check(video["id"]) == VideoCheck(video["id"], "processed", "unlisted", 61.0)
+    emulator.set_upload_status(video["id"], "uploaded")  # still processing
+    assert client.video_check(video["id"]) == VideoCheck(video["id"], "uploaded", "unlisted", None)
+    assert client.video_duration(video["id"]) is None
+    emulator.set_upload_status(video["id"], "rejected", "duplicate")
+    rejected = client.video_check(video["id"])
+    assert (rejected.upload_status, rejected.rejection_reason) == ("rejected", "duplicate")
+    assert rejected.duration == 61.0 and rejected.failure_reason is None
+    emulator.set_upload_status(video["id"], "failed", "codec")
+    failed = client.video_check(video["id"])
+    assert (failed.upload_status, failed.failure_reason, failed.rejection_reason) == (
+        "failed",
+        "codec",
+        None,
+    )
+    assert client.video_check("nonexistent") is None
+
+    lists = emulator.calls("GET", r"^/youtube/v3/videos$")
+    assert {r.query["part"] for r in lists} == {"contentDetails,status"}
+    assert all("maxResults" not in r.query for r in lists)  # not supported with `id`
+    assert emulator.unsupported == []
+    with pytest.raises(ValueError, match="takes one of"):
+        emulator.set_upload_status(video["id"], "rejected", "codec")
+
+
+def test_an_unaudited_project_gets_private_videos_whatever_it_asks(
+    youtube, make_client, video_file
+):
+    emulator, _ = youtube
+    emulator.locked_private = True
+    client = make_client()
+
+    video = client.upload_video(video_file, VideoMetadata("L", privacy_status="unlisted"))
+
+    assert video["status"]["privacyStatus"] == "unlisted"  # the answer shows what was asked...
+    assert client.video_check(video["id"]).privacy_status == "private"  # ...YouTube keeps this
+    assert client.find_video(video["id"])["status"]["privacyStatus"] == "private"
+
+
+def test_videos_list_by_id_sends_no_max_results(youtube, make_client, video_file):
+    emulator, _ = youtube
+    client = make_client()
+    video = client.upload_video(video_file, VideoMetadata("L", "[zp:m]"))
+
+    client.find_video(video["id"])
+    client.find_video(marker="[zp:m]")
+    client.video_duration(video["id"])
+
+    by_id = emulator.calls("GET", r"^/youtube/v3/videos$")
+    assert len(by_id) == 3 and all(r.query["id"] == video["id"] for r in by_id)
+    assert all("maxResults" not in r.query for r in by_id)
+    assert emulator.unsupported == []
