@@ -57,3 +57,19 @@ def test_quota_units_add_up_per_pacific_day_and_exhaustion_expires(store):
     assert publications.exhausted_until(Platform.YOUTUBE, ["default"]) is None
     assert publications.exhausted_until(Platform.VK) is None
     assert publications.exhausted_until(Platform.YOUTUBE, now=until + timedelta(seconds=1)) is None
+
+
+def test_a_refused_thumbnail_is_kept_past_new_attempts_and_the_upload(store):
+    row = add_recording(store, status=ProcessingStatus.PROCESSED)
+    publications = PublicationStore(store)
+    publications.get_or_create(row.id, Platform.YOUTUBE)
+    publications.start_attempt(row.id, Platform.YOUTUBE, 1000)
+    publications.update(row.id, Platform.YOUTUBE, thumbnail_refused="403 forbidden")
+    publications.mark_failed(row.id, Platform.YOUTUBE, "captions: 503")
+
+    publications.start_attempt(row.id, Platform.YOUTUBE, 1000)
+    publications.mark_uploaded(row.id, Platform.YOUTUBE)
+
+    stored = publications.get(row.id, Platform.YOUTUBE)
+    assert stored.status == PlatformStatus.UPLOADED and stored.last_error is None
+    assert stored.thumbnail_refused == "403 forbidden" and not stored.thumbnail_done

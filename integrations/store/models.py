@@ -140,6 +140,9 @@ class Publication(Base):
     bytes_confirmed: Mapped[int] = mapped_column(BigInteger, default=0)
     total_bytes: Mapped[int | None] = mapped_column(BigInteger)
     thumbnail_done: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Why the platform refused the custom thumbnail (the video is published without it and it
+    # is not tried again), e.g. YouTube's 403 for a channel that may not set custom thumbnails.
+    thumbnail_refused: Mapped[str | None] = mapped_column(Text)
     collection_done: Mapped[bool] = mapped_column(Boolean, default=False)
     caption_done: Mapped[bool] = mapped_column(Boolean, default=False)
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -2,8 +2,9 @@
 
 One `publications` row per (recording, platform) holds everything a later run needs to go on
 where an upload stopped: the resumable session URI, the bytes the server confirmed, the remote
-id and URL, which follow-up steps (thumbnail, playlist or album, captions) are done, the attempts
-and the last error. Nothing secret is stored here: only session URIs and ids.
+id and URL, which follow-up steps (thumbnail, playlist or album, captions) are done or refused
+for good (a thumbnail the channel may not set), the attempts and the last error. Nothing secret
+is stored here: only session URIs and ids.
 
 `quota_usage` counts API units per platform, quota bucket and quota day (YouTube: the Pacific
 day, when Google resets quotas) and remembers until when a bucket is used up, so that every
@@ -38,6 +39,7 @@ UPDATABLE = frozenset(
         "bytes_confirmed",
         "total_bytes",
         "thumbnail_done",
+        "thumbnail_refused",
         "collection_done",
         "caption_done",
         "attempts",
