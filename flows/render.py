@@ -8,7 +8,7 @@ from datetime import datetime
 from rich.table import Table
 from rich.text import Text
 
-from integrations.store.models import Recording
+from integrations.store.models import Publication, Recording
 from integrations.store.states import Platform, PlatformStatus, ProcessingStatus
 
 STATUS_STYLE = {
@@ -37,6 +37,13 @@ def local_time(moment: datetime) -> str:
     return moment.astimezone().strftime("%Y-%m-%d %H:%M")
 
 
+def thumbnail_note(publication: Publication) -> str | None:
+    """Why the video has no custom thumbnail, when the platform refused it for good."""
+    if publication.thumbnail_refused is None:
+        return None
+    return f"no custom thumbnail: {publication.thumbnail_refused}"
+
+
 def _platform_cell(recording: Recording, platform: Platform) -> Text:
     publication = recording.publication(platform)
     if publication is None:
@@ -44,7 +51,10 @@ def _platform_cell(recording: Recording, platform: Platform) -> Text:
     label = publication.status.value
     if publication.status == PlatformStatus.WAITING and publication.waiting_until:
         label += f" until {local_time(publication.waiting_until)}"
-    return Text(label, style=STATUS_STYLE.get(publication.status, ""))
+    cell = Text(label, style=STATUS_STYLE.get(publication.status, ""))
+    if note := thumbnail_note(publication):
+        cell.append(f"\n{note}", style="yellow")
+    return cell
 
 
 def recordings_table(recordings: Iterable[Recording], title: str) -> Table:
@@ -56,8 +66,8 @@ def recordings_table(recordings: Iterable[Recording], title: str) -> Table:
     table.add_column("Duration", justify="right")
     table.add_column("Size", justify="right")
     table.add_column("Status", overflow="fold", max_width=40)
-    table.add_column("YouTube")
-    table.add_column("VK")
+    table.add_column("YouTube", overflow="fold", max_width=40)
+    table.add_column("VK", overflow="fold", max_width=40)
     for recording in recordings:
         status = Text(recording.status.value, style=STATUS_STYLE.get(recording.status, ""))
         if recording.status_reason and recording.status in (
@@ -95,6 +105,8 @@ def publications_table(recordings: Iterable[Recording], title: str) -> Table:
             table.add_row(str(recording.id), recording.topic, cut, "-", Text(reason, style="dim"))
         for publication in recording.publications:
             detail = publication.url or publication.last_error or publication.status.value
+            if note := thumbnail_note(publication):
+                detail += f"\n{note}"
             table.add_row(
                 str(recording.id), recording.topic, cut, publication.platform.value, detail
             )

@@ -8,6 +8,7 @@ from prefect.artifacts import create_table_artifact
 from prefect.states import Failed, State
 
 from flows.engine import RunReport
+from flows.render import thumbnail_note
 from integrations.store.models import Recording
 from integrations.store.states import ProcessingStatus
 from tasks.common import get_store
@@ -15,6 +16,13 @@ from tasks.common import get_store
 
 def _links(recording: Recording) -> str:
     return " ".join(f"[{p.platform.value}]({p.url})" for p in recording.publications if p.url)
+
+
+def _notes(recording: Recording) -> str:
+    """What a publication lacks although it went out (a refused thumbnail), per platform."""
+    return "; ".join(
+        f"{p.platform.value}: {note}" for p in recording.publications if (note := thumbnail_note(p))
+    )
 
 
 def _trim(recording: Recording) -> str:
@@ -37,6 +45,7 @@ def report_rows(report: RunReport) -> list[dict[str, Any]]:
                 "after": recording.status.value,
                 "trim": _trim(recording),
                 "published": _links(recording),
+                "notes": _notes(recording),
                 "reason": recording.status_reason or "",
             }
         )
