@@ -2,7 +2,8 @@
 
 Opt-in (`upload_settings.delete_from_zoom`: off, trash, delete). A recording qualifies only when
 every enabled platform reports its video published and the remote copy is verified: the platform
-returns the video with the expected duration. Never with a failed or waiting publication.
+returns the video finished (YouTube: processed; VK: listed with its files) with the expected
+duration. Never with a failed or waiting publication.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from config.settings import get_settings
 from integrations.cleanup import (
     CleanupCandidate,
     PublicationState,
-    duration_matches,
+    RemoteCheck,
+    duration_problem,
     zoom_deletion_plan,
 )
 from integrations.store.models import Recording, utcnow
@@ -33,7 +35,13 @@ from tasks.upload import youtube_token_info
 
 
 class RemoteCopies:
-    """Asks each platform how long its copy of a video is (clients made on first use)."""
+    """Asks each platform whether its copy of a video is finished and whole (clients on first use).
+
+    YouTube: only `uploadStatus` "processed" counts (a failed, rejected or deleted upload, or
+    one still processing, keeps the original, whatever its duration says); a privacy other
+    than the configured one is reported. VK: the video must be listed, not processing, with its
+    files. Both: the duration must match the published file's.
+    """
 
     def __init__(self, config: AppConfig) -> None:
         self.config = config
@@ -50,14 +58,37 @@ class RemoteCopies:
         # placeholder when app_config.json holds the real one) is not needed.
         return VkClient(vk_credentials().access_token.get_secret_value())
 
-    def __call__(self, candidate: CleanupCandidate, publication: PublicationState) -> bool:
+    def __call__(self, candidate: CleanupCandidate, publication: PublicationState) -> RemoteCheck:
         remote = str(publication.remote_id)
+        expected = candidate.expected_duration_s or 0
         if publication.platform == "youtube":
-            seconds = self.youtube.video_duration(remote)
-        else:
-            owner, _, video = remote.partition("_")
-            seconds = self.vk.video_duration(int(owner), int(video))
-        return duration_matches(candidate.expected_duration_s or 0, seconds)
+            return self.youtube_check(remote, expected)
+        owner, _, video = remote.partition("_")
+        return self.vk_check(int(owner), int(video), expected)
+
+    def youtube_check(self, video_id: str, expected_s: float) -> RemoteCheck:
+        video = self.youtube.video_check(video_id)
+        if video is None:
+            return RemoteCheck("is not on YouTube")
+        if video.upload_status != "processed":
+            why = video.rejection_reason or video.failure_reason
+            status = f"{video.upload_status or 'unknown'}{f' ({why})' if why else ''}"
+            return RemoteCheck(f"has upload status {status}, not processed")
+        notes = ()
+        wanted = self.config.platforms.youtube.default_privacy
+        if video.privacy_status != wanted:
+            notes = (f"privacy is {video.privacy_status}, configured {wanted}",)
+        return RemoteCheck(duration_problem(expected_s, video.duration), notes)
+
+    def vk_check(self, owner_id: int, video_id: int, expected_s: float) -> RemoteCheck:
+        video = self.vk.video_check(owner_id, video_id)
+        if not video.listed:
+            return RemoteCheck("is not on VK")
+        if video.processing:
+            return RemoteCheck("is still processing")
+        if not video.has_files:
+            return RemoteCheck("has no files")
+        return RemoteCheck(duration_problem(expected_s, video.duration))
 
 
 def candidate(recording: Recording) -> CleanupCandidate:
@@ -97,13 +128,15 @@ def free_zoom_storage_flow(dry_run: bool = False) -> list[dict[str, Any]]:
             store.update_fields(
                 recording.id, zoom_cleanup=decision.action, zoom_cleaned_at=utcnow()
             )
+        for note in decision.notes:
+            logger.warning("Recording %s: %s", recording.id, note)
         rows.append(
             {
                 "id": recording.id,
                 "topic": recording.topic,
                 "action": decision.action if decision.removes else "keep",
                 "done": done,
-                "why": "; ".join(decision.reasons),
+                "why": "; ".join((*decision.reasons, *decision.notes)),
             }
         )
     verb = "would free" if dry_run else "freed"

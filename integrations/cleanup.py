@@ -66,6 +66,7 @@ class CleanupDecision:
     candidate: CleanupCandidate
     action: Literal["trash", "delete", "keep"]
     reasons: tuple[str, ...]
+    notes: tuple[str, ...] = ()  # what the platforms reported beside the verdict
 
     @property
     def removes(self) -> bool:
@@ -74,7 +75,7 @@ class CleanupDecision:
     def describe(self) -> str:
         c = self.candidate
         label = f"#{c.recording_id} {c.topic}".rstrip() + f" ({c.zoom_uuid})"
-        return f"{self.action:<6} {label}: {'; '.join(self.reasons)}"
+        return f"{self.action:<6} {label}: {'; '.join((*self.reasons, *self.notes))}"
 
 
 @dataclass(frozen=True)
@@ -171,18 +172,20 @@ def _decide(
         return keep(*problems)
 
     verified: list[str] = []
+    notes: list[str] = []
     for platform in enabled:
         publication = by_platform[platform][0]
         try:
             check = verify(candidate, publication)
         except Exception as exc:
             return keep(f"{platform}: verification failed ({type(exc).__name__}: {exc})")
+        notes.extend(f"{platform}: {note}" for note in check.notes)
         if check.problem is not None:
-            return keep(f"{platform}: remote video {publication.remote_id} {check.problem}")
+            reason = f"{platform}: remote video {publication.remote_id} {check.problem}"
+            return CleanupDecision(candidate, "keep", (reason,), tuple(notes))
         verified.append(f"{platform} {publication.remote_id} verified")
-        verified.extend(f"{platform}: {note}" for note in check.notes)
     action: Literal["trash", "delete"] = "delete" if mode == "delete" else "trash"
-    return CleanupDecision(candidate, action, tuple(verified))
+    return CleanupDecision(candidate, action, tuple(verified), tuple(notes))
 
 
 def zoom_deletion_plan(

@@ -117,10 +117,10 @@ def test_notes_are_reported_without_keeping_the_original() -> None:
 
     rec = candidate(1, uploaded("youtube", "yt1"), uploaded("vk", "vk1"))
     plan = zoom_deletion_plan([rec], BOTH, "trash", locked_private)
-    assert plan.remove[0].reasons == (
-        "vk vk1 verified",
-        "youtube yt1 verified",
-        "youtube: privacy is private, configured unlisted",
+    assert plan.remove[0].reasons == ("vk vk1 verified", "youtube yt1 verified")
+    assert plan.remove[0].notes == ("youtube: privacy is private, configured unlisted",)
+    assert plan.describe()[1].endswith(
+        "youtube yt1 verified; youtube: privacy is private, configured unlisted"
     )
 
 
