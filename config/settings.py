@@ -28,7 +28,9 @@ class Settings(BaseSettings):
     app_config: Path = Path("config/app_config.json")
     data_dir: Path = DEFAULT_DATA_DIR
 
-    zoom_api_url: str = "https://api.zoom.us/v2"
+    # None: the host the token response names (`api_url`: other regions, ZoomGov), else
+    # https://api.zoom.us/v2. Set it only to force a host (a proxy, the sandbox).
+    zoom_api_url: str | None = None
     zoom_oauth_url: str = "https://zoom.us/oauth/token"
     youtube_api_url: str = "https://www.googleapis.com/"
     vk_api_url: str = "https://api.vk.com/method/"
@@ -60,6 +62,9 @@ class Settings(BaseSettings):
     http_timeout: float = 60.0
     http_retry_attempts: int = 5
     http_backoff_base: float = 1.0
+    # Seconds a run waits out a 429's Retry-After; a longer wait (Zoom's daily limit) defers the
+    # account's sync to a later run instead of failing or retrying blindly.
+    rate_limit_patience: float = 300.0
     min_free_disk_mb: int = 512
 
     # Claims and retries.

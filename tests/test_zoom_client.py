@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 import httpx
 import pytest
 
+from config.settings import get_settings
 from integrations.download import download_file
 from integrations.sandbox.server import Fault, LoopbackServer
 from integrations.sandbox.zoom import FileSpec, ManualClock, SandboxAccount, ZoomEmulator
@@ -19,8 +20,11 @@ from integrations.zoom import (
     ZoomClient,
     ZoomNotFoundError,
     ZoomRateLimitError,
+    ZoomRetryLaterError,
     ZoomUnavailableError,
+    parse_retry_after,
 )
+from integrations.zoom.retry import WaitTooLong
 
 START = date(2026, 8, 1)
 END = date(2026, 10, 14)  # 75 days: three 30-day windows
@@ -91,7 +95,9 @@ def test_lists_every_instance_of_two_accounts_over_windows_and_pages(zoom, clock
         assert days < timedelta(days=30)
     users_calls = zoom.calls("GET", r"^/v2/users$")
     assert all(
-        r.query == {"status": "active", "page_size": "300"} or r.query.get("next_page_token")
+        r.query
+        in ({"status": "active", "page_size": "300"}, {"status": "inactive", "page_size": "300"})
+        or r.query.get("next_page_token")
         for r in users_calls
     )
     assert any(r.query.get("next_page_token") for r in users_calls)  # 3 users, pages of 2
@@ -184,12 +190,13 @@ def test_rate_limit_gives_up_with_a_clear_message(zoom, clock):
     assert "acme" in str(caught.value) and caught.value.retryable
     assert clock.sleeps == [1.0, 1.0]
     zoom.faults.clear()
-    zoom.rate_limit(r"^/v2/users$", retry_after=86_400, limit_type="Daily")
+    zoom.rate_limit(r"^/v2/users$", retry_after=86_400, limit_type="Daily-limit")
     with (
         make_client(zoom, account, clock) as client,
-        pytest.raises(ZoomRateLimitError, match="retry after 86400 s"),
+        pytest.raises(ZoomRetryLaterError, match=r"Daily-limit.*again at .*\(in 24 h 00 min\)"),
     ):
         client.users()
+    assert len(zoom.calls("GET", r"^/v2/users$")) == 4  # 3 + 1: the long wait is not retried
 
 
 def test_server_errors_and_connection_errors_are_retried(zoom, clock):
@@ -318,3 +325,133 @@ def test_secrets_never_reach_logs_or_errors(zoom, clock, caplog, tmp_path):
     for text in texts:
         for secret in secrets:
             assert secret not in text
+
+
+def test_deactivated_hosts_recordings_are_listed_and_pending_users_are_not_asked(zoom, clock):
+    account = zoom.add_account("acme")
+    active = zoom.add_user(account)
+    gone = zoom.add_user(account, status="inactive")
+    invited = zoom.add_user(account, status="pending")
+    day = date(2026, 9, 1)
+    kept = {
+        zoom.add_meeting(account, active, topic="current", start_time=at(day)).uuid,
+        zoom.add_meeting(account, gone, topic="by a former host", start_time=at(day, 14)).uuid,
+    }
+    with make_client(zoom, account, clock) as client:
+        assert {u.status for u in client.hosts()} == {"active", "inactive"}
+        assert {i.uuid for i in client.instances(day, day)} == kept
+    statuses = [r.query.get("status") for r in zoom.calls("GET", r"^/v2/users$")]
+    assert sorted(statuses) == ["active", "active", "inactive", "inactive"]
+    asked = {r.path.split("/")[3] for r in zoom.calls("GET", r"^/v2/users/[^/]+/recordings$")}
+    assert asked == {active.id, gone.id} and invited.id not in asked
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["2026-05-31T00:00:00Z", "2026-05-31T02:00:00+02:00", "Sun, 31 May 2026 00:00:00 GMT", "3600"],
+)
+def test_retry_after_is_read_as_iso_8601_http_date_or_seconds(header):
+    reset = datetime(2026, 5, 31, tzinfo=UTC).timestamp()
+    assert parse_retry_after(header, now=lambda: reset - 3600) == 3600.0
+    assert parse_retry_after("2026-05-31T00:00:00Z", now=lambda: reset + 5) == 0.0
+    assert parse_retry_after("next Tuesday") is None
+
+
+def test_daily_limit_within_the_patience_is_waited_out(zoom, clock):
+    account = zoom.add_account("acme")
+    user = zoom.add_user(account)
+    zoom.add_meeting(account, user, topic="A", start_time=at(date(2026, 9, 1)))
+    reset = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=90)
+    zoom.daily_limit(r"/recordings$", reset)
+    with make_client(zoom, account, clock) as client:
+        assert len(client.instances(date(2026, 9, 1), date(2026, 9, 2))) == 1
+    assert len(clock.sleeps) == 1 and 80 < clock.sleeps[0] <= 90  # until the ISO-8601 time
+    limited = zoom.calls("GET", r"/recordings$")[0]
+    assert limited.fault is not None and limited.fault.headers["Retry-After"].endswith("Z")
+
+
+def test_daily_limit_beyond_the_patience_is_not_retried_and_says_when(zoom, clock):
+    account = zoom.add_account("acme")
+    user = zoom.add_user(account)
+    zoom.add_meeting(account, user, topic="A", start_time=at(date(2026, 9, 1)))
+    reset = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=20)
+    zoom.daily_limit(r"/recordings$", reset, times=10)
+    with (
+        make_client(zoom, account, clock) as client,
+        pytest.raises(ZoomRetryLaterError) as caught,
+    ):
+        client.instances(date(2026, 9, 1), date(2026, 9, 2))
+    assert caught.value.resume_at == reset and not caught.value.retryable
+    assert f"{reset:%Y-%m-%dT%H:%M:%SZ}" in str(caught.value)
+    assert "Heavy Daily-limit" in str(caught.value) and "acme" in str(caught.value)
+    assert clock.sleeps == [] and len(zoom.calls("GET", r"/recordings$")) == 1
+
+
+def test_daily_limit_without_retry_after_waits_for_midnight_utc(zoom, clock):
+    account = zoom.add_account("acme")
+    zoom.add_user(account)
+    # The headers-less form Zoom was seen answering (devforum.zoom.us/t/18928).
+    message = "You have exceeded the daily rate limit (100) of Meeting Create/Update API requests."
+    zoom.inject(Fault(r"^/v2/users$", "GET", 429, {"code": 429, "message": message}, times=5))
+    with (
+        make_client(zoom, account, clock) as client,
+        pytest.raises(ZoomRetryLaterError) as caught,
+    ):
+        client.users()
+    midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    assert abs(caught.value.resume_at - (midnight + timedelta(days=1))) < timedelta(seconds=2)
+    assert clock.sleeps == []
+
+
+def test_downloader_does_not_sleep_through_a_long_retry_after(zoom, clock, tmp_path):
+    account = zoom.add_account("acme")
+    user = zoom.add_user(account)
+    zoom.add_meeting(account, user, topic="A", start_time=at(date(2026, 9, 1)))
+    reset = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=6)
+    zoom.daily_limit(r"^/storage/", reset, times=10)
+    with make_client(zoom, account, clock) as client:
+        f = client.instances(date(2026, 9, 1), date(2026, 9, 2))[0].mp4_files[0]
+        retry = RetryPolicy(attempts=3, sleep=clock.sleep)
+        with pytest.raises(WaitTooLong) as caught:
+            download_file(
+                f.download_url,
+                tmp_path / "a.mp4",
+                f.file_size,
+                token=client.bearer,
+                retry=retry,
+                min_free_mb=0,
+                timeout=5,
+            )
+    assert caught.value.resume_at == reset and not caught.value.retryable
+    assert clock.sleeps == [] and len(zoom.calls("GET", r"^/storage/")) == 1
+
+
+def test_token_response_api_url_is_the_api_host(zoom, clock, monkeypatch):
+    monkeypatch.delenv("ZOOM_API_URL", raising=False)
+    get_settings.cache_clear()
+    account = zoom.add_account("acme")
+    user = zoom.add_user(account)
+    zoom.add_meeting(account, user, topic="A", start_time=at(date(2026, 9, 1)))
+    port = zoom.base_url.rsplit(":", 1)[1]
+    zoom.token_api_url = f"http://localhost:{port}"  # another name for this host: a "region"
+    retry = RetryPolicy(attempts=2, sleep=clock.sleep, jitter=lambda: 1.0)
+    with ZoomClient(
+        account.credentials, oauth_url=zoom.oauth_url, timeout=5, retry=retry, clock=clock
+    ) as client:
+        assert len(client.instances(date(2026, 9, 1), date(2026, 9, 2))) == 1
+        assert client.api_url == f"http://localhost:{port}/v2"
+    api_calls = zoom.calls("GET", r"^/v2/")
+    assert api_calls and {r.headers["host"] for r in api_calls} == {f"localhost:{port}"}
+
+
+def test_an_explicit_api_url_wins_over_the_token_response(zoom, clock, monkeypatch):
+    account = zoom.add_account("acme")
+    zoom.add_user(account)
+    zoom.token_api_url = "http://127.0.0.1:9"  # nothing listens there
+    with make_client(zoom, account, clock) as client:
+        assert len(client.users()) == 1 and client.api_url == zoom.api_url
+    monkeypatch.setenv("ZOOM_API_URL", zoom.api_url)
+    get_settings.cache_clear()
+    retry = RetryPolicy(attempts=1, sleep=clock.sleep)
+    with ZoomClient(account.credentials, oauth_url=zoom.oauth_url, timeout=5, retry=retry) as z:
+        assert len(z.users()) == 1

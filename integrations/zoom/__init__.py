@@ -11,6 +11,7 @@ from integrations.zoom.errors import (
     ZoomError,
     ZoomNotFoundError,
     ZoomRateLimitError,
+    ZoomRetryLaterError,
     ZoomUnavailableError,
 )
 from integrations.zoom.models import (
@@ -40,6 +41,7 @@ __all__ = [
     "ZoomInstance",
     "ZoomNotFoundError",
     "ZoomRateLimitError",
+    "ZoomRetryLaterError",
     "ZoomUnavailableError",
     "ZoomUser",
     "choose_view",

@@ -12,8 +12,13 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from integrations.zoom.errors import ZoomAuthError, ZoomRateLimitError, ZoomUnavailableError
-from integrations.zoom.retry import RetryPolicy, parse_retry_after
+from integrations.zoom.errors import (
+    ZoomAuthError,
+    ZoomRateLimitError,
+    ZoomRetryLaterError,
+    ZoomUnavailableError,
+)
+from integrations.zoom.retry import RetryPolicy, asked_wait, limit_kind
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +44,7 @@ class ZoomAccount:
 class _Token:
     value: str = field(repr=False)
     expires_at: float
+    api_url: str | None = None  # the account's API host, as the token response names it
 
 
 class TokenCache:
@@ -78,6 +84,13 @@ class TokenCache:
                 self._token = token
             return token.value
 
+    @property
+    def api_url(self) -> str | None:
+        """The API host the current token's response named (`https://api.zoom.us`, another
+        region's, ZoomGov's), None before the first token or when it named none."""
+        token = self._token
+        return token.api_url if token is not None else None
+
     def invalidate(self) -> None:
         with self._lock:
             self._token = None
@@ -102,7 +115,11 @@ class TokenCache:
             status = response.status_code
             if status == 429 or status >= 500:
                 failures += 1
-                retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                retry_after = asked_wait(response.headers)
+                if retry_after is not None and self._retry.exceeds_patience(retry_after):
+                    where = f"Zoom account {account.name!r}: token endpoint"
+                    why = f"HTTP {status} ({limit_kind(response.headers)})"
+                    raise ZoomRetryLaterError.after(where, why, retry_after)
                 if failures >= self._retry.attempts:
                     cls = ZoomRateLimitError if status == 429 else ZoomUnavailableError
                     raise cls(
@@ -120,7 +137,8 @@ class TokenCache:
             data = response.json()
             expires_in = float(data.get("expires_in", 3599))
             log.debug("Zoom account %r: new access token for %.0f s", account.name, expires_in)
-            return _Token(data["access_token"], self._clock() + expires_in - EXPIRY_MARGIN_S)
+            expires_at = self._clock() + expires_in - EXPIRY_MARGIN_S
+            return _Token(data["access_token"], expires_at, data.get("api_url") or None)
 
 
 def _oauth_error(response: httpx.Response) -> str:

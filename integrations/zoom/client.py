@@ -2,7 +2,9 @@
 
 Every request carries the account's bearer token (refreshed once on a 401), retries 429
 (honouring `Retry-After`), 5xx and connection errors with backoff, and raises a `ZoomError`
-with a readable message otherwise. Paths in logs and errors never carry tokens.
+with a readable message otherwise; a 429 asking for a longer wait than the run's patience (a
+daily limit) raises `ZoomRetryLaterError` with the time Zoom accepts requests again. Paths in
+logs and errors never carry tokens.
 """
 
 from __future__ import annotations
@@ -22,17 +24,28 @@ from integrations.zoom.errors import (
     ZoomAuthError,
     ZoomNotFoundError,
     ZoomRateLimitError,
+    ZoomRetryLaterError,
     ZoomUnavailableError,
 )
 from integrations.zoom.models import DEFAULT_VIEW_PRIORITY, ZoomInstance, ZoomUser, parse_instance
 from integrations.zoom.redact import install_log_redaction
-from integrations.zoom.retry import RetryPolicy, parse_retry_after
+from integrations.zoom.retry import RetryPolicy, asked_wait, limit_kind
 
 log = logging.getLogger(__name__)
 install_log_redaction()
 
+DEFAULT_API_URL = "https://api.zoom.us/v2"
 PAGE_SIZE = 300
 WINDOW_DAYS = 30
+# Whose recordings a sync lists. `GET /users` takes `status` active (the default), inactive or
+# pending (rootalley/py-zoom-api docs/UsersApi.md, generated from Zoom's OpenAPI file: "default
+# to active"; JosephMcEvoy/PSZoom PSZoom/Public/Users/Get-ZoomUsers.ps1). A deactivated host's
+# cloud recordings stay in the account, so `inactive` is listed too. Pending users are left
+# out: they have not activated their account in this one (the same UsersApi.md: a pending user
+# has only `id` and `created_at`; devforum.zoom.us/t/98314: a `status=pending` listing may carry
+# no id at all), and an invited user's recordings move in only on accepting the invitation
+# (kb.uccs.edu, "Zoom - Accepting Invitation to Zoom Account").
+HOST_STATUSES = ("active", "inactive")
 DeleteAction = Literal["trash", "delete"]
 
 
@@ -80,7 +93,7 @@ class ZoomClient:
             timeout = timeout if timeout is not None else settings.http_timeout
             retry = retry or RetryPolicy.from_settings()
         self.account = account
-        self.api_url = api_url.rstrip("/")
+        self._fixed_api_url = api_url.rstrip("/") if api_url else None
         self.retry = retry
         self._own_http = http is None
         self._http = http or httpx.Client(timeout=timeout)
@@ -88,6 +101,20 @@ class ZoomClient:
 
     def __repr__(self) -> str:
         return f"ZoomClient(account={self.account.name!r}, api_url={self.api_url!r})"
+
+    @property
+    def api_url(self) -> str:
+        """The REST base: the `api_url` given (or `ZOOM_API_URL`) when set, else the host the
+        token response names plus `/v2` (other regions, ZoomGov), else Zoom's default."""
+        if self._fixed_api_url:
+            return self._fixed_api_url
+        # The S2S token response carries `api_url`, e.g. "https://api.zoom.us" (no /v2): the
+        # project's notes on Zoom's token response; appcalipse/meetwith src/types/Zoom.ts.
+        host = self.tokens.api_url
+        if not host:
+            return DEFAULT_API_URL
+        host = host.rstrip("/")
+        return host if host.endswith("/v2") else f"{host}/v2"
 
     def __enter__(self) -> ZoomClient:
         return self
@@ -112,12 +139,12 @@ class ZoomClient:
     ) -> httpx.Response:
         """One API call with auth, retries and error mapping. `path` is relative to the API
         base and already encoded."""
-        url = f"{self.api_url}{path}"
         name = self.account.name
         refreshed = False
         failures = 0
         while True:
             token = self.tokens.get()
+            url = f"{self.api_url}{path}"  # after the token: its response may name the host
             try:
                 response = self._http.request(
                     method, url, params=params, headers={"Authorization": f"Bearer {token}"}
@@ -147,7 +174,8 @@ class ZoomClient:
                 continue
             if status == 429 or status >= 500:
                 failures += 1
-                retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                message = _error_detail(response)[1] if status == 429 else ""
+                retry_after = asked_wait(response.headers, message)
                 self._give_up_or_wait(method, path, response, failures, retry_after)
                 continue
             if status >= 400:
@@ -166,18 +194,15 @@ class ZoomClient:
     ) -> None:
         status = response.status_code
         where = f"Zoom {method} {path} (account {self.account.name!r})"
+        why = (
+            f"rate limited ({limit_kind(response.headers)})" if status == 429 else f"HTTP {status}"
+        )
+        if retry_after is not None and self.retry.exceeds_patience(retry_after):
+            raise ZoomRetryLaterError.after(where, why, retry_after)
         if status == 429:
-            if retry_after is not None and retry_after > self.retry.max_retry_after:
-                raise ZoomRateLimitError(
-                    f"{where}: rate limited ({_limit_kind(response)}); Zoom asks to retry "
-                    f"after {retry_after:.0f} s",
-                    retry_after,
-                )
             if failures >= self.retry.attempts:
                 raise ZoomRateLimitError(
-                    f"{where}: still rate limited ({_limit_kind(response)}) after "
-                    f"{failures} attempts",
-                    retry_after,
+                    f"{where}: still {why} after {failures} attempts", retry_after
                 )
         elif failures >= self.retry.attempts:
             raise ZoomUnavailableError(f"{where}: HTTP {status} on all {failures} attempts")
@@ -220,6 +245,14 @@ class ZoomClient:
             for u in self._pages("/users", {"status": status}, "users")
         ]
 
+    def hosts(self) -> list[ZoomUser]:
+        """Every user whose cloud recordings the account holds: active and deactivated."""
+        found: dict[str, ZoomUser] = {}
+        for status in HOST_STATUSES:
+            for user in self.users(status):
+                found.setdefault(user.id, user)
+        return list(found.values())
+
     def user_recordings(self, user_id: str, start: date, end: date) -> list[dict[str, Any]]:
         """Raw meeting instances of one user with recordings started on `start..end` (UTC
         days, inclusive): windows of at most 30 days, all pages, deduplicated by UUID."""
@@ -233,9 +266,10 @@ class ZoomClient:
         return list(found.values())
 
     def account_recordings(self, start: date, end: date) -> list[dict[str, Any]]:
-        """Raw meeting instances of every active user, deduplicated by UUID, oldest first."""
+        """Raw meeting instances of every host (active or deactivated), deduplicated by UUID,
+        oldest first."""
         found: dict[str, dict[str, Any]] = {}
-        for user in self.users():
+        for user in self.hosts():
             for meeting in self.user_recordings(user.id, start, end):
                 found.setdefault(str(meeting["uuid"]), meeting)
         return sorted(found.values(), key=lambda m: (str(m.get("start_time")), str(m["uuid"])))
@@ -285,9 +319,3 @@ def _error_detail(response: httpx.Response) -> tuple[int | None, str]:
         message = body.get("message") or body.get("reason") or body.get("error") or "no message"
         return (int(code) if isinstance(code, int) else None), str(message)
     return None, "unexpected error body"
-
-
-def _limit_kind(response: httpx.Response) -> str:
-    category = response.headers.get("X-RateLimit-Category")
-    kind = response.headers.get("X-RateLimit-Type")
-    return " ".join(p for p in (category, kind) if p) or "no category given"

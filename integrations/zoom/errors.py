@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from integrations.errors import IntegrationError
+from integrations.zoom.retry import describe_wait, resume_time
 
 
 class ZoomError(IntegrationError):
@@ -42,6 +45,32 @@ class ZoomRateLimitError(ZoomError):
     def __init__(self, message: str, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class ZoomRetryLaterError(ZoomRateLimitError):
+    """Zoom asks for a wait longer than this run's patience (a daily limit, typically).
+
+    Retrying within the run cannot help (`retryable` is false): the caller defers the work to a
+    run after `resume_at` (UTC) and marks nothing failed.
+    """
+
+    retryable = False
+
+    def __init__(self, message: str, retry_after: float, resume_at: datetime) -> None:
+        super().__init__(message, retry_after)
+        self.resume_at = resume_at
+
+    @classmethod
+    def after(cls, where: str, why: str, retry_after: float) -> ZoomRetryLaterError:
+        """The error for `where` (the call and its account), refused for `why` and asked to
+        wait `retry_after` seconds."""
+        resume_at = resume_time(retry_after)
+        return cls(
+            f"{where}: {why}; Zoom accepts requests again at "
+            f"{resume_at:%Y-%m-%dT%H:%M:%SZ} (in {describe_wait(retry_after)})",
+            retry_after,
+            resume_at,
+        )
 
 
 class ZoomUnavailableError(ZoomError):
