@@ -41,6 +41,8 @@ def preview_sync(start: date, end: date) -> Rows:
     rows = []
     for name in zoom_account_names():
         listing = list_account_recordings.fn(name, start, end)
+        if listing.deferred:
+            rows.append({"account": listing.account, "would": "defer", "status": listing.deferred})
         for instance in listing.instances:
             skip = why_skipped(instance)
             values = recording_values(listing.account, instance)

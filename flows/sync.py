@@ -42,7 +42,9 @@ def sync_flow(
     """List recordings of every Zoom account (all users, all pages) and store each instance.
 
     An account that cannot be listed does not stop the others; the run then ends Failed,
-    naming it.
+    naming it. An account Zoom asks to come back to later (a daily limit) is deferred: its
+    reason and reset time are logged and in the report, nothing fails, and the totals count it
+    under `deferred`; a run after the reset syncs it.
     """
     logger = get_run_logger()
     start, end = sync_range(last_days, from_date, to_date)
@@ -60,19 +62,32 @@ def sync_flow(
         except Exception as exc:
             failures.append(f"{name}: {exc}")
             continue
+        if listing.deferred:
+            totals["deferred"] += 1
+            logger.warning("Zoom account %s deferred: %s", listing.account, listing.deferred)
+            rows.append({"account": listing.account, "instances": 0, "deferred": listing.deferred})
+            continue
         outcome = store_instances(listing.account, listing.instances)
         totals.update(outcome)
-        rows.append({"account": listing.account, "instances": len(listing.instances), **outcome})
+        rows.append(
+            {
+                "account": listing.account,
+                "instances": len(listing.instances),
+                **outcome,
+                "deferred": "",
+            }
+        )
     create_table_artifact(
         key="sync-report",
         table=rows or [{"account": "-", "instances": 0}],
         description=f"Zoom sync {start} to {end}",
     )
     logger.info(
-        "Sync done: %d added, %d updated, %d unchanged",
+        "Sync done: %d added, %d updated, %d unchanged, %d accounts deferred",
         totals["added"],
         totals["updated"],
         totals["unchanged"],
+        totals["deferred"],
     )
     if failures:
         return Failed(message="could not list " + "; ".join(failures))

@@ -12,14 +12,24 @@ from prefect.cache_policies import NO_CACHE
 
 from config.blocks import ZoomAccount as ZoomAccountBlock
 from config.settings import get_settings
-from integrations.zoom import ZoomAccount, ZoomClient, ZoomFile, ZoomInstance, skip_reason
+from integrations.zoom import (
+    ZoomAccount,
+    ZoomClient,
+    ZoomFile,
+    ZoomInstance,
+    ZoomRetryLaterError,
+    skip_reason,
+)
 from tasks.common import get_store, retrying_task
 
 
 @dataclass(frozen=True)
 class AccountListing:
+    """One account's instances, or, with `deferred`, why its sync waits for a later run."""
+
     account: str
     instances: list[ZoomInstance]
+    deferred: str | None = None
 
 
 WAITING_FOR_ZOOM = "Zoom is still processing the recording; a later sync picks it up"
@@ -38,10 +48,17 @@ def zoom_account(block_name: str) -> ZoomAccount:
 
 @retrying_task("list-zoom-recordings", task_run_name="list-{block_name}")
 def list_account_recordings(block_name: str, start: date, end: date) -> AccountListing:
-    """Every meeting instance with recordings of one account, all users, `start..end` (UTC)."""
+    """Every meeting instance with recordings of one account, all users, `start..end` (UTC).
+
+    When Zoom asks for a longer wait than `RATE_LIMIT_PATIENCE` (a daily limit), the listing
+    is deferred, not failed nor retried: it says until when, and a run after that syncs it.
+    """
     account = zoom_account(block_name)
     with ZoomClient(account) as client:
-        instances = client.instances(start, end, get_settings().mp4_view_priority)
+        try:
+            instances = client.instances(start, end, get_settings().mp4_view_priority)
+        except ZoomRetryLaterError as exc:
+            return AccountListing(account.name, [], deferred=str(exc))
     get_run_logger().info(
         "Zoom account %s: %d meeting instances with recordings from %s to %s",
         account.name,

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from prefect.artifacts import Artifact
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 from zoom_fixtures import save_block, zoom_sandbox
 
 from flows.sync import sync_flow
@@ -126,3 +131,56 @@ def test_sync_stores_every_instance_once_and_a_rerun_changes_nothing(
         assert (renamed.topic, renamed.status) == ("Weekly seminar (renamed)", S.DOWNLOADING)
         assert store.get(rows[busy.uuid].id).status == S.INITIALIZED
         assert sync_flow(last_days=50) == {"unchanged": len(expected) + 5}
+
+
+def test_a_daily_limit_defers_one_account_and_the_others_sync(
+    prefect_harness: None,
+    store: RecordingStore,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with zoom_sandbox(monkeypatch) as zoom:
+        limited = zoom.add_account("limited@example.com")
+        save_block(limited)
+        held = zoom.add_meeting(
+            limited, zoom.add_user(limited), topic="Held back", start_time=TODAY, files=list(BIG)
+        )
+        other = zoom.add_account("other@example.com")
+        save_block(other)
+        host = zoom.add_user(other)
+        former = zoom.add_user(other, status="inactive")
+        synced = {
+            zoom.add_meeting(other, host, topic="Current", start_time=TODAY, files=list(BIG)).uuid,
+            zoom.add_meeting(
+                other, former, topic="By a deactivated host", start_time=TODAY, files=list(BIG)
+            ).uuid,
+        }
+        now = datetime.now(UTC).replace(microsecond=0)
+        far = now + timedelta(hours=20)
+        held_path = rf"^/v2/users/{held.host_id}/recordings$"
+        zoom.daily_limit(held_path, far, times=100)
+        zoom.daily_limit(rf"^/v2/users/{former.id}/recordings$", now + timedelta(seconds=2))
+
+        state = sync_flow(last_days=3, return_state=True)
+
+        assert state.is_completed(), state.message
+        assert state.result() == {"added": 2, "deferred": 1}
+        assert {r.zoom_uuid for r in store.list()} == synced
+        when = f"{far:%Y-%m-%dT%H:%M:%SZ}"
+        warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        assert any("limited@example.com" in m and "deferred" in m and when in m for m in warnings)
+        report = json.loads(Artifact.get("sync-report").data)
+        rows = {row["account"]: row for row in report}
+        assert when in rows["limited@example.com"]["deferred"]
+        assert rows["other@example.com"]["added"] == 2 and not rows["other@example.com"]["deferred"]
+        flow_run_id = state.state_details.flow_run_id
+        with get_client(sync_client=True) as client:
+            tasks = client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+            )
+        assert tasks and all(t.state is not None and t.state.is_completed() for t in tasks)
+        assert len(zoom.calls("GET", held_path)) == 1  # asked once: no blind retries
+
+        zoom.faults.clear()  # the reset has passed
+        assert sync_flow(last_days=3) == {"added": 1, "unchanged": 2}
+        assert held.uuid in {r.zoom_uuid for r in store.list()}
