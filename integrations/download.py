@@ -2,8 +2,10 @@
 
 `download_file` streams one URL into `<dest>.part` with bounded memory, resumes from the bytes
 already there with `Range`, retries cuts, 5xx and 429 with backoff and checks the final size
-exactly; the caller then verifies (`verify_mp4`), joins segments (`join_segments`) and renames.
-URLs in logs and errors never carry their query string, and tokens never appear at all.
+exactly (Zoom's, or for a file Zoom lists without one, the server's own); the caller then
+verifies (`verify_mp4`, `verify_vtt`), joins segments (`join_segments`) and renames. An error
+of the local disk is a `LocalFileError`. URLs in logs and errors never carry their query
+string, and tokens never appear at all.
 """
 
 from __future__ import annotations
@@ -14,13 +16,15 @@ import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
 import httpx
 
+from integrations.captions import parse_vtt
 from integrations.errors import IntegrationError
 from integrations.zoom.redact import install_log_redaction, redact_text
 from integrations.zoom.retry import RetryPolicy, parse_retry_after
@@ -45,6 +49,7 @@ CHUNK_SIZE = 1024 * 1024
 _raise_httpcore_read_size(CHUNK_SIZE)
 MIB = 1024 * 1024
 Progress = Callable[[int, int], None]
+"""`progress(done, total)`: bytes so far and the file's size (0 while it is not known)."""
 TokenSource = Callable[[bool], str]
 """Returns an access token; called with True after a 401 to get a fresh one."""
 
@@ -75,7 +80,8 @@ class DownloadAuthError(DownloadError):
 
 
 class SizeMismatchError(DownloadError):
-    """The server sent a different number of bytes than Zoom's `file_size`."""
+    """The server sent a different number of bytes than Zoom's `file_size` (or than it first
+    announced itself, for a file Zoom lists without a size)."""
 
 
 class InsufficientDiskSpaceError(DownloadError):
@@ -83,7 +89,25 @@ class InsufficientDiskSpaceError(DownloadError):
 
 
 class InvalidMediaError(DownloadError):
-    """The file does not parse as an MP4 with at least one video or audio stream."""
+    """The file does not parse as what it should be: an MP4 with at least one video or audio
+    stream, or a WebVTT document."""
+
+
+class LocalFileError(DownloadError):
+    """The local disk refused a downloaded file: full, read-only, a path that is not a folder."""
+
+
+@contextmanager
+def local_file_errors(label: str) -> Iterator[None]:
+    """Turn an `OSError` of the local file system into a `LocalFileError` naming the file;
+    network errors (`ConnectionError`, `TimeoutError`, both `OSError`s) pass unchanged."""
+    try:
+        yield
+    except (ConnectionError, TimeoutError):
+        raise
+    except OSError as exc:
+        where = f" ({exc.filename})" if exc.filename else ""
+        raise LocalFileError(f"{label}: {exc.strerror or exc}{where}") from exc
 
 
 class JoinError(DownloadError):
@@ -128,7 +152,7 @@ def check_free_space(directory: Path, needed_bytes: int, reserve_mb: float) -> N
 def download_file(
     url: str,
     dest: Path,
-    expected_size: int,
+    expected_size: int | None,
     *,
     token: str | TokenSource | None = None,
     client: httpx.Client | None = None,
@@ -143,6 +167,11 @@ def download_file(
     """Download `url` into `part_path(dest)` and return once it holds exactly `expected_size`
     bytes. The caller verifies and renames it.
 
+    `expected_size` None: Zoom lists no size (its `CC` and `TIMELINE` files). The size is then
+    the server's own, from the first answer's `Content-Length` or `Content-Range` total, and
+    every later answer must agree with it; with neither header the file ends where the
+    response ends (httpx raises on a chunked body cut short, not on a close-delimited one).
+
     `token` is sent as a Bearer header (a callable is asked again with `True` after a 401);
     redirects are followed. An existing `.part` is resumed with `Range: bytes=N-`; a server
     answering 200 instead of 206 restarts the file from zero. `progress(done, total)` is called
@@ -155,18 +184,19 @@ def download_file(
         retry = retry or RetryPolicy.from_settings()
         min_free_mb = settings.min_free_disk_mb if min_free_mb is None else min_free_mb
         timeout = settings.http_timeout if timeout is None else timeout
-    job = _Download(
-        url, dest, expected_size, token, progress, retry, chunk_size, fsync, label or dest.name
-    )
-    job.part.parent.mkdir(parents=True, exist_ok=True)
-    if job.have > expected_size:
-        log.warning("%s: .part is larger than the file (%d bytes); restarting", job.label, job.have)
-        job.truncate()
-    check_free_space(job.part.parent, expected_size - job.have, min_free_mb)
-    if client is None:
-        with httpx.Client(timeout=timeout, follow_redirects=True) as own:
-            return job.run(own)
-    return job.run(client)
+    label = label or dest.name
+    with local_file_errors(label):
+        job = _Download(url, dest, expected_size, token, progress, retry, chunk_size, fsync, label)
+        job.part.parent.mkdir(parents=True, exist_ok=True)
+        if expected_size is not None and job.have > expected_size:
+            log.warning("%s: .part is larger than the file (%d bytes); restarting", label, job.have)
+            job.truncate()
+        rest = 0 if expected_size is None else expected_size - job.have
+        check_free_space(job.part.parent, rest, min_free_mb)
+        if client is None:
+            with httpx.Client(timeout=timeout, follow_redirects=True) as own:
+                return job.run(own)
+        return job.run(client)
 
 
 class _Download:
@@ -176,7 +206,7 @@ class _Download:
         self,
         url: str,
         dest: Path,
-        expected: int,
+        expected: int | None,
         token: str | TokenSource | None,
         progress: Progress | None,
         retry: RetryPolicy,
@@ -187,6 +217,7 @@ class _Download:
         self.url = url
         self.part = part_path(dest)
         self.expected = expected
+        self.size_source = "Zoom lists" if expected is not None else "the server announced"
         self.token = token
         self.progress = progress
         self.retry = retry
@@ -199,7 +230,11 @@ class _Download:
         self.attempts = 0
 
     def __repr__(self) -> str:
-        return f"_Download({self.label!r}, {self.have}/{self.expected})"
+        return f"_Download({self.label!r}, {self.position})"
+
+    @property
+    def position(self) -> str:
+        return f"{self.have}/{self.expected if self.expected is not None else '?'}"
 
     def truncate(self) -> None:
         with self.part.open("wb"):
@@ -208,7 +243,7 @@ class _Download:
 
     def report(self) -> None:
         if self.progress is not None:
-            self.progress(self.have, self.expected)
+            self.progress(self.have, self.expected or 0)
 
     def result(self) -> DownloadResult:
         return DownloadResult(self.part, self.have, self.resumed_from, self.restarts, self.attempts)
@@ -222,7 +257,7 @@ class _Download:
 
     def run(self, client: httpx.Client) -> DownloadResult:
         self.report()
-        if self.have == self.expected:
+        if self.have == self.expected and self.part.exists():
             log.info("%s: already complete in .part (%d bytes)", self.label, self.have)
             return self.result()
         failures = 0
@@ -261,17 +296,12 @@ class _Download:
             if failures >= self.retry.attempts:
                 raise DownloadInterruptedError(
                     f"{self.label}: download failed {failures} times in a row at "
-                    f"{self.have}/{self.expected} bytes (last: {outcome}); the .part file is "
+                    f"{self.position} bytes (last: {outcome}); the .part file is "
                     "kept and the next attempt resumes from it"
                 )
             delay = self.retry.wait(failures, retry_after)
             log.warning(
-                "%s: %s at %d/%d bytes; retrying in %.1f s",
-                self.label,
-                outcome,
-                self.have,
-                self.expected,
-                delay,
+                "%s: %s at %s bytes; retrying in %.1f s", self.label, outcome, self.position, delay
             )
 
     def _handle(self, response: httpx.Response) -> str | tuple[str, float | None] | None:
@@ -288,7 +318,9 @@ class _Download:
             return "restart"
         if status == 206:
             start, total = _content_range(response.headers.get("Content-Range", ""))
-            if total is not None and total != self.expected:
+            if total is not None and self.expected is None:
+                self.expected = total
+            elif total is not None and total != self.expected:
                 self._mismatch(f"the server reports {total} bytes")
             if start != self.have:
                 log.warning("%s: 206 from %s, not %d; restarting", self.label, start, self.have)
@@ -305,7 +337,9 @@ class _Download:
                 status,
             )
         length = response.headers.get("Content-Length")
-        if length is not None and int(length) != self.expected - self.have:
+        if length is not None and self.expected is None:
+            self.expected = self.have + int(length)
+        elif length is not None and int(length) != self.expected - self.have:
             self._mismatch(
                 f"the server sends {int(length) + self.have} bytes"
                 if status == 200
@@ -321,7 +355,7 @@ class _Download:
     def _mismatch(self, what: str) -> None:
         self.truncate()
         raise SizeMismatchError(
-            f"{self.label}: size mismatch: Zoom lists {self.expected} bytes but {what}"
+            f"{self.label}: size mismatch: {self.size_source} {self.expected} bytes but {what}"
         )
 
     def _write(self, response: httpx.Response) -> str | None:
@@ -333,7 +367,7 @@ class _Download:
         with self.part.open(mode, buffering=0) as out:
             try:
                 for piece in pieces:
-                    if self.have + len(piece) > self.expected:
+                    if self.expected is not None and self.have + len(piece) > self.expected:
                         out.close()
                         self._mismatch("the server sent more")
                     _write_all(out, piece)
@@ -341,6 +375,8 @@ class _Download:
                     if self.have >= next_report:
                         self.report()
                         next_report = self.have + self.chunk_size
+                if self.expected is None:  # no size announced: the response's own end is the end
+                    self.expected = self.have
             finally:
                 if self.fsync and self.have == self.expected:
                     os.fsync(out.fileno())
@@ -408,6 +444,16 @@ def verify_mp4(path: Path) -> MediaInfo:
     return MediaInfo(duration, video, audio, format_name)
 
 
+def verify_vtt(path: Path) -> int:
+    """Check `path` is a WebVTT document (UTF-8, the `WEBVTT` header, well-formed cues) and
+    return its number of cues. For captions Zoom lists without a size, the only content check."""
+    try:
+        cues = parse_vtt(path.read_text(encoding="utf-8-sig"), source=path.name)
+    except ValueError as exc:  # CaptionFormatError, UnicodeDecodeError
+        raise InvalidMediaError(f"{path.name} is not a WebVTT file ({exc})") from None
+    return len(cues)
+
+
 def join_segments(segments: Sequence[Path], dest: Path, *, timeout: float = 3600.0) -> MediaInfo:
     """Join MP4 segments losslessly (concat demuxer, stream copy) into `dest`.
 
@@ -462,7 +508,7 @@ class RemoteFile(Protocol):
     def download_url(self) -> str: ...
 
     @property
-    def file_size(self) -> int: ...
+    def file_size(self) -> int | None: ...
 
 
 def segment_path(dest: Path, index: int) -> Path:
@@ -484,7 +530,8 @@ def download_recording(
 
     One segment is downloaded as `dest.part`, checked and renamed to `dest`. Several are
     downloaded to `dest.segN.mp4(.part)`, each resumable and skipped once complete, then joined.
-    `progress(done, total)` counts bytes over all segments. `options` go to `download_file`.
+    `progress(done, total)` counts bytes over all segments (a segment Zoom lists without a
+    size adds nothing to `total`). `options` go to `download_file`.
     """
     if not files:
         raise DownloadError(f"{dest.name}: no MP4 file to download")
@@ -492,7 +539,7 @@ def download_recording(
         from config.settings import get_settings
 
         min_free_mb = get_settings().min_free_disk_mb
-    total = sum(f.file_size for f in files)
+    total = sum(f.file_size or 0 for f in files)
     done_before = 0
     targets = [dest] if len(files) == 1 else [segment_path(dest, n) for n in range(len(files))]
     name = label or dest.name
@@ -521,12 +568,14 @@ def download_recording(
         except InvalidMediaError:
             result.part_path.unlink(missing_ok=True)  # complete but broken: start over next time
             raise
-        result.part_path.replace(target)
-        done_before += remote.file_size
+        with local_file_errors(name):
+            result.part_path.replace(target)
+        done_before += result.size
     if len(targets) == 1:
         return verify_mp4(dest)
     check_free_space(dest.parent, total, min_free_mb)
-    info = join_segments(targets, dest)
-    for target in targets:
-        target.unlink(missing_ok=True)
+    with local_file_errors(name):
+        info = join_segments(targets, dest)
+        for target in targets:
+            target.unlink(missing_ok=True)
     return info

@@ -8,12 +8,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
 
 from integrations.download import (
     DownloadAuthError,
+    DownloadError,
     DownloadInterruptedError,
+    DownloadResult,
     InsufficientDiskSpaceError,
+    LocalFileError,
     SizeMismatchError,
     download_file,
     part_path,
@@ -178,3 +182,90 @@ def test_a_part_file_longer_than_the_file_restarts(env, tmp_path):
     result = env.get(tmp_path / "a.mp4")
     assert result.part_path.read_bytes() == DATA
     assert env.storage_ranges() == [None]
+
+
+def test_a_file_listed_without_a_size_takes_the_servers_and_resumes(env, tmp_path):
+    env.zoom.cut_download(1_000_000)
+    seen: list[tuple[int, int]] = []
+    result = env.get(
+        tmp_path / "a.vtt", size=None, progress=lambda done, total: seen.append((done, total))
+    )
+    assert result.part_path.read_bytes() == DATA and result.size == len(DATA)
+    assert env.storage_ranges() == [None, "bytes=1000000-"]
+    assert seen[0] == (0, 0) and seen[-1] == (len(DATA), len(DATA))
+
+
+class Body(httpx.SyncByteStream):
+    """A mock response body as a network stream: `data`, then a cut when `cut`."""
+
+    def __init__(self, data: bytes, *, cut: bool = False) -> None:
+        self.data = data
+        self.cut = cut
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield self.data
+        if self.cut:
+            raise httpx.ReadError("connection reset by peer")
+
+
+def fetch_mocked(
+    tmp_path: Path, answers: list[httpx.Response], size: int | None = None
+) -> tuple[DownloadResult, list[str]]:
+    """`download_file` of a `size` file (None: not listed), the server answering `answers` in
+    turn; returns the result and the `Range` headers sent."""
+    ranges: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        ranges.append(request.headers.get("Range", ""))
+        return answers.pop(0)
+
+    clock = ManualClock()
+    retry = RetryPolicy(attempts=3, sleep=clock.sleep, clock=clock, jitter=lambda: 1.0)
+    with httpx.Client(transport=httpx.MockTransport(handler)) as client:
+        result = download_file(
+            "https://zoom.test/rec/download/cc", tmp_path / "cc.vtt", size,
+            client=client, retry=retry, min_free_mb=0, timeout=5,
+        )  # fmt: skip
+    return result, ranges
+
+
+VTT = b"WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nHi\n"
+
+
+def test_an_unlisted_size_is_held_to_the_servers_first_answer(tmp_path):
+    length = {"Content-Length": str(len(VTT))}
+    cut = httpx.Response(200, headers=length, stream=Body(VTT[:9], cut=True))
+    rest = httpx.Response(
+        206, headers={"Content-Range": f"bytes 9-{len(VTT) - 1}/{len(VTT)}"}, stream=Body(VTT[9:])
+    )
+    result, ranges = fetch_mocked(tmp_path, [cut, rest])
+    assert result.part_path.read_bytes() == VTT and ranges == ["", "bytes=9-"]
+
+    result.part_path.unlink()
+    cut = httpx.Response(200, headers=length, stream=Body(VTT[:9], cut=True))
+    longer = httpx.Response(
+        206, headers={"Content-Range": f"bytes 9-{len(VTT)}/{len(VTT) + 1}"}, stream=Body(VTT[8:])
+    )
+    with pytest.raises(SizeMismatchError, match=f"the server announced {len(VTT)} bytes"):
+        fetch_mocked(tmp_path, [cut, longer])
+
+
+def test_without_any_length_the_file_ends_with_the_response(tmp_path):
+    streamed = httpx.Response(200, stream=Body(VTT))  # neither Content-Length nor Content-Range
+    result, _ = fetch_mocked(tmp_path, [streamed])
+    assert result.part_path.read_bytes() == VTT
+
+
+def test_an_empty_file_is_downloaded_not_assumed(tmp_path):
+    empty = httpx.Response(200, headers={"Content-Length": "0"}, stream=Body(b""))
+    result, ranges = fetch_mocked(tmp_path, [empty], size=0)
+    assert ranges == [""] and result.part_path.is_file() and result.size == 0
+
+
+def test_a_local_disk_error_is_a_download_error(env, tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    with pytest.raises(LocalFileError, match="not-a-folder") as caught:
+        env.get(blocker / "a.mp4")
+    assert isinstance(caught.value, DownloadError) and not caught.value.retryable
+    assert env.zoom.calls("GET", r"^/rec/download/") == []
