@@ -2,13 +2,16 @@
 
 A row the webhook stored has its files without URLs (the event's need its 24-hour token): they
 are taken from Zoom's API with the account's own token first. A row whose Zoom account is not
-imported yet waits, INITIALIZED, without using up an attempt.
+imported yet waits, INITIALIZED, without using up an attempt. Captions are optional: the
+audio transcript, else the closed captions (which Zoom lists without a size), beside the video;
+whatever goes wrong with them is logged and the recording goes on without.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from prefect.states import State
 
@@ -20,8 +23,9 @@ from integrations.download import (
     InvalidMediaError,
     download_file,
     download_recording,
-    part_path,
+    local_file_errors,
     verify_mp4,
+    verify_vtt,
 )
 from integrations.filenames import safe_filename, transcript_path
 from integrations.store.models import Recording
@@ -43,7 +47,12 @@ class StoredFile:
     """A Zoom file as the sync stored it (what the downloader needs of it)."""
 
     download_url: str
-    file_size: int
+    file_size: int | None  # None: Zoom lists no size (its closed captions)
+
+    @classmethod
+    def from_row(cls, item: dict[str, Any]) -> StoredFile:
+        """From a stored file entry; a size of 0 or none (rows of older syncs) is unknown."""
+        return cls(item["download_url"], int(item["size"]) if item.get("size") else None)
 
 
 def destination(recording: Recording) -> Path:
@@ -54,7 +63,7 @@ def _already_downloaded(path: Path, files: list[StoredFile]) -> bool:
     """A complete file from an earlier attempt that crashed before recording its success."""
     if not path.is_file():
         return False
-    if len(files) == 1 and path.stat().st_size != files[0].file_size:
+    if len(files) == 1 and files[0].file_size not in (None, path.stat().st_size):
         return False
     try:
         verify_mp4(path)
@@ -101,7 +110,7 @@ def fetch(recording: Recording) -> StageOutcome:
     with ZoomClient(zoom_account(block)) as client:
         if not _has_urls(recording):
             recording = api_files(recording, client)
-        files = [StoredFile(f["download_url"], int(f["size"])) for f in recording.video_files]
+        files = [StoredFile.from_row(f) for f in recording.video_files]
         dest = destination(recording)
         if _already_downloaded(dest, files):
             run_logger().info("Recording %s: %s is already complete", recording.id, dest.name)
@@ -114,7 +123,7 @@ def fetch(recording: Recording) -> StageOutcome:
 def _fetch_video(
     recording: Recording, files: list[StoredFile], dest: Path, client: ZoomClient
 ) -> None:
-    total = sum(f.file_size for f in files)
+    total = sum(f.file_size or 0 for f in files)
     label = f"{recording.id} {recording.topic}"
     with Tracker(f"download-{recording.id}", f"Download {label}", total) as track:
         info = download_recording(
@@ -129,17 +138,32 @@ def _fetch_video(
 
 
 def fetch_transcript(recording: Recording, video: Path, client: ZoomClient) -> None:
-    """Zoom's VTT transcript beside the video, when there is one (captions are optional: a
-    failure is logged, not fatal)."""
+    """Zoom's captions (a WebVTT file) beside the video, when there are any, checked as WebVTT.
+    Optional: a failure is logged, not fatal."""
     meta = recording.transcript_file
     target = transcript_path(video)
     if not meta or target.is_file():
         return
+    remote = StoredFile.from_row(meta)
+    if remote.file_size is None:
+        run_logger().info(
+            "Recording %s: captions from Zoom's closed captions (CC), which Zoom lists without "
+            "a size: the server's own length is checked instead, then the WebVTT",
+            recording.id,
+        )
     try:
-        download_file(meta["download_url"], target, int(meta["size"]), token=client.bearer)
-        part_path(target).replace(target)
+        result = download_file(remote.download_url, target, remote.file_size, token=client.bearer)
+        try:
+            cues = verify_vtt(result.part_path)
+        except InvalidMediaError:
+            result.part_path.unlink(missing_ok=True)  # complete but not WebVTT: fetch again
+            raise
+        with local_file_errors(target.name):
+            result.part_path.replace(target)
     except DownloadError as exc:
         run_logger().warning("Recording %s: no captions: %s", recording.id, exc)
+        return
+    run_logger().info("Recording %s: captions downloaded, %d cues", recording.id, cues)
 
 
 @retrying_task("download-recording")

@@ -14,7 +14,7 @@ from flows.cli import main
 from flows.download import download_flow
 from flows.sync import sync_flow
 from integrations.sandbox.server import Fault
-from integrations.sandbox.zoom import FileSpec
+from integrations.sandbox.zoom import FileSpec, SandboxMeeting
 from integrations.store.repository import RecordingStore
 from integrations.store.states import ProcessingStatus
 
@@ -126,3 +126,59 @@ def test_download_command_runs_the_flow_with_a_selection(
         assert store.get(first.id).status == S.INITIALIZED
         missing = CliRunner().invoke(main, ["download", "--recordings", "999"])
         assert missing.exit_code == 2 and "no recording with ID 999" in missing.output
+
+
+TRANSCRIPT = b"WEBVTT\n\n1\n00:00:00.500 --> 00:00:01.500\nAnn: the transcript\n"
+CAPTIONS = b"WEBVTT\n\n1\n00:00:00.400 --> 00:00:01.900\nAnn: the closed captions\n"
+
+
+def test_closed_captions_and_timelines_never_block_the_video(
+    prefect_harness: None,
+    store: RecordingStore,
+    small_filters: None,
+    clips: list[Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Zoom lists CC and TIMELINE files without id or size: the video downloads, captions come
+    from the transcript, else from the CC file (checked by the server's length and as WebVTT),
+    and a CC file that fails leaves the recording without captions, not FAILED."""
+    with zoom_sandbox(monkeypatch) as zoom:
+        account = zoom.add_account("school@example.com")
+        save_block(account)
+        user = zoom.add_user(account)
+
+        def meeting(hour: int, *extra: FileSpec) -> SandboxMeeting:
+            files = [FileSpec(path=clips[hour % 3]), *extra]
+            start = START + timedelta(hours=hour)
+            return zoom.add_meeting(account, user, topic=f"T{hour}", start_time=start, files=files)
+
+        timeline = FileSpec("timeline", data=b'{"timeline": []}')
+        both = meeting(
+            0,
+            FileSpec("closed_caption", data=CAPTIONS),
+            timeline,
+            FileSpec("audio_transcript", data=TRANSCRIPT),
+        )
+        cc_only = meeting(1, FileSpec("closed_caption", data=CAPTIONS), timeline)
+        not_vtt = meeting(2, FileSpec("closed_caption", data=b"<html>Sign in</html>"))
+        refused = meeting(3, FileSpec("closed_caption", data=CAPTIONS))
+        zoom.inject(Fault(rf"^/rec/download/{refused.files[1].key}$", "GET", 404, times=9))
+        sync_flow(last_days=3)
+
+        state = download_flow(return_state=True)
+
+        assert state.is_completed(), state.message
+        rows = {r.zoom_uuid: r for r in store.list()}
+        for m in (both, cc_only, not_vtt, refused):
+            assert rows[m.uuid].status == S.DOWNLOADED, rows[m.uuid].status_reason
+        video = {m.uuid: Path(rows[m.uuid].source_path) for m in (both, cc_only, not_vtt, refused)}
+        assert video[both.uuid].read_bytes() == clips[0].read_bytes()
+        assert video[both.uuid].with_suffix(".vtt").read_bytes() == TRANSCRIPT
+        assert video[cc_only.uuid].with_suffix(".vtt").read_bytes() == CAPTIONS
+        for m in (not_vtt, refused):
+            assert video[m.uuid].is_file() and not video[m.uuid].with_suffix(".vtt").exists()
+        leftovers = [p.name for p in video[both.uuid].parent.iterdir() if p.suffix == ".part"]
+        assert leftovers == []
+        # Never fetched: the CC file beside a transcript, and every TIMELINE.
+        for f in (both.files[1], both.files[2], cc_only.files[2]):
+            assert zoom.calls("GET", rf"^/rec/download/{f.key}$") == [], f.file_type

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import logging
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -121,3 +122,58 @@ def test_retry_after_parsing():
     assert parse_retry_after("soon") is None
     when = parse_retry_after("Wed, 21 Oct 2015 07:28:10 GMT", now=lambda: 1445412480.0)
     assert when == 10.0
+
+
+def bare(meeting: dict, file_type: str, extension: str) -> dict:
+    """A `CC` or `TIMELINE` entry as Zoom's spec describes it (`file_type`: such an entry "does
+    not have" `id`, `status`, `file_size`, `recording_type` or `play_url`), added to `meeting`."""
+    entry = {
+        "meeting_id": meeting["uuid"],
+        "recording_start": meeting["start_time"],
+        "recording_end": meeting["start_time"],
+        "file_type": file_type,
+        "file_extension": extension,
+        "download_url": f"https://zoom.us/rec/download/{file_type.lower()}-key",
+    }
+    meeting["recording_files"].insert(0, entry)
+    return entry
+
+
+def test_cc_and_timeline_entries_parse_without_id_size_status_or_type(caplog):
+    data = meeting_json([FileSpec(size=50 * MIB), FileSpec("audio_transcript", size=2000)])
+    bare(data, "CC", "VTT")
+    bare(data, "TIMELINE", "JSON")
+
+    with caplog.at_level(logging.DEBUG, logger="integrations.zoom.models"):
+        instance = parse_instance(data)
+
+    assert "TIMELINE, CC left out (captions come from its audio transcript)" in caplog.text
+    assert instance.transcript is not None and instance.transcript.file_type == "TRANSCRIPT"
+    assert instance.transcript.file_size == 2000
+    (cc,) = instance.closed_captions
+    assert (cc.id, cc.file_size, cc.status, cc.recording_type) == (None, None, None, None)
+    assert cc.completed and cc.download_url == "https://zoom.us/rec/download/cc-key"
+    assert [f.file_size for f in instance.mp4_files] == [50 * MIB]
+    assert not instance.processing
+    assert skip_reason(instance, 30, 40) is None
+
+
+def test_closed_captions_stand_in_when_there_is_no_transcript():
+    data = meeting_json([FileSpec(size=50 * MIB)])
+    bare(data, "TIMELINE", "JSON")
+    bare(data, "CC", "VTT")
+    instance = parse_instance(data)
+    assert instance.transcripts == ()
+    assert instance.transcript is not None
+    assert (instance.transcript.file_type, instance.transcript.file_size) == ("CC", None)
+
+
+def test_only_mp4_and_transcript_files_hold_the_instance_back():
+    data = meeting_json(
+        [FileSpec(size=50 * MIB), FileSpec("audio_transcript", size=2000, status="processing")]
+    )
+    bare(data, "CC", "VTT")
+    assert parse_instance(data).processing
+    data = meeting_json([FileSpec(size=50 * MIB)])
+    bare(data, "CC", "VTT")
+    assert not parse_instance(data).processing  # a CC file has no status to wait for

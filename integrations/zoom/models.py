@@ -1,7 +1,9 @@
-"""Typed views of Zoom's recording JSON and the sync filters: pure functions, no I/O."""
+"""Typed views of Zoom's recording JSON and the sync filters: pure functions, no I/O (a debug
+log line names the files left out)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -10,6 +12,17 @@ from typing import Any
 from config.zoom_views import DEFAULT_VIEW_PRIORITY
 
 MIB = 1024 * 1024
+log = logging.getLogger(__name__)
+
+# Zoom's Meeting API spec, `recording_files[].file_type`: "A recording file object with file
+# type of either `CC` or `TIMELINE` does not have the following properties: `id`, `status`,
+# `file_size`, `recording_type`, and `play_url`" (the spec's text as generated into
+# konfig-sdks/zoom-meeting-python-sdk, zoom_meeting_python_sdk/type/
+# cloud_recording_list_recordings_response_meetings_item_recording_files_item.py); Zoom's own
+# SDK types mark every recording-file field optional (zoom/rivet-javascript,
+# meetings/meetings.d.ts, CloudRecordingGetMeetingRecordingsResponse).
+TRANSCRIPT = "TRANSCRIPT"  # the audio transcript (VTT): listed with id, size and status
+CLOSED_CAPTIONS = "CC"  # closed captions (VTT): no id, size, status or recording type
 
 
 @dataclass(frozen=True)
@@ -21,35 +34,42 @@ class ZoomUser:
 
 @dataclass(frozen=True)
 class ZoomFile:
-    """One entry of `recording_files`."""
+    """One entry of `recording_files`. `id`, `recording_type`, `file_size` and `status` are None
+    when Zoom lists none (never for `CC` and `TIMELINE` files); a `file_size` of 0 (a file
+    still processing) is None too: the size is not known."""
 
-    id: str
+    id: str | None
     file_type: str
     file_extension: str
-    recording_type: str
-    file_size: int
-    status: str
+    recording_type: str | None
+    file_size: int | None
+    status: str | None
     download_url: str
     recording_start: datetime | None
     recording_end: datetime | None
 
     @property
     def completed(self) -> bool:
-        return self.status == "completed"
+        """Ready: `completed`, or no status at all (CC and TIMELINE files carry none)."""
+        return self.status in (None, "completed")
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ZoomFile:
         return cls(
-            id=str(data.get("id", "")),
+            id=_text(data.get("id")),
             file_type=str(data.get("file_type", "")).upper(),
             file_extension=str(data.get("file_extension", "")).upper(),
-            recording_type=str(data.get("recording_type", "")),
-            file_size=int(data.get("file_size") or 0),
-            status=str(data.get("status", "completed")),
+            recording_type=_text(data.get("recording_type")),
+            file_size=int(data["file_size"]) if data.get("file_size") else None,
+            status=_text(data.get("status")),
             download_url=str(data.get("download_url", "")),
             recording_start=parse_time(data.get("recording_start")),
             recording_end=parse_time(data.get("recording_end")),
         )
+
+
+def _text(value: Any) -> str | None:
+    return str(value) if value not in (None, "") else None
 
 
 @dataclass(frozen=True)
@@ -57,8 +77,9 @@ class ZoomInstance:
     """One meeting instance (one row of the status table) with the files chosen for it.
 
     `mp4_files` are the segments of the chosen view, ordered by `recording_start` (several
-    when the host stopped and restarted recording); `transcripts` the VTT files likewise.
-    `processing` is true while Zoom still works on any chosen file.
+    when the host stopped and restarted recording); `transcripts` the audio transcripts
+    (`TRANSCRIPT`) and `closed_captions` the `CC` files likewise. `processing` is true while
+    Zoom still works on an MP4 or a transcript.
     """
 
     uuid: str
@@ -71,15 +92,18 @@ class ZoomInstance:
     view: str | None
     mp4_files: tuple[ZoomFile, ...]
     transcripts: tuple[ZoomFile, ...]
+    closed_captions: tuple[ZoomFile, ...]
     processing: bool
 
     @property
     def mp4_size(self) -> int:
-        return sum(f.file_size for f in self.mp4_files)
+        return sum(f.file_size or 0 for f in self.mp4_files)
 
     @property
     def transcript(self) -> ZoomFile | None:
-        return self.transcripts[0] if self.transcripts else None
+        """The captions to publish: the audio transcript, else the closed captions (WebVTT as
+        well, but listed without a size: the download checks them by the server's length)."""
+        return next(iter(self.transcripts or self.closed_captions), None)
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -94,7 +118,7 @@ def parse_time(value: Any) -> datetime | None:
 
 def _by_start(files: Sequence[ZoomFile]) -> tuple[ZoomFile, ...]:
     floor = datetime.min.replace(tzinfo=UTC)
-    return tuple(sorted(files, key=lambda f: (f.recording_start or floor, f.id)))
+    return tuple(sorted(files, key=lambda f: (f.recording_start or floor, f.id or "")))
 
 
 def choose_view(files: Sequence[ZoomFile], priority: Sequence[str]) -> str | None:
@@ -106,10 +130,10 @@ def choose_view(files: Sequence[ZoomFile], priority: Sequence[str]) -> str | Non
             return view
     if not mp4:
         return None
-    sizes: dict[str, int] = {}
+    sizes: dict[str | None, int] = {}
     for f in mp4:
-        sizes[f.recording_type] = sizes.get(f.recording_type, 0) + f.file_size
-    return max(sorted(sizes), key=lambda view: sizes[view])
+        sizes[f.recording_type] = sizes.get(f.recording_type, 0) + (f.file_size or 0)
+    return max(sorted(sizes, key=str), key=lambda view: sizes[view])
 
 
 def parse_instance(
@@ -120,10 +144,18 @@ def parse_instance(
     files = [ZoomFile.from_json(f) for f in meeting.get("recording_files") or []]
     view = choose_view(files, priority)
     mp4 = _by_start([f for f in files if f.file_type == "MP4" and f.recording_type == view])
-    transcripts = _by_start(
-        [f for f in files if f.file_type == "TRANSCRIPT" or f.file_extension == "VTT"]
-    )
-    chosen = (*mp4, *transcripts)
+    transcripts = _by_start([f for f in files if f.file_type == TRANSCRIPT])
+    captions = _by_start([f for f in files if f.file_type == CLOSED_CAPTIONS])
+    left_out = [f.file_type for f in files if f.file_type == "TIMELINE"]
+    if transcripts:
+        left_out += [f.file_type for f in captions]
+    if left_out:
+        log.debug(
+            "Zoom instance %s: %s left out (captions come from %s)",
+            meeting.get("uuid"),
+            ", ".join(left_out),
+            "its audio transcript" if transcripts else "its closed captions, if any",
+        )
     start = parse_time(meeting.get("start_time"))
     if start is None:
         raise ValueError(f"meeting {meeting.get('uuid')!r} has no start_time")
@@ -138,7 +170,8 @@ def parse_instance(
         view=view,
         mp4_files=mp4,
         transcripts=transcripts,
-        processing=any(not f.completed for f in chosen),
+        closed_captions=captions,
+        processing=any(not f.completed for f in (*mp4, *transcripts)),
     )
 
 
