@@ -5,10 +5,21 @@ Served on `LoopbackServer(VkEmulator())`; point `VK_API_URL` at `url + "/method/
 
 - `/method/<name>` with form parameters, answering `{"response": ...}` or
   `{"error": {"error_code", "error_msg", "request_params": [...]}}` (5 for a bad token);
+- two kinds of token: `emulator.token` is a user's (an administrator of every community unless
+  `groups` says otherwise); `community_token(group_id)` makes a community's, which every
+  `video.*` method refuses with error 27;
+- daily method limits (`daily_limits`, video.save 5,000): past one, error 29;
 - `video.save` returns `upload_url` (pointing here), `video_id`, `owner_id`; the upload URL takes
   a `multipart/form-data` POST with the `video_file` field, read in blocks (bounded memory; a
-  chunked body is refused with 411) and answers `{"video_id", "owner_id", "size", "video_hash"}`;
-- `video.get` lists a video once its file arrived (`processing: 1` while it is processed);
+  chunked body is refused with 411) and answers `{"video_id", "owner_id", "size", "video_hash"}`.
+  It refuses (error 100) a `name` over 128 characters, a `description` over 5,000, and privacy
+  that the owner does not take: a community's video takes community privacy only;
+- `video.get` lists a video once its file arrived (with `list_before_upload`, from `video.save`
+  on: no source says which VK does), with `duration`, `processing: 1` while it is processed, and
+  `files` (`video_video_files` in VKCOM/vk-api-schema video/objects.json) once it is done (the
+  moment VK adds them is not documented; the later one is the stricter for a client);
+- `groups.getById` (the 5.199 `{"groups": [...]}` shape) with `is_closed`, `is_admin`,
+  `admin_level`, `can_upload_video` for the user token;
 - `video.getAlbums` (offset/count paging), `video.addAlbum`, `video.addToAlbum` (error 800 when
   the video is already in the album; a video saved with `album_id` is already there);
 - covers: `video.getThumbUploadUrl` -> multipart POST of `file` -> `video.saveUploadedThumb`.
@@ -44,9 +55,31 @@ ERROR_MESSAGES = {
     10: "Internal server error",
     14: "Captcha needed",
     15: "Access denied",
+    # errors.json api_error_group_auth; the rest of the text as VK answers a community token
+    # on a video method (reported in ../shared/notes/api-contracts.md, VK section).
+    27: "Group authorization failed: method is unavailable with group auth.",
+    29: "Rate limit reached",  # errors.json api_error_rate_limit
     100: "One of the parameters specified was missing or invalid",
     800: "This video is already added",
 }
+
+
+# Community privacy, by name or number (dev.vk.com/reference/objects/privacy, "Types of Community
+# Privacy"): what a video owned by a community takes.
+COMMUNITY_PRIVACY_VIEW = {"all", "members", "editors", "by_link", "donut", "0", "1", "2", "3", "5"}
+COMMUNITY_PRIVACY_COMMENT = {"all", "members", "editors", "nobody", "0", "1", "2", "4"}
+# The same page's values for a user's own video (lists and user ids, optionally negated, too).
+USER_PRIVACY = re.compile(
+    r"all|friends|friends_of_friends|friends_of_friends_only|nobody|only_me|-?(list)?\d+"
+)
+# dev.vk.com/method/video.save: `name` "The maximum number of characters is 128", `description`
+# "The maximum number of symbols is 5,000", and "no more than 5,000 times a day". Whether VK
+# cuts or refuses a longer text is not documented: refusing is the stricter choice.
+NAME_LIMIT = 128
+DESCRIPTION_LIMIT = 5000
+VIDEO_SAVE_PER_DAY = 5000
+# video.addAlbum `privacy`: enum "0".."3" (VKCOM/vk-api-schema video/methods.json).
+ALBUM_PRIVACY = {"0", "1", "2", "3"}
 
 
 @dataclass
@@ -82,6 +115,13 @@ class VkEmulator(Emulator):
         self.processing_seconds = processing_seconds
         self.token = "vk1.a.sandbox-" + secrets.token_urlsafe(32)
         self.valid_tokens = {self.token}
+        self.community_tokens: dict[str, int] = {}  # token -> its community's id
+        # Communities by id, as groups.getById shows them to the user; unlisted ones are open
+        # and administered by the user.
+        self.groups: dict[int, dict[str, Any]] = {}
+        self.daily_limits = {"video.save": VIDEO_SAVE_PER_DAY}
+        self.calls_today: dict[str, int] = {}
+        self.list_before_upload = False  # video.get lists a saved video before its file arrives
         self.videos: dict[tuple[int, int], dict[str, Any]] = {}
         self.albums: dict[tuple[int, int], dict[str, Any]] = {}
         self.album_videos: set[tuple[int, int, int, int]] = set()  # album owner, album, owner, vid
@@ -102,6 +142,26 @@ class VkEmulator(Emulator):
                 path=rf"^/method/{re.escape(method)}$", error_code=code, times=times, skip=skip
             )
         )
+
+    def community_token(self, group_id: int) -> str:
+        """A new access token of the community `group_id` (as made in its settings)."""
+        token = "vk1.a.community-" + secrets.token_urlsafe(32)
+        self.community_tokens[token] = abs(group_id)
+        return token
+
+    def group(self, group_id: int) -> dict[str, Any]:
+        """How the community `group_id` is set up (see `groups`)."""
+        group = {
+            "id": group_id,
+            "name": f"Community {group_id}",
+            "screen_name": f"club{group_id}",
+            "is_closed": 0,
+            "type": "group",
+            "is_admin": 1,
+            "admin_level": 3,
+            "can_upload_video": 1,
+        }
+        return group | self.groups.get(group_id, {})
 
     def revoke(self, token: str | None = None) -> None:
         self.valid_tokens.discard(token or self.token)
@@ -129,12 +189,22 @@ class VkEmulator(Emulator):
             params |= {k: v[-1] for k, v in parse_qs(request.body.decode()).items()}
         if isinstance(request.fault, VkErrorFault):
             return self._error(request.fault.error_code, name, params)
-        if params.get("access_token") not in self.valid_tokens:
+        token = params.get("access_token")
+        if token in self.community_tokens:
+            # Every video method is `"access_token_type": ["user"]` (VKCOM/vk-api-schema
+            # video/methods.json): a community token gets error 27.
+            if name.startswith("video."):
+                return self._error(27, name, params)
+        elif token not in self.valid_tokens:
             return self._error(5, name, params)
         handler = getattr(self, "m_" + name.replace(".", "_"), None)
         if handler is None:
             return self._error(3, name, params, "Unknown method passed")
         with self.lock:
+            limit = self.daily_limits.get(name)
+            if limit is not None and self.calls_today.get(name, 0) >= limit:
+                return self._error(29, name, params)
+            self.calls_today[name] = self.calls_today.get(name, 0) + 1
             result = handler(params)
         if isinstance(result, _VkError):
             return self._error(result.code, name, params, result.message)
@@ -166,6 +236,10 @@ class VkEmulator(Emulator):
 
     def m_video_save(self, params: dict[str, str]) -> Any:
         owner = self._owner(params)
+        if problem := _video_save_problem(params, community=owner < 0):
+            return _VkError(
+                100, f"One of the parameters specified was missing or invalid: {problem}"
+            )
         video_id = next(self._video_ids)
         album_id = int(params.get("album_id") or 0)
         if album_id and (owner, album_id) not in self.albums:
@@ -258,6 +332,9 @@ class VkEmulator(Emulator):
         }
         if video["state"] == "processing" and time.time() < video.get("ready_at", 0):
             item["processing"] = 1
+        elif video["state"] == "processing":  # processed: its files (video_video_files)
+            stem = f"https://vkvd.sandbox/{video['owner_id']}_{video['id']}"
+            item["files"] = {f"mp4_{height}": f"{stem}.{height}.mp4" for height in (360, 720)}
         if video["thumb"]:
             item["image"] = [{"url": video["thumb"], "width": 1280, "height": 720}]
         return item
@@ -271,7 +348,8 @@ class VkEmulator(Emulator):
         items = [
             self._public(self.videos[k])
             for k in keys
-            if k in self.videos and self.videos[k]["state"] != "created"
+            if k in self.videos
+            and (self.list_before_upload or self.videos[k]["state"] != "created")
         ]
         return {"count": len(items), "items": items}
 
@@ -295,6 +373,8 @@ class VkEmulator(Emulator):
         title = params.get("title", "").strip()
         if not title:
             return _VkError(100, "One of the parameters specified was missing or invalid: title")
+        if not set(_values(params.get("privacy"))) <= ALBUM_PRIVACY:
+            return _VkError(100, "One of the parameters specified was missing or invalid: privacy")
         owner = self._owner({"group_id": params.get("group_id", "")})
         album_id = next(self._album_ids)
         self.albums[(owner, album_id)] = {
@@ -325,6 +405,30 @@ class VkEmulator(Emulator):
             self.album_videos.add((target, album_id, owner, video_id))
             self.albums[(target, album_id)]["count"] += 1
         return 1
+
+    # ---- communities ---------------------------------------------------------------------
+
+    def m_groups_getById(self, params: dict[str, str]) -> Any:  # noqa: N802 (VK's name)
+        """groups_getById_object_response (VKCOM/vk-api-schema groups/responses.json)."""
+        community = self.community_tokens.get(params.get("access_token", ""))
+        wanted = params.get("group_id") or params.get("group_ids") or str(community or "")
+        fields = set(_values(params.get("fields")))
+        groups = []
+        for text in _values(wanted):
+            if not text.isdigit():
+                return _VkError(
+                    100, "One of the parameters specified was missing or invalid: group_id"
+                )
+            group = self.group(int(text))
+            basic = {k: group[k] for k in ("id", "name", "screen_name", "is_closed", "type")}
+            # The current user's relation to it: not for a community token.
+            mine = {} if community else {k: group[k] for k in fields & group.keys()}
+            if not group["is_admin"]:
+                mine.pop("admin_level", None)
+            groups.append(basic | mine)
+        if not groups:
+            return _VkError(100, "One of the parameters specified was missing or invalid: group_id")
+        return {"groups": groups, "profiles": []}
 
     # ---- covers --------------------------------------------------------------------------
 
@@ -375,6 +479,28 @@ class VkEmulator(Emulator):
 class _VkError:
     code: int
     message: str | None = None
+
+
+def _values(text: str | None) -> list[str]:
+    """An array parameter as sent in a form: comma-separated."""
+    return [v.strip() for v in (text or "").split(",") if v.strip()]
+
+
+def _video_save_problem(params: dict[str, str], *, community: bool) -> str | None:
+    """Which video.save parameter VK would refuse, if any (see the limits above)."""
+    if len(params.get("name", "")) > NAME_LIMIT:
+        return "name is too long"
+    if len(params.get("description", "")) > DESCRIPTION_LIMIT:
+        return "description is too long"
+    for key, community_values in (
+        ("privacy_view", COMMUNITY_PRIVACY_VIEW),
+        ("privacy_comment", COMMUNITY_PRIVACY_COMMENT),
+    ):
+        for value in _values(params.get(key)):
+            valid = value in community_values if community else USER_PRIVACY.fullmatch(value)
+            if not valid:
+                return f"{key} is invalid"
+    return None
 
 
 def read_multipart(
