@@ -7,7 +7,9 @@ into memory): the multipart body is a file-like object with a length, read from 
 
 Crash safety is the caller's loop: store `SavedVideo.video_id`/`owner_id` before `upload`; after
 a crash, `video_state` tells whether the file already arrived (`PROCESSING`/`READY`) before
-uploading again. Errors 6 and 9 back off and retry; 5 raises `VkAuthError`, 14 `VkCaptchaRequired`.
+uploading again. Errors 6 and 9 back off and retry; 5 raises `VkAuthError`, 14 `VkCaptchaRequired`,
+27 (a community token) `VkGroupTokenError`, 29 (a method's daily limit) `VkDailyLimitReached`.
+`check_publishing` asks VK whether a token can publish to its community at all.
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import requests
 import vk_api
@@ -37,6 +41,13 @@ API_VERSION = "5.199"
 VK_METHOD_PREFIXES = ("https://api.vk.ru/method/", "https://api.vk.com/method/")
 RATE_LIMIT_CODES = {6: "too many requests per second", 9: "flood control", 10: "internal error"}
 ALREADY_IN_ALBUM = 800
+# Error codes from VKCOM/vk-api-schema errors.json: api_error_group_auth (27, "Group authorization
+# failed") and api_error_rate_limit (29, "Rate limit reached").
+GROUP_AUTH_FAILED = 27
+DAILY_LIMIT_REACHED = 29
+# video.save: `description` "The maximum number of symbols is 5,000" (dev.vk.com/method/video.save).
+DESCRIPTION_LIMIT = 5000
+MOSCOW = ZoneInfo("Europe/Moscow")
 
 
 # ---- errors ---------------------------------------------------------------------------------
@@ -53,9 +64,9 @@ class VkAuthError(VkError):
 
     def __init__(self, detail: str) -> None:
         super().__init__(
-            f"VK rejected the access token (error 5: {detail}). Get a new token with the "
-            "`video` and `groups` rights (offline access) and store it again with "
-            "`zoom-publisher credentials import --vk <file>`."
+            f"VK rejected the access token (error 5: {detail}). Create a new user access "
+            "token of an administrator of the community, with the `video`, `groups` and "
+            "`offline` rights, and store it with `zoom-publisher credentials import --vk <file>`."
         )
 
 
@@ -67,6 +78,40 @@ class VkCaptchaRequired(VkError):  # noqa: N818 (reads better as a state)
             "VK asks for a captcha (error 14): the account made too many similar requests. "
             "Open vk.com with this account in a browser, act once by hand (solve the captcha), "
             "wait a while, then run the upload again."
+        )
+
+
+class VkGroupTokenError(VkError):
+    """Error 27: a community token; every `video.*` method takes a user token only.
+
+    VKCOM/vk-api-schema video/methods.json: `"access_token_type": ["user"]` on every method.
+    """
+
+    def __init__(self, method: str) -> None:
+        self.method = method
+        super().__init__(
+            f"VK refused {method} (error 27: group authorization failed): the token is a "
+            "community token, and VK's video methods take a user token only. Create a user "
+            "access token of an administrator of the community, with the `video`, `groups` and "
+            "`offline` rights, put it in vk_creds.json and store it with "
+            "`zoom-publisher credentials import --vk <file>`."
+        )
+
+
+class VkDailyLimitReached(VkError):  # noqa: N818 (reads better as a state)
+    """Error 29: the app used up a method's daily limit (video.save: 5,000 calls a day).
+
+    VK does not say when the limit resets; `resume_at` is the next midnight in Moscow (see
+    `next_moscow_midnight`). Not retryable within a run: the caller waits.
+    """
+
+    def __init__(self, method: str, resume_at: datetime) -> None:
+        self.method = method
+        self.resume_at = resume_at
+        super().__init__(
+            f"VK's daily limit of {method} is used up (error 29: rate limit reached). Uploads "
+            f"resume at {resume_at.isoformat()} (midnight Moscow time); the next scheduled run "
+            "continues."
         )
 
 
@@ -121,9 +166,64 @@ class UploadResult:
 class VideoState(enum.Enum):
     """Where a saved video stands, as `video.get` shows it."""
 
-    MISSING = "missing"  # not listed: the file never arrived (upload it)
+    MISSING = "missing"  # the file never arrived (upload it)
     PROCESSING = "processing"  # the file arrived, VK is converting it
     READY = "ready"
+
+
+@dataclass(frozen=True)
+class VideoCheck:
+    """What `video.get` reports of one video.
+
+    Fields per VKCOM/vk-api-schema video/objects.json (`video_video_full`): `duration` (seconds),
+    `files` (`video_video_files`: the mp4_* URLs), `processing` (set while VK processes the file)
+    and `converting`.
+    """
+
+    listed: bool  # video.get returned it
+    processing: bool  # `processing` or `converting` is set
+    has_files: bool  # `files` is present
+    duration: float | None  # None while processing and while no file is there
+
+    @property
+    def state(self) -> VideoState:
+        """MISSING unless the file arrived: processing, or listed with files or a duration.
+
+        No source says whether `video.get` lists a video saved without its file yet; a listed
+        video without files, duration or processing flag is taken as missing, so the caller
+        uploads (after deleting the empty video) instead of publishing an empty one.
+        """
+        if self.processing:
+            return VideoState.PROCESSING
+        if self.listed and (self.has_files or self.duration):
+            return VideoState.READY
+        return VideoState.MISSING
+
+
+@dataclass(frozen=True)
+class PublishingCheck:
+    """What VK said of a token and the community it publishes to."""
+
+    token_problem: str | None = None  # the token cannot publish anywhere (community, revoked)
+    community_problem: str | None = None  # it cannot publish to this community
+    notes: tuple[str, ...] = ()
+
+    @property
+    def problems(self) -> list[str]:
+        return [p for p in (self.token_problem, self.community_problem) if p]
+
+
+def next_moscow_midnight(now: datetime | None = None) -> datetime:
+    """When VK's daily limits are taken to reset: the coming midnight in Europe/Moscow (aware).
+
+    VK does not say (error 29 carries no time; dev.vk.com gives the limits per day). Moscow's
+    midnight is the earliest plausible reset of a per-day limit of a Moscow-based service; if
+    the limit is a rolling 24 hours instead, the call made then is refused once more and waits
+    again, while waiting a full 24 hours would delay every upload by up to a day for nothing.
+    """
+    local = (now or datetime.now(MOSCOW)).astimezone(MOSCOW)
+    tomorrow = local.date() + timedelta(days=1)
+    return datetime(tomorrow.year, tomorrow.month, tomorrow.day, tzinfo=MOSCOW)
 
 
 # ---- plumbing -------------------------------------------------------------------------------
@@ -285,6 +385,10 @@ class VkClient:
                     raise VkAuthError(message) from None
                 if code == 14:
                     raise VkCaptchaRequired from None
+                if code == GROUP_AUTH_FAILED:
+                    raise VkGroupTokenError(method) from None
+                if code == DAILY_LIMIT_REACHED:
+                    raise VkDailyLimitReached(method, next_moscow_midnight()) from None
                 if code not in RATE_LIMIT_CODES:
                     raise VkApiFailure(method, code, message) from None
                 if attempt > self.retry_attempts:
@@ -402,25 +506,71 @@ class VkClient:
             video_hash=str(answer.get("video_hash", "")),
         )
 
-    def video_state(self, owner_id: int, video_id: int) -> VideoState:
-        """Whether the file of a saved video arrived (`PROCESSING`/`READY`) or not (`MISSING`)."""
+    def video_check(self, owner_id: int, video_id: int) -> VideoCheck:
+        """What VK reports of a video: listed, processing, its files, its duration."""
         response = self.call("video.get", owner_id=owner_id, videos=f"{owner_id}_{video_id}")
         items = response.get("items", [])
         if not items:
-            return VideoState.MISSING
-        return VideoState.PROCESSING if items[0].get("processing") else VideoState.READY
+            return VideoCheck(listed=False, processing=False, has_files=False, duration=None)
+        item = items[0]
+        processing = bool(item.get("processing") or item.get("converting"))
+        has_files = bool(item.get("files"))
+        seconds = float(item.get("duration") or 0)
+        duration = seconds if seconds and not processing else None
+        return VideoCheck(True, processing, has_files, duration)
+
+    def video_state(self, owner_id: int, video_id: int) -> VideoState:
+        """Whether the file of a saved video arrived (`PROCESSING`/`READY`) or not (`MISSING`)."""
+        return self.video_check(owner_id, video_id).state
 
     def delete_video(self, owner_id: int, video_id: int) -> None:
         """Delete a video (e.g. the empty one a crash left between `video.save` and upload)."""
         self.call("video.delete", owner_id=owner_id, video_id=video_id)
 
-    def video_duration(self, owner_id: int, video_id: int) -> float | None:
-        """Seconds VK reports for a video (None: missing, still processing, or unknown)."""
-        response = self.call("video.get", owner_id=owner_id, videos=f"{owner_id}_{video_id}")
-        items = response.get("items", [])
-        if not items or items[0].get("processing"):
-            return None
-        return float(items[0].get("duration") or 0) or None
+    # ---- checks ----
+
+    def check_publishing(self, privacy_view: str | None = None) -> PublishingCheck:
+        """Whether this token can publish to `group_id`, asked of VK with two cheap calls.
+
+        `video.getAlbums` takes a user token only (VKCOM/vk-api-schema video/methods.json), so a
+        community token gets error 27 there. `groups.getById` takes any token and, for a user
+        token, tells `can_upload_video`, `admin_level` and `is_closed` (groups/objects.json);
+        `privacy_view` "all" is only for open communities (dev.vk.com/reference/objects/privacy).
+        A network failure is a note: the token is then not checked.
+        """
+        try:
+            self.call("video.getAlbums", count=1)
+        except (VkGroupTokenError, VkAuthError) as exc:
+            return PublishingCheck(token_problem=str(exc))
+        except (VkTransientError, VkRateLimited) as exc:
+            return PublishingCheck(notes=(f"the VK token was not checked: {exc}",))
+        notes = ["VK takes the token as a user token"]
+        if self.group_id is None:
+            return PublishingCheck(notes=(*notes, "no community to check: no group_id is set"))
+        fields = "is_closed,is_admin,admin_level,can_upload_video"
+        try:
+            answer = self.call("groups.getById", group_id=self.group_id, fields=fields)
+        except (VkTransientError, VkRateLimited) as exc:
+            return PublishingCheck(notes=(*notes, f"the community was not checked: {exc}"))
+        except VkApiFailure as exc:
+            return PublishingCheck(community_problem=f"community {self.group_id}: {exc}")
+        group = answer["groups"][0]
+        name = f"community {group.get('name', '')!r} ({self.group_id})"
+        if not group.get("can_upload_video"):
+            return PublishingCheck(
+                community_problem=f"the token's user may not upload videos to {name}: make "
+                "them an administrator of it on VK, or store a token of one who is",
+                notes=tuple(notes),
+            )
+        roles = {1: "moderator", 2: "editor", 3: "administrator"}
+        role = roles.get(int(group.get("admin_level") or 0), "member")
+        notes.append(f"its user, {role} of {name}, may upload videos there")
+        if privacy_view == "all" and group.get("is_closed"):
+            notes.append(
+                f"{name} is not open, and privacy all (0) is only for open communities: set "
+                "platforms.vk.default_privacy to members (1) or by_link (3)"
+            )
+        return PublishingCheck(notes=tuple(notes))
 
     # ---- albums ----
 
@@ -437,11 +587,16 @@ class VkClient:
             if not items or offset >= int(page.get("count", 0)):
                 return None
 
-    def find_or_create_album(self, title: str, *, privacy: str | None = None) -> int:
-        """The id of the album titled `title`, created when there is none."""
+    def find_or_create_album(self, title: str) -> int:
+        """The id of the album titled `title`, created when there is none.
+
+        No `privacy` is sent: video.addAlbum's takes a user's codes only ("0" all, "1" friends,
+        "2" friends of friends, "3" only me; VKCOM/vk-api-schema video/methods.json), and no
+        source says what they mean for a community's album.
+        """
         if (found := self.find_album(title)) is not None:
             return found
-        response = self.call("video.addAlbum", group_id=self.group_id, title=title, privacy=privacy)
+        response = self.call("video.addAlbum", group_id=self.group_id, title=title)
         log.info("VK album created: %s", title)
         return int(response["album_id"])
 

@@ -6,6 +6,7 @@ import hashlib
 import logging
 import os
 import tracemalloc
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -16,13 +17,18 @@ from integrations.sandbox.server import Fault, LoopbackServer
 from integrations.sandbox.vk import VkEmulator
 from integrations.thumbnails import ThumbnailError
 from integrations.vk import (
+    MOSCOW,
+    VideoCheck,
     VideoState,
     VkApiFailure,
     VkAuthError,
     VkCaptchaRequired,
     VkClient,
+    VkDailyLimitReached,
+    VkGroupTokenError,
     VkRateLimited,
     _RewritingSession,
+    next_moscow_midnight,
 )
 
 GROUP = 123
@@ -280,3 +286,146 @@ def test_tokens_never_reach_logs_errors_or_reprs(vk, make_client, video_file, ca
     assert caplog.text
     for text in (caplog.text, str(info.value), repr(info.value), repr(client)):
         assert token not in text
+
+
+# ---- VK's rules as the sandbox enforces them ------------------------------------------------
+
+
+def test_a_community_token_fails_saying_which_token_to_create(vk, make_client):
+    emulator, _ = vk
+    client = VkClient(
+        emulator.community_token(GROUP),
+        group_id=GROUP,
+        api_url=make_client().api_url,
+        rps_delay=0,
+        sleep=pytest.fail,  # error 27 is never retried
+    )
+    with pytest.raises(VkGroupTokenError) as info:
+        client.save_video("L")
+    message = str(info.value)
+    assert "error 27" in message and "community token" in message
+    assert "user access token of an administrator of the community" in message
+    assert "credentials import --vk" in message and not info.value.retryable
+    assert emulator.videos == {}
+
+
+def test_community_privacy_is_taken_and_user_privacy_refused_on_a_community_video(vk, make_client):
+    emulator, _ = vk
+    client = make_client()
+    saved = client.save_video("L", privacy_view="by_link", privacy_comment="nobody")
+    stored = emulator.video(saved.owner_id, saved.video_id)
+    assert (stored["privacy_view"], stored["privacy_comment"]) == ("by_link", "nobody")
+
+    for view, comment in (("only_me", "all"), ("friends", "all"), ("all", "friends")):
+        with pytest.raises(VkApiFailure) as info:
+            client.save_video("M", privacy_view=view, privacy_comment=comment)
+        assert info.value.code == 100
+        assert "One of the parameters specified was missing or invalid" in str(info.value)
+    assert len(emulator.videos) == 1
+
+
+def test_a_name_over_128_characters_is_refused_and_128_taken(make_client):
+    client = make_client()
+    assert client.save_video("x" * 128).video_id
+    with pytest.raises(VkApiFailure, match="name") as info:
+        client.save_video("x" * 129)
+    assert info.value.code == 100
+
+
+def test_error_29_raises_a_wait_until_the_next_moscow_midnight(vk, make_client):
+    emulator, _ = vk
+    emulator.daily_limits["video.save"] = 1
+    client = make_client()
+    client.save_video("L")
+    with pytest.raises(VkDailyLimitReached) as info:
+        client.save_video("M")
+    assert info.value.resume_at == next_moscow_midnight()
+    assert info.value.method == "video.save" and "error 29" in str(info.value)
+    assert client.sleeps == [] and len(emulator.calls("POST", r"video\.save")) == 2
+
+
+@pytest.mark.parametrize(
+    ("now", "midnight"),
+    [
+        (datetime(2026, 3, 5, 20, 59, tzinfo=UTC), datetime(2026, 3, 6, 0, 0, tzinfo=MOSCOW)),
+        (datetime(2026, 3, 5, 21, 0, tzinfo=UTC), datetime(2026, 3, 7, 0, 0, tzinfo=MOSCOW)),
+    ],
+)
+def test_the_next_moscow_midnight(now: datetime, midnight: datetime) -> None:
+    assert next_moscow_midnight(now) == midnight
+
+
+def test_video_check_reports_processing_files_and_duration(vk, make_client, video_file):
+    emulator, _ = vk
+    emulator.processing_seconds = 60
+    client = make_client()
+    saved = client.save_video("L")
+    client.upload(saved, video_file)
+    emulator.video(saved.owner_id, saved.video_id)["duration"] = 3600
+
+    processing = client.video_check(saved.owner_id, saved.video_id)
+    assert processing == VideoCheck(listed=True, processing=True, has_files=False, duration=None)
+    assert processing.state is VideoState.PROCESSING
+
+    emulator.video(saved.owner_id, saved.video_id)["ready_at"] = 0
+    done = client.video_check(saved.owner_id, saved.video_id)
+    assert done == VideoCheck(listed=True, processing=False, has_files=True, duration=3600.0)
+    assert done.state is VideoState.READY
+
+
+def test_a_saved_video_listed_before_its_file_arrived_is_missing(vk, make_client, video_file):
+    emulator, _ = vk
+    emulator.list_before_upload = True
+    client = make_client()
+    saved = client.save_video("L")
+
+    listed = client.video_check(saved.owner_id, saved.video_id)
+    assert listed.listed and not listed.has_files and listed.duration is None
+    assert listed.state is VideoState.MISSING
+
+    client.upload(saved, video_file)
+    assert client.video_state(saved.owner_id, saved.video_id) is VideoState.READY
+
+
+def test_check_publishing_tells_a_user_token_that_may_upload(vk, make_client):
+    check = make_client().check_publishing("all")
+    assert check.problems == []
+    assert check.notes == (
+        "VK takes the token as a user token",
+        f"its user, administrator of community 'Community {GROUP}' ({GROUP}), may upload "
+        "videos there",
+    )
+
+
+def test_check_publishing_catches_a_community_token(vk, make_client):
+    emulator, _ = vk
+    client = make_client()
+    check = VkClient(
+        emulator.community_token(GROUP), group_id=GROUP, api_url=client.api_url, rps_delay=0
+    ).check_publishing()
+    assert check.token_problem and "error 27" in check.token_problem
+    assert "user access token of an administrator" in check.token_problem
+
+
+def test_check_publishing_catches_a_user_who_may_not_upload_and_a_closed_community(vk, make_client):
+    emulator, _ = vk
+    emulator.groups[GROUP] = {"is_admin": 0, "can_upload_video": 0}
+    refused = make_client().check_publishing()
+    assert refused.token_problem is None
+    assert refused.community_problem and "may not upload videos to community" in (
+        refused.community_problem
+    )
+
+    emulator.groups[GROUP] = {"is_closed": 1}
+    closed = make_client().check_publishing("all")
+    assert closed.problems == []
+    assert any("privacy all (0) is only for open communities" in n for n in closed.notes)
+    assert not any("only for open" in n for n in make_client().check_publishing("by_link").notes)
+
+
+def test_check_publishing_without_vk_says_the_token_was_not_checked(vk, make_client):
+    emulator, _ = vk
+    check = make_client(api_url="http://127.0.0.1:9/method/", retry_attempts=0).check_publishing()
+    assert check.problems == []
+    assert len(check.notes) == 1 and check.notes[0].startswith("the VK token was not checked")
+    assert emulator.token not in check.notes[0]
