@@ -15,6 +15,7 @@ import difflib
 import json
 import re
 import string
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -44,16 +45,38 @@ def _id_as_text(value: object) -> object:
 
 ConfiguredId = Annotated[str, BeforeValidator(_id_as_text)]
 
-# VK's numeric privacy codes, as the seed writes them ("0"), and the names the API takes.
-VK_PRIVACY_CODES = {"0": "all", "1": "friends", "2": "friends_of_friends", "3": "only_me"}
+# Every upload goes to a community (`group_id`), and a community's video takes community
+# privacy, by name or by number; the seed's codes ("0", "1", "3") are these numbers, so "3" is
+# "by link". Source: dev.vk.com/reference/objects/privacy, "Types of Community Privacy".
+VK_PRIVACY_VIEW = {"0": "all", "1": "members", "2": "editors", "3": "by_link", "5": "donut"}
+VK_PRIVACY_COMMENT = {"0": "all", "1": "members", "2": "editors", "4": "nobody"}
+# `all` is only for open communities (same page): `config check --online` points that out.
+# The same page's values for a user's own videos, which it does not list for a community's.
+VK_USER_PRIVACY = ("friends", "friends_of_friends", "friends_of_friends_only", "nobody", "only_me")
 
 
-def _vk_privacy(value: object) -> object:
-    text = _id_as_text(value)
-    return VK_PRIVACY_CODES.get(text, text) if isinstance(text, str) else text
+def _community_privacy(codes: dict[str, str]) -> Callable[[object], object]:
+    """A validator taking a community privacy code or name and giving the name VK takes."""
+    listed = ", ".join(f"{name} ({code})" for code, name in codes.items())
+
+    def validate(value: object) -> object:
+        text = _id_as_text(value)
+        if not isinstance(text, str):
+            return text
+        name = codes.get(text.strip(), text.strip())
+        if name in codes.values():
+            return name
+        kind = "a user's privacy, not a community's" if name in VK_USER_PRIVACY else "unknown"
+        raise ValueError(
+            f"{text!r} is {kind}: VK uploads go to a community (group_id), and a community's "
+            f"videos take {listed}"
+        )
+
+    return validate
 
 
-VkPrivacy = Annotated[str, BeforeValidator(_vk_privacy)]
+VkPrivacyView = Annotated[str, BeforeValidator(_community_privacy(VK_PRIVACY_VIEW))]
+VkPrivacyComment = Annotated[str, BeforeValidator(_community_privacy(VK_PRIVACY_COMMENT))]
 
 
 class ConfiguredIdError(ValueError):
@@ -76,6 +99,13 @@ def vk_number(value: str | None, field: str) -> int | None:
             "recordings"
         )
     return abs(int(value)) if value else None
+
+
+def vk_publishing_group(configured: str | None, from_credentials: str | None) -> int | None:
+    """The community VK uploads go to: `platforms.vk.group_id` when set, else the credentials'."""
+    if configured:
+        return vk_number(configured, "platforms.vk.group_id")
+    return vk_number(from_credentials, "group_id of the VK credentials (vk_creds.json)")
 
 
 class _Strict(BaseModel):
@@ -201,8 +231,8 @@ class YouTubeSettings(_Strict):
 class VkSettings(_Strict):
     enabled: bool = False
     group_id: ConfiguredId | None = None
-    default_privacy: VkPrivacy = "all"
-    privacy_comment: VkPrivacy = "all"
+    default_privacy: VkPrivacyView = "all"
+    privacy_comment: VkPrivacyComment = "all"
     no_comments: bool = False
     repeat: bool = False
     credentials_file: str | None = None

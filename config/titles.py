@@ -11,6 +11,9 @@ from zoneinfo import ZoneInfo
 from config.app_config import DefaultRules, MappingRule, VideoTitleMapping
 
 YOUTUBE_TITLE_LIMIT = 100
+# video.save `name`: "The maximum number of characters is 128" (dev.vk.com/method/video.save).
+VK_TITLE_LIMIT = 128
+TITLE_LIMITS = {"youtube": YOUTUBE_TITLE_LIMIT, "vk": VK_TITLE_LIMIT}
 _REGEX_CHARS = re.compile(r"[\\^$.|?*+()\[\]{}]")
 _DATE_TOKENS = (("YYYY", "%Y"), ("YY", "%y"), ("DD", "%d"), ("MM", "%m"), ("HH", "%H"))
 _FORBIDDEN = re.compile(r"[<>\x00-\x1f\x7f]")
@@ -44,15 +47,18 @@ def to_strftime(date_format: str) -> str:
     return result
 
 
-def clean_title(title: str, fallback: str = "Zoom recording") -> str:
-    """A title YouTube accepts: no `<`, `>` or control characters, at most 100 characters."""
+def clean_title(
+    title: str, fallback: str = "Zoom recording", limit: int = YOUTUBE_TITLE_LIMIT
+) -> str:
+    """A title the platform accepts: no `<`, `>` or control characters, at most `limit`
+    characters (YouTube's 100 by default, `VK_TITLE_LIMIT` for VK), cut at a word with "…"."""
     title = " ".join(_FORBIDDEN.sub(" ", title).split())
     if not title:
         title = fallback
-    if len(title) <= YOUTUBE_TITLE_LIMIT:
+    if len(title) <= limit:
         return title
-    cut = title[: YOUTUBE_TITLE_LIMIT - 1]
-    if " " in cut[YOUTUBE_TITLE_LIMIT // 2 :]:
+    cut = title[: limit - 1]
+    if " " in cut[limit // 2 :]:
         cut = cut.rsplit(" ", 1)[0]
     return cut.rstrip(" ,.;:-") + "…"
 
@@ -139,7 +145,7 @@ def render(
     is_rule = isinstance(rule, MappingRule)
     return Publication(
         youtube_title=youtube_title,
-        vk_title=clean_title(vk_template.format_map(_Blank(values)), topic),
+        vk_title=clean_title(vk_template.format_map(_Blank(values)), topic, VK_TITLE_LIMIT),
         description=_FORBIDDEN_IN_DESCRIPTION.sub(
             "", rule.description_template.format_map(_Blank(values))
         ),

@@ -105,7 +105,7 @@ def confirm_titles(store, config, ids: list[int], platforms: list[str] | None, c
     """
     import click
 
-    from config.titles import clean_title, render
+    from config.titles import TITLE_LIMITS, clean_title, render
     from integrations.store.publications import PublicationStore
     from integrations.store.states import Platform
 
@@ -124,4 +124,5 @@ def confirm_titles(store, config, ids: list[int], platforms: list[str] | None, c
             default = rendered.youtube_title if platform == Platform.YOUTUBE else rendered.vk_title
             existing = publications.get_or_create(recording.id, platform)
             title = click.prompt(f"  {platform.value} title", default=existing.title or default)
-            publications.update(recording.id, platform, title=clean_title(title, default))
+            title = clean_title(title, default, TITLE_LIMITS[platform.value])
+            publications.update(recording.id, platform, title=title)

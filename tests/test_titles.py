@@ -80,6 +80,18 @@ def test_titles_are_made_valid_for_youtube() -> None:
     assert clean_title("  <>  ", fallback="Lecture") == "Lecture"
 
 
+def test_each_platform_cuts_the_title_to_its_own_limit() -> None:
+    """YouTube takes 100 characters, VK 128 (dev.vk.com/method/video.save)."""
+    topic = " ".join(f"word{n:02d}" for n in range(17))
+    assert len(topic) == 118
+    as_is = render(mapping(default_rules={"youtube_title_template": "{topic}"}), topic, WHEN)
+    assert as_is.vk_title == topic
+    assert len(as_is.youtube_title) <= 100 and as_is.youtube_title.endswith("…")
+
+    dated = render(mapping(), topic, WHEN)  # "{original_title} ({date})": 131 characters
+    assert dated.vk_title == topic + "…"  # cut at a word, within 128
+
+
 def test_unknown_placeholder_is_refused_at_load_time() -> None:
     with pytest.raises(ValidationError, match=r"unknown placeholder \{speaker\}"):
         MappingRule(pattern="x", youtube_title_template="{speaker}")
