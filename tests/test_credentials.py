@@ -15,7 +15,10 @@ from click.testing import CliRunner
 
 from config.app_config import ConfigError
 from config.credentials import read_youtube_creds, read_zoom_creds
+from config.settings import get_settings
 from flows.cli import main
+from integrations.sandbox.server import LoopbackServer
+from integrations.sandbox.vk import VkEmulator
 
 ZOOM_SECRET = "zoom-secret-Zx81"
 YOUTUBE_CLIENT_SECRET = "yt-client-secret-Qp02"
@@ -27,6 +30,17 @@ SECRETS = (ZOOM_SECRET, YOUTUBE_CLIENT_SECRET, REFRESH_TOKEN, VK_TOKEN)
 def _json(path: Path, data: object) -> Path:
     path.write_text(json.dumps(data), encoding="utf-8")
     return path
+
+
+@pytest.fixture
+def vk_sandbox(monkeypatch: pytest.MonkeyPatch):
+    """The VK emulator as VK_API_URL, taking `VK_TOKEN` as a user's token."""
+    emulator = VkEmulator()
+    emulator.valid_tokens.add(VK_TOKEN)
+    with LoopbackServer(emulator) as server:
+        monkeypatch.setenv("VK_API_URL", server.url + "/method/")
+        get_settings.cache_clear()
+        yield emulator
 
 
 @pytest.fixture
@@ -114,6 +128,7 @@ def test_missing_referenced_google_file_is_explained(tmp_path: Path) -> None:
 
 def test_import_then_show_masks_every_secret(
     prefect_harness: None,
+    vk_sandbox: VkEmulator,
     seed_files: dict[str, Path],
     caplog: pytest.LogCaptureFixture,
     tmp_path: Path,
@@ -140,6 +155,8 @@ def test_import_then_show_masks_every_secret(
 
     assert imported.exit_code == 0, imported.output
     assert "zoom-account/zoom-school-example-com" in imported.output
+    assert "VK: VK takes the token as a user token" in imported.output
+    assert "may upload videos there" in imported.output
     assert shown.exit_code == 0, shown.output
     assert "AcC1" in shown.output and "AcC2" in shown.output and "123456" in shown.output
     assert "********" in shown.output
@@ -162,6 +179,7 @@ def test_import_works_without_a_server_in_ephemeral_mode(
     home = tmp_path / "prefect-home"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     env |= {"PREFECT_HOME": str(home), "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120"}
+    env["VK_API_URL"] = "http://127.0.0.1:9/method/"  # no VK either: the token is not checked
     result = subprocess.run(
         [sys.executable, "-m", "flows.cli", "credentials", "import", "--vk", str(seed_files["vk"])],
         capture_output=True,
@@ -172,9 +190,93 @@ def test_import_works_without_a_server_in_ephemeral_mode(
     )
     assert result.returncode == 0, result.stderr
     assert "vk-credentials/vk" in result.stdout
+    assert "the VK token was not checked" in result.stdout
     assert VK_TOKEN not in result.stdout + result.stderr
     database = home / "prefect.db"
     with sqlite3.connect(database) as connection:
         names = [row[0] for row in connection.execute("SELECT name FROM block_document")]
     assert "vk" in names
     assert VK_TOKEN.encode() not in database.read_bytes(), "the token is stored in plain text"
+
+
+# ---- the VK token: a user's, never a community's ---------------------------------------------
+
+
+def test_a_community_token_is_refused_before_anything_is_saved(
+    prefect_harness: None, vk_sandbox: VkEmulator, seed_files: dict[str, Path]
+) -> None:
+    """video.* methods take a user token only (VKCOM/vk-api-schema video/methods.json)."""
+    from config.blocks import VK_BLOCK, VkCredentials
+    from config.secrets import vk_credentials
+
+    VkCredentials(access_token="stored-before", group_id="1").save(VK_BLOCK, overwrite=True)
+    token = vk_sandbox.community_token(123456)
+    community = _json(seed_files["vk"], {"access_token": token, "group_id": 123456})
+
+    result = CliRunner().invoke(
+        main, ["credentials", "import", "--zoom", str(seed_files["zoom"]), "--vk", str(community)]
+    )
+
+    assert result.exit_code == 2, result.output
+    output = " ".join(result.output.split())
+    assert f"{community} is not valid: access_token: VK refused video.getAlbums (error 27" in output
+    assert "the token is a community token" in output
+    assert "Create a user access token of an administrator of the community" in output
+    assert "Saved block" not in output
+    assert vk_credentials().access_token.get_secret_value() == "stored-before"
+    assert token not in output
+
+
+def test_credentials_import_warns_when_the_user_may_not_upload_to_the_community(
+    prefect_harness: None, vk_sandbox: VkEmulator, seed_files: dict[str, Path]
+) -> None:
+    vk_sandbox.groups[123456] = {"is_admin": 0, "can_upload_video": 0}
+    result = CliRunner().invoke(main, ["credentials", "import", "--vk", str(seed_files["vk"])])
+    assert result.exit_code == 0, result.output
+    assert "Saved block vk-credentials/vk" in result.output
+    assert "warning: the token's user may not upload videos to community" in result.output
+
+
+@pytest.fixture
+def vk_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = _json(
+        tmp_path / "app_config.json",
+        {"platforms": {"vk": {"enabled": True, "group_id": 123456, "default_privacy": "0"}}},
+    )
+    monkeypatch.setenv("APP_CONFIG", str(path))
+    return path
+
+
+def test_config_check_online_catches_a_stored_community_token(
+    prefect_harness: None, vk_sandbox: VkEmulator, vk_config: Path
+) -> None:
+    from config.blocks import VK_BLOCK, VkCredentials
+
+    token = vk_sandbox.community_token(123456)
+    VkCredentials(access_token=token, group_id="your_group_id").save(VK_BLOCK, overwrite=True)
+
+    result = CliRunner().invoke(main, ["config", "check", "--online"])
+
+    assert result.exit_code == 2, result.output
+    output = " ".join(result.output.split())
+    assert "VK refused video.getAlbums (error 27: group authorization failed)" in output
+    assert "user access token of an administrator of the community" in output
+    assert token not in output
+
+
+def test_config_check_online_passes_a_user_token_and_points_at_a_closed_community(
+    prefect_harness: None, vk_sandbox: VkEmulator, vk_config: Path
+) -> None:
+    from config.blocks import VK_BLOCK, VkCredentials
+
+    VkCredentials(access_token=VK_TOKEN, group_id="your_group_id").save(VK_BLOCK, overwrite=True)
+    vk_sandbox.groups[123456] = {"is_closed": 1}
+
+    result = CliRunner().invoke(main, ["config", "check", "--online"])
+
+    assert result.exit_code == 0, result.output
+    output = " ".join(result.output.split())
+    assert "VK: VK takes the token as a user token" in output
+    assert "administrator of community 'Community 123456' (123456)" in output
+    assert "privacy all (0) is only for open communities" in output
+    assert len(vk_sandbox.calls("POST", r"groups\.getById")) == 1

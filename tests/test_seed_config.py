@@ -26,6 +26,8 @@ from config.app_config import (
 from config.credentials import read_vk_creds
 from config.titles import render, resolve_thumbnail
 from flows.cli import main
+from integrations.sandbox.server import LoopbackServer
+from integrations.sandbox.vk import VkEmulator
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = ROOT / "tests" / "seed_files"
@@ -56,7 +58,8 @@ def test_the_seed_app_config_loads_with_its_own_value_types(seed_config: Path) -
     config = load_app_config(seed_config)
     vk = config.platforms.vk
     assert vk.group_id == "123456"  # a JSON number in the file
-    assert (vk.default_privacy, vk.privacy_comment) == ("all", "friends")  # VK codes "0", "1"
+    # VK's community codes "0", "1" (every upload goes to the community group_id)
+    assert (vk.default_privacy, vk.privacy_comment) == ("all", "members")
     assert config.upload_settings.supported_formats == ["mp4", "avi", "mov"]
     rule = config.video_title_mapping.mapping_rules[0]
     assert (rule.youtube_playlist_id, rule.vk_album_id) == ("PLAYLIST_ID", "ALBUM_ID")
@@ -81,6 +84,7 @@ def test_config_check_passes_on_the_seed_file_and_points_at_placeholder_ids(
     assert "is valid: 1 mapping rules, platforms enabled: youtube, vk" in result.output
     assert "mapping_rules[0].vk_album_id is 'ALBUM_ID', not a VK ID" in result.output
     assert "group_id" not in result.output  # 123456 is a real-looking id
+    assert "run `zoom-publisher config check --online`" in result.output  # for the VK token
 
 
 def test_config_title_previews_the_seed_rule_and_its_thumbnail_once(seed_config: Path) -> None:
@@ -127,21 +131,102 @@ def test_a_thumbnail_path_that_exists_as_written_wins(tmp_path: Path) -> None:
 
 
 def test_credentials_import_takes_the_seed_vk_file_and_points_at_its_placeholder(
-    prefect_harness: None,
+    prefect_harness: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from config.secrets import vk_credentials
 
+    monkeypatch.setenv("VK_API_URL", "http://127.0.0.1:9/method/")  # VK is not reachable
     result = CliRunner().invoke(
         main, ["credentials", "import", "--vk", str(SEED / "vk_creds.json")]
     )
 
     assert result.exit_code == 0, result.output
     assert "Saved block vk-credentials/vk" in result.output
+    assert "VK: the VK token was not checked" in result.output
     assert "group_id in" in result.output and "is 'your_group_id', not a VK ID" in result.output
     assert "your_vk_access_token" not in result.output
     block = vk_credentials()
     assert block.group_id == "your_group_id"
     assert block.access_token.get_secret_value() == "your_vk_access_token"
+
+
+def test_the_seed_placeholder_token_is_refused_when_vk_answers(
+    prefect_harness: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from config.blocks import VK_BLOCK, VkCredentials
+    from config.secrets import vk_credentials
+
+    VkCredentials(access_token="stored-before", group_id="1").save(VK_BLOCK, overwrite=True)
+    with LoopbackServer(VkEmulator()) as server:
+        monkeypatch.setenv("VK_API_URL", server.url + "/method/")
+        result = CliRunner().invoke(
+            main, ["credentials", "import", "--vk", str(SEED / "vk_creds.json")]
+        )
+
+    assert result.exit_code == 2, result.output
+    assert "access_token: VK rejected the access token (error 5" in result.output
+    assert "Saved block" not in result.output and "your_vk_access_token" not in result.output
+    assert vk_credentials().access_token.get_secret_value() == "stored-before"
+
+
+@pytest.mark.parametrize(
+    ("view", "comment", "sent"),
+    [
+        ("0", "1", ("all", "members")),
+        ("3", "0", ("by_link", "all")),
+        (2, 4, ("editors", "nobody")),
+        ("5", "members", ("donut", "members")),
+        ("by_link", "nobody", ("by_link", "nobody")),
+    ],
+)
+def test_vk_privacy_codes_and_names_are_the_community_values(
+    seed_config: Path, view: object, comment: object, sent: tuple[str, str]
+) -> None:
+    """dev.vk.com/reference/objects/privacy, "Types of Community Privacy": "3" is by link."""
+    data = json.loads(seed_config.read_text(encoding="utf-8"))
+    data["platforms"]["vk"] |= {"default_privacy": view, "privacy_comment": comment}
+    seed_config.write_text(json.dumps(data), encoding="utf-8")
+    vk = load_app_config(seed_config).platforms.vk
+    assert (vk.default_privacy, vk.privacy_comment) == sent
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "problem"),
+    [
+        (
+            "default_privacy",
+            "only_me",
+            "platforms.vk.default_privacy: 'only_me' is a user's privacy, not a community's: "
+            "VK uploads go to a community (group_id), and a community's videos take all (0), "
+            "members (1), editors (2), by_link (3), donut (5)",
+        ),
+        (
+            "default_privacy",
+            "friends_of_friends",
+            "platforms.vk.default_privacy: 'friends_of_friends' is a user's privacy",
+        ),
+        (
+            "privacy_comment",
+            "3",
+            "platforms.vk.privacy_comment: '3' is unknown: VK uploads go to a community "
+            "(group_id), and a community's videos take all (0), members (1), editors (2), "
+            "nobody (4)",
+        ),
+        ("privacy_comment", "friends", "platforms.vk.privacy_comment: 'friends' is a user's"),
+    ],
+)
+def test_a_user_privacy_for_the_community_is_refused_naming_the_field(
+    seed_config: Path, field: str, value: str, problem: str
+) -> None:
+    data = json.loads(seed_config.read_text(encoding="utf-8"))
+    data["platforms"]["vk"][field] = value
+    seed_config.write_text(json.dumps(data), encoding="utf-8")
+
+    result = CliRunner().invoke(main, ["config", "check"])
+
+    assert result.exit_code == 2, result.output
+    assert problem in " ".join(result.output.split())
+    assert "Traceback" not in result.output
 
 
 def test_the_seed_vk_credentials_file_is_read(tmp_path: Path) -> None:

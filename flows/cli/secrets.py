@@ -3,10 +3,33 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from flows.cli.common import UsageProblem, friendly_errors, out
+
+if TYPE_CHECKING:
+    from integrations.vk import PublishingCheck
+
+
+def check_vk_token(
+    token: str, group_id: int | None, privacy_view: str | None = None
+) -> PublishingCheck:
+    """Ask VK whether `token` can publish to `group_id`: no retries, 10 s at most per call.
+
+    Only VK can tell a community token from a user token (both look alike), so this needs the
+    network; when VK is not reached, the answer is a note saying the token was not checked.
+    """
+    from integrations.vk import VkClient
+
+    client = VkClient(token, group_id=group_id, timeout=10, retry_attempts=0)
+    return client.check_publishing(privacy_view)
+
+
+def print_vk_notes(check: PublishingCheck) -> None:
+    for note in check.notes:
+        out.print(f"  VK: {note}", highlight=False)
 
 
 @click.group()
@@ -20,21 +43,36 @@ def credentials() -> None:
 @click.option("--vk", type=click.Path(path_type=Path), help="vk_creds.json.")
 @friendly_errors
 def credentials_import(zoom: Path | None, youtube: Path | None, vk: Path | None) -> None:
-    """Read the seed's credential files (any of the three) into Prefect blocks."""
+    """Read the seed's credential files (any of the three) into Prefect blocks.
+
+    The VK token is shown to VK first: one VK refuses (a community token, which video methods
+    never take, or a revoked one) is not stored, and nothing else is either.
+    """
     if not (zoom or youtube or vk):
         raise UsageProblem("give at least one of --zoom, --youtube, --vk")
     from config.secrets import import_files
 
-    for name in import_files(zoom=zoom, youtube=youtube, vk=vk):
-        out.print(f"Saved block {name}")
+    vk_check, group_problem = None, None
     if vk is not None:
-        from config.app_config import vk_id_problem
+        from config.app_config import ConfigError, vk_id_problem
         from config.credentials import read_vk_creds
 
-        if problem := vk_id_problem(read_vk_creds(vk).group_id, f"group_id in {vk}"):
+        vk_file = read_vk_creds(vk)
+        group_problem = vk_id_problem(vk_file.group_id, f"group_id in {vk}")
+        group = None if group_problem else abs(int(vk_file.group_id))
+        vk_check = check_vk_token(vk_file.access_token.get_secret_value(), group)
+        if vk_check.token_problem:
+            raise ConfigError(str(vk), [f"access_token: {vk_check.token_problem}"])
+    for name in import_files(zoom=zoom, youtube=youtube, vk=vk):
+        out.print(f"Saved block {name}")
+    if vk_check is not None:
+        print_vk_notes(vk_check)
+        if vk_check.community_problem:
+            out.print(f"  warning: {vk_check.community_problem}", highlight=False)
+        if group_problem:
             out.print(
-                f"  note: {problem}; VK uploads use platforms.vk.group_id from app_config.json "
-                "when it is set, and fail naming this field when not",
+                f"  note: {group_problem}; VK uploads use platforms.vk.group_id from "
+                "app_config.json when it is set, and fail naming this field when not",
                 highlight=False,
             )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -17,6 +18,9 @@ from flows.cli.common import (
     out,
     reads_app_config,
 )
+
+if TYPE_CHECKING:
+    from config.app_config import AppConfig
 
 
 @click.command("init-db")
@@ -120,8 +124,14 @@ def config_group() -> None:
 
 @config_group.command("check")
 @click.option("--file", "path", type=click.Path(path_type=Path), help="Default: APP_CONFIG.")
+@click.option(
+    "--online",
+    is_flag=True,
+    help="Also ask VK whether the stored token can publish to the community (needs the "
+    "network and the Prefect API, where the token is).",
+)
 @friendly_errors
-def config_check(path: Path | None) -> None:
+def config_check(path: Path | None, online: bool) -> None:
     """Validate app_config.json; one line per problem, exit code 2 when it is wrong."""
     from config.settings import get_settings
 
@@ -134,6 +144,36 @@ def config_check(path: Path | None) -> None:
     )
     for note in config.notes():
         out.print(f"  note: {note}", highlight=False)
+    if not config.platforms.vk.enabled:
+        return
+    if not online:
+        out.print(
+            "  note: only VK can tell whether the stored VK token can publish (a community "
+            "token cannot): run `zoom-publisher config check --online`",
+            highlight=False,
+        )
+        return
+    _check_vk_online(config)
+
+
+def _check_vk_online(config: AppConfig) -> None:
+    """Ask VK whether the stored token can publish where the config sends videos; exit 2 if not."""
+    from config.app_config import ConfiguredIdError, vk_publishing_group
+    from config.secrets import vk_credentials
+    from flows.cli.secrets import check_vk_token, print_vk_notes
+
+    settings = config.platforms.vk
+    credentials = vk_credentials()
+    try:
+        group = vk_publishing_group(settings.group_id, credentials.group_id)
+    except ConfiguredIdError as exc:
+        fail(str(exc), 2)
+    check = check_vk_token(
+        credentials.access_token.get_secret_value(), group, settings.default_privacy
+    )
+    print_vk_notes(check)
+    if check.problems:
+        fail("\n".join(check.problems), 2)
 
 
 @config_group.command("title")
