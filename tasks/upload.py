@@ -7,9 +7,13 @@ after a kill -9) does only what is missing:
 - YouTube: the resumable session URI is stored before a byte goes out and the confirmed byte
   count after every chunk; a stored session is resumed from the server's byte; a session that
   is gone makes it look for the video by its description marker (`[zp:<zoom uuid>]`) before
-  uploading again. Thumbnail and playlist are follow-ups, each marked done on its own.
+  uploading again. Thumbnail, playlist and captions are follow-ups, each marked done on its own;
+  a thumbnail the channel may not set (403 `forbidden`) is noted on the publication, warned about
+  once and never tried again, and the video is published without it.
 - VK: the `video.save` id is stored before the file is sent; a rerun asks `video.get` whether the
-  file arrived before sending it again. Album and cover are follow-ups.
+  file arrived before sending it again. Album and cover are follow-ups. A method's daily limit
+  (error 29) is marked used up until the next Moscow midnight and the publication WAITING, as
+  for YouTube's quota; titles are cut to VK's 128 characters, descriptions to its 5,000.
 - Quota: every YouTube call's units are counted per Pacific day in `quota_usage`; on
   `quotaExceeded` the bucket is marked used up until the reset and the publication WAITING, and
   every later upload waits without a call until then. A recording with a waiting platform goes
@@ -32,7 +36,7 @@ from typing import Any
 
 from prefect.states import State
 
-from config.app_config import AppConfig, load_app_config, vk_number
+from config.app_config import AppConfig, load_app_config, vk_number, vk_publishing_group
 from config.secrets import vk_credentials, youtube_credentials
 from config.settings import Settings, get_settings
 from config.titles import Publication as Rendered
@@ -43,13 +47,14 @@ from integrations.store.publications import PublicationStore
 from integrations.store.repository import LostClaimError
 from integrations.store.states import Platform, PlatformStatus, ProcessingStatus
 from integrations.thumbnails import check_thumbnail
-from integrations.vk import VideoState, VkClient
+from integrations.vk import DESCRIPTION_LIMIT, VideoState, VkClient, VkDailyLimitReached
 from integrations.youtube import (
     DEFAULT_BUCKET,
     QUOTA_COSTS,
     QUOTA_LIMITS,
     UPLOAD_BUCKET,
     AuthRevoked,
+    CustomThumbnailsForbidden,
     QuotaExceeded,
     QuotaUse,
     UploadSessionGone,
@@ -286,12 +291,13 @@ def _quota_wait(
 
 
 def publish_youtube(job: UploadJob, publication: Publication) -> PlatformResult:
-    """Upload (or resume), then thumbnail and playlist; each step recorded as it is done."""
+    """Upload (or resume), then thumbnail, playlist and captions; each recorded as it is done."""
     platform = Platform.YOUTUBE
     rid = job.recording_id
     store = job.publications
     settings = job.config.platforms.youtube
-    thumbnail = job.thumbnail(publication)  # checked before any quota is spent
+    # Checked before any quota is spent; a thumbnail YouTube refused is not tried again.
+    thumbnail = None if publication.thumbnail_refused else job.thumbnail(publication)
     path = job.media() if publication.remote_id is None else None
     if until := _quota_wait(job, publication, thumbnail):
         reason = f"YouTube quota used up; uploads resume at {until.isoformat()}"
@@ -316,9 +322,8 @@ def publish_youtube(job: UploadJob, publication: Publication) -> PlatformResult:
         if video_id is None:
             assert path is not None
             video_id = _youtube_video(job, publication, client, path)
-        if thumbnail is not None and not publication.thumbnail_done:
-            client.set_thumbnail(video_id, thumbnail)
-            store.update(rid, platform, thumbnail_done=True)
+        if thumbnail is not None:
+            _youtube_thumbnail(job, client, video_id, thumbnail)
         _youtube_playlist(job, publication, client, video_id)
         _youtube_captions(job, publication, client, video_id)
     except QuotaExceeded as exc:
@@ -399,6 +404,20 @@ def _youtube_video(
     return video_id
 
 
+def _youtube_thumbnail(job: UploadJob, client: YouTubeClient, video_id: str, path: Path) -> None:
+    """Set the custom thumbnail; one the channel may not set is noted and warned about once."""
+    rid, store = job.recording_id, job.publications
+    try:
+        client.set_thumbnail(video_id, path)
+    except CustomThumbnailsForbidden as exc:
+        # The video is there already: it stays published without the thumbnail, and the
+        # playlist and captions still follow.
+        store.update(rid, Platform.YOUTUBE, thumbnail_refused=human_reason(exc))
+        run_logger().warning("Recording %s: %s", rid, human_reason(exc))
+        return
+    store.update(rid, Platform.YOUTUBE, thumbnail_done=True)
+
+
 def _youtube_playlist(
     job: UploadJob, publication: Publication, client: YouTubeClient, video_id: str
 ) -> None:
@@ -440,18 +459,29 @@ def _vk_ids(remote_id: str) -> tuple[int, int]:
     return int(owner), int(video)
 
 
+def _vk_waiting(job: UploadJob, until: datetime, reason: str) -> PlatformResult:
+    """The publication waits for VK's daily limit to reset: not a failure."""
+    job.publications.mark_waiting(job.recording_id, Platform.VK, until, reason)
+    run_logger().warning("Recording %s: %s", job.recording_id, reason)
+    return _waiting(until)
+
+
 def publish_vk(job: UploadJob, publication: Publication) -> PlatformResult:
-    """`video.save` (id stored first), the streamed upload, then album and cover."""
+    """`video.save` (id stored first), the streamed upload, then album and cover.
+
+    Error 29 (a method's daily limit, e.g. video.save's 5,000 calls) marks VK used up until the
+    next Moscow midnight and makes this and every later VK publication wait, without a call.
+    """
     platform = Platform.VK
     rid, store = job.recording_id, job.publications
     settings = job.config.platforms.vk
     thumbnail = job.thumbnail(publication)  # checked before any call
     path = job.media() if publication.remote_id is None else None
     credentials = vk_credentials()
-    if settings.group_id:  # app_config.json's wins over the credentials file's
-        group = vk_number(settings.group_id, "platforms.vk.group_id")
-    else:
-        group = vk_number(credentials.group_id, "group_id of the VK credentials (vk_creds.json)")
+    group = vk_publishing_group(settings.group_id, credentials.group_id)
+    if until := store.exhausted_until(platform):
+        reason = f"VK daily method limit used up; uploads resume at {until.isoformat()}"
+        return _vk_waiting(job, until, reason)
     rules = job.config.upload_settings
     client = VkClient(
         credentials.access_token.get_secret_value(),
@@ -461,6 +491,26 @@ def publish_vk(job: UploadJob, publication: Publication) -> PlatformResult:
         backoff_base=rules.retry_delay,
     )
     store.start_attempt(rid, platform, path.stat().st_size if path else publication.total_bytes)
+    try:
+        _vk_publish(job, publication, client, thumbnail, path)
+    except VkDailyLimitReached as exc:
+        store.mark_exhausted(platform, exc.method, exc.resume_at)
+        return _vk_waiting(job, exc.resume_at, human_reason(exc))
+    store.mark_uploaded(rid, platform)
+    return UPLOADED
+
+
+def _vk_publish(
+    job: UploadJob,
+    publication: Publication,
+    client: VkClient,
+    thumbnail: Path | None,
+    path: Path | None,
+) -> None:
+    """The VK steps still to do, each recorded in the store as it is done."""
+    platform = Platform.VK
+    rid, store = job.recording_id, job.publications
+    settings = job.config.platforms.vk
     album_id = _vk_album(job, publication, client)
     collection_done = publication.collection_done
 
@@ -475,7 +525,7 @@ def publish_vk(job: UploadJob, publication: Publication) -> PlatformResult:
         path = path or job.media()
         saved = client.save_video(
             job.title(publication, job.rendered.vk_title),
-            description=job.rendered.description,
+            description=job.rendered.description[:DESCRIPTION_LIMIT],
             album_id=album_id,
             privacy_view=settings.default_privacy,
             privacy_comment=settings.privacy_comment,
@@ -504,8 +554,6 @@ def publish_vk(job: UploadJob, publication: Publication) -> PlatformResult:
     if thumbnail is not None and not publication.thumbnail_done:
         client.set_cover(*ids, thumbnail)
         store.update(rid, platform, thumbnail_done=True)
-    store.mark_uploaded(rid, platform)
-    return UPLOADED
 
 
 def _vk_album(job: UploadJob, publication: Publication, client: VkClient) -> int | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -18,23 +19,26 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 import pytest
+from click.testing import CliRunner
 from prefect.states import State
 
 from config.blocks import VK_BLOCK, YOUTUBE_BLOCK, VkCredentials, YouTubeCredentials
 from config.settings import get_settings
+from flows.cli import main
 from integrations.media.ffmpeg import ffmpeg_binary
-from integrations.sandbox.server import LoopbackServer
+from integrations.sandbox.server import Fault, LoopbackServer
 from integrations.sandbox.vk import VkEmulator
-from integrations.sandbox.youtube import YouTubeEmulator
 from integrations.store.publications import PublicationStore
 from integrations.store.repository import RecordingStore
 from integrations.store.states import Platform, PlatformStatus, ProcessingStatus
-from integrations.vk import VkClient
+from integrations.vk import VkClient, next_moscow_midnight
 from integrations.youtube import UPLOAD_BUCKET, VideoMetadata, YouTubeClient, next_pacific_midnight
 from tasks.upload import upload_recording, youtube_marker
 from tests.factories import add_recording
+from tests.youtube_contract import RecordingYouTubeEmulator, contract_problems
 
 ROOT = Path(__file__).resolve().parents[1]
 MIB = 1024 * 1024
@@ -63,7 +67,7 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @dataclass
 class Sandbox:
-    youtube: YouTubeEmulator
+    youtube: RecordingYouTubeEmulator
     vk: VkEmulator
     youtube_url: str
     vk_url: str
@@ -111,7 +115,8 @@ class Sandbox:
 
 @pytest.fixture
 def sandbox(prefect_harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    youtube, vk = YouTubeEmulator(), VkEmulator()
+    """Both emulators; afterwards, YouTube's wire is held to its discovery document."""
+    youtube, vk = RecordingYouTubeEmulator(), VkEmulator()
     with LoopbackServer(youtube) as yt_server, LoopbackServer(vk) as vk_server:
         monkeypatch.setenv("YOUTUBE_API_URL", yt_server.url)
         monkeypatch.setenv("VK_API_URL", vk_server.url + "/method/")
@@ -133,10 +138,19 @@ def sandbox(prefect_harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         box.configure()
         yield box
         get_settings.cache_clear()
+    assert contract_problems(youtube) == []
 
 
 def add_processed(store: RecordingStore, media: Path, **fields: Any):
     return add_recording(store, status=S.PROCESSED, processed_path=str(media), **fields)
+
+
+def with_transcript(media: Path, folder: Path) -> Path:
+    """A copy of the media with Zoom's transcript beside it (published as captions)."""
+    copy = folder / media.name
+    copy.write_bytes(media.read_bytes())
+    copy.with_suffix(".vtt").write_text("WEBVTT\n\n00:00:00.000 --> 00:00:01.000\nHello\n")
+    return copy
 
 
 def run_task(store: RecordingStore, recording_id: int, platforms: list[str]) -> Any:
@@ -354,6 +368,34 @@ def test_partial_publish_is_completed_without_touching_youtube(store, sandbox, m
     assert store.get(row.id).status == S.UPLOADED
 
 
+@postgres_only
+def test_a_refused_thumbnail_is_in_the_run_report_and_the_list(store, sandbox, media, tmp_path):
+    from prefect.artifacts import Artifact
+
+    from flows.upload import upload_flow
+
+    sandbox.youtube.custom_thumbnails = False  # a channel that is not verified
+    row = add_processed(store, with_transcript(media, tmp_path), topic="Algebra lecture 5")
+
+    result = upload_flow(platforms=["youtube"], recording_ids=[row.id])
+
+    assert result["statuses"] == {"UPLOADED": 1}
+    on_youtube = publication(store, row.id, Platform.YOUTUBE)
+    assert on_youtube.status == PlatformStatus.UPLOADED and not on_youtube.thumbnail_done
+    assert on_youtube.collection_done and on_youtube.caption_done
+    assert len(sandbox.youtube.playlist_items) == 1 and len(sandbox.youtube.captions) == 1
+    artifact = Artifact.get("upload-report")
+    table = json.loads(artifact.data) if isinstance(artifact.data, str) else artifact.data
+    (reported,) = [r for r in table if r["id"] == row.id]
+    assert reported["notes"].startswith("youtube: no custom thumbnail: YouTube refused")
+    assert "youtube.com/verify" in reported["notes"]
+    assert reported["published"] == f"[youtube]({on_youtube.url})"
+
+    listed = CliRunner().invoke(main, ["list", "--all"], catch_exceptions=False)
+    assert listed.exit_code == 0 and "UPLOADED" in listed.output
+    assert "no custom thumbnail" in listed.output
+
+
 # ---- the task (both store backends) ---------------------------------------------------------
 
 
@@ -411,7 +453,13 @@ def test_vk_saved_video_whose_file_arrived_is_not_sent_again(store, sandbox, med
     assert sandbox.vk.uploads_received == 1 and len(sandbox.vk.calls("POST", r"video\.save")) == 1
 
 
-def test_vk_video_saved_without_its_file_is_replaced_not_duplicated(store, sandbox, media):
+@pytest.mark.parametrize("listed", [False, True], ids=["unlisted", "listed"])
+def test_vk_video_saved_without_its_file_is_replaced_not_duplicated(
+    store, sandbox, media, listed: bool
+):
+    """Whether video.get lists a video before its file arrived is documented nowhere: either way
+    the empty one is replaced, not taken for published."""
+    sandbox.vk.list_before_upload = listed
     row = add_processed(store, media)
     publications = PublicationStore(store)
     # As if a run died between `video.save` and the upload: an empty video is in the group.
@@ -492,7 +540,7 @@ def test_quota_marked_used_up_makes_youtube_wait_without_a_call(store, sandbox, 
 
 
 def test_the_seed_vk_settings_publish_a_mov_as_written(store, sandbox, media, tmp_path):
-    """group_id as a JSON number, privacy as VK's codes, avi/mov allowed: published as such."""
+    """group_id as a JSON number, privacy as VK's community codes, avi/mov: published as such."""
     sandbox.configure(
         platforms__vk__group_id=GROUP,
         platforms__vk__default_privacy="0",
@@ -508,7 +556,7 @@ def test_the_seed_vk_settings_publish_a_mov_as_written(store, sandbox, media, tm
     owner, video_id = (int(x) for x in publication(store, row.id, Platform.VK).remote_id.split("_"))
     stored = sandbox.vk.video(owner, video_id)
     assert owner == -GROUP and stored["sha256"] == sha256(mov)
-    assert (stored["privacy_view"], stored["privacy_comment"]) == ("all", "friends")
+    assert (stored["privacy_view"], stored["privacy_comment"]) == ("all", "members")
 
 
 @pytest.mark.parametrize(
@@ -549,3 +597,106 @@ def test_the_credentials_group_id_is_named_when_it_is_the_one_used(store, sandbo
 
     assert_failed(run_task(store, row.id, ["vk"]), "group_id of the VK credentials (vk_creds.json)")
     assert sandbox.vk.requests == []
+
+
+def test_a_channel_that_may_not_set_thumbnails_gets_playlist_and_captions_and_one_warning(
+    store, sandbox, media, tmp_path, caplog
+):
+    yt = sandbox.youtube
+    yt.custom_thumbnails = False
+    # The captions fail until the client's retries run out, so the publication is run twice.
+    yt.inject(Fault(path=r"/upload/youtube/v3/captions", method="POST", status=503, times=4))
+    caplog.set_level(logging.WARNING)
+    row = add_processed(store, with_transcript(media, tmp_path), topic="Algebra lecture 4")
+
+    assert_failed(run_task(store, row.id, ["youtube"]), "captions.insert failed with 503")
+    first = publication(store, row.id, Platform.YOUTUBE)
+    assert first.remote_id and first.collection_done and not first.caption_done
+    assert "doesn't have permissions to upload and set custom" in first.thumbnail_refused
+
+    assert run_task(store, row.id, ["youtube"]) == S.UPLOADED
+
+    done = publication(store, row.id, Platform.YOUTUBE)
+    assert done.status == PlatformStatus.UPLOADED and done.attempts == 2
+    assert done.caption_done and done.collection_done and not done.thumbnail_done
+    assert done.thumbnail_refused == first.thumbnail_refused  # kept past a new attempt
+    assert len(yt.calls("POST", r"/thumbnails/set$")) == 1  # not tried again for this video
+    assert yt.thumbnails == {} and len(yt.videos) == 1
+    assert len(yt.playlist_items) == 1 and len(yt.captions) == 1
+    warned = [r for r in caplog.records if "refused the custom thumbnail" in r.getMessage()]
+    assert [r.levelno for r in warned] == [logging.WARNING]  # said once, not on every run
+
+
+# ---- VK's own rules (the sandbox enforces them as VK does) ----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("view", "comment", "sent"),
+    [("0", "1", ("all", "members")), ("3", "0", ("by_link", "all"))],
+)
+def test_the_seed_vk_privacy_codes_reach_vk_as_community_values(
+    store, sandbox, media, view: str, comment: str, sent: tuple[str, str]
+):
+    """dev.vk.com/reference/objects/privacy: a community's video takes community privacy."""
+    sandbox.configure(platforms__vk__default_privacy=view, platforms__vk__privacy_comment=comment)
+    row = add_processed(store, media)
+
+    assert run_task(store, row.id, ["vk"]) == S.UPLOADED
+
+    save = sandbox.vk.calls("POST", r"video\.save")[0]
+    form = parse_qs(save.body.decode())
+    assert (form["privacy_view"], form["privacy_comment"]) == ([sent[0]], [sent[1]])
+    assert form["group_id"] == [str(GROUP)]
+
+
+def test_a_community_token_fails_saying_which_token_to_create(store, sandbox, media):
+    token = sandbox.vk.community_token(GROUP)
+    VkCredentials(access_token=token, group_id=str(GROUP)).save(VK_BLOCK, overwrite=True)
+    row = add_processed(store, media)
+
+    message = assert_failed(run_task(store, row.id, ["vk"]), "error 27")
+
+    assert "user access token of an administrator of the community" in message
+    assert token not in message
+    assert sandbox.vk.videos == {} and sandbox.vk.uploads_received == 0
+    failed = publication(store, row.id, Platform.VK)
+    assert failed.status == PlatformStatus.FAILED and "community token" in failed.last_error
+    assert store.get(row.id).status == S.FAILED
+
+
+def test_vk_daily_limit_makes_the_publication_wait_not_fail(store, sandbox, media):
+    """Error 29 ("Rate limit reached": video.save takes 5,000 calls a day per app)."""
+    sandbox.vk.daily_limits["video.save"] = 0
+    first, second = add_processed(store, media), add_processed(store, media)
+
+    assert run_task(store, first.id, ["vk"]) == S.PROCESSED
+
+    reset = next_moscow_midnight()
+    recording = store.get(first.id)
+    assert recording.status == S.PROCESSED and recording.not_before == reset
+    assert recording.attempts == 0 and recording.claimed_by is None
+    assert "waiting for VK quota" in recording.status_reason
+    waiting = publication(store, first.id, Platform.VK)
+    assert waiting.status == PlatformStatus.WAITING and waiting.waiting_until == reset
+    assert "error 29" in waiting.last_error
+    assert PublicationStore(store).exhausted_until(Platform.VK) == reset
+    calls = len(sandbox.vk.requests)
+
+    assert run_task(store, second.id, ["vk"]) == S.PROCESSED  # waits without a call
+    assert len(sandbox.vk.requests) == calls
+    assert publication(store, second.id, Platform.VK).status == PlatformStatus.WAITING
+    assert store.claim("upload", "other", lease_seconds=60, ids=[first.id, second.id]) == []
+
+
+def test_a_vk_title_of_120_characters_is_not_cut_to_youtubes_100(store, sandbox, media):
+    topic = " ".join(f"Lecture{n:02d}" for n in range(12)) + "!"
+    sandbox.configure(
+        video_title_mapping__default_rules={"youtube_title_template": "{original_title}"}
+    )
+    row = add_processed(store, media, topic=topic)
+
+    assert run_task(store, row.id, ["vk"]) == S.UPLOADED
+
+    owner, video_id = (int(x) for x in publication(store, row.id, Platform.VK).remote_id.split("_"))
+    assert len(topic) == 120 and sandbox.vk.video(owner, video_id)["title"] == topic
+    assert publication(store, row.id, Platform.VK).title == topic
