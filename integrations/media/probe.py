@@ -55,7 +55,7 @@ class AudioParams:
 
 @dataclass(frozen=True)
 class MediaInfo:
-    """Duration and the first video and audio streams of a file."""
+    """Duration and the first video and audio streams of a file, and what else it holds."""
 
     path: Path
     duration: float
@@ -66,6 +66,9 @@ class MediaInfo:
     video_start: float = 0.0
     audio_start: float = 0.0
     start_time: float = 0.0  # container start: FFmpeg's `-ss` and filter times count from here
+    # The other streams (a second audio track, a timecode track, a cover picture...), described
+    # for a person: a cut keeps only `video` and `audio`.
+    extra_streams: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -90,14 +93,47 @@ def _seconds(value: int | None, time_base: Fraction | None) -> float | None:
     return float(value * time_base)
 
 
+def _is_picture(stream: av.stream.Stream) -> bool:
+    """A still picture attached to the file (cover art), not a video track."""
+    return bool(stream.disposition & av.stream.Disposition.attached_pic)
+
+
+def describe_stream(stream: av.stream.Stream) -> str:
+    """E.g. `audio stream #2 (aac, 32000 Hz, mono, language fra, "Interpreter")`."""
+    tags = stream.metadata
+    details: list[str] = []
+    ctx = stream.codec_context
+    kind = stream.type
+    if _is_picture(stream):
+        kind = "cover picture"
+    elif stream.type == "data" and "timecode" in tags:  # an MP4/MOV tmcd track
+        kind = "timecode"
+        details.append(f"starts {tags['timecode']}")
+    elif ctx is not None:
+        details.append(ctx.name)
+    else:
+        details.append(tags.get("handler_name") or "unknown codec")
+    if stream.type == "audio" and ctx is not None:
+        details += [f"{ctx.sample_rate} Hz", ctx.layout.name]
+    elif stream.type == "video" and ctx is not None:
+        details.append(f"{ctx.width}x{ctx.height}")
+    if tags.get("language", "und") != "und":
+        details.append(f"language {tags['language']}")
+    title = tags.get("title") or tags.get("name")
+    if title:
+        details.append(f'"{title}"')
+    return f"{kind} stream #{stream.index} ({', '.join(details)})"
+
+
 def probe(path: Path) -> MediaInfo:
     """Duration and stream parameters of `path`; `MediaProbeError` when it is not readable media."""
     with _open(path) as container:
         video = audio = None
         video_duration = audio_duration = None
         video_start = audio_start = 0.0
-        if container.streams.video:
-            stream = container.streams.video[0]
+        videos = [s for s in container.streams.video if not _is_picture(s)]
+        if videos:
+            stream = videos[0]
             ctx = stream.codec_context
             fps = stream.average_rate or stream.guessed_rate or Fraction(30)
             video = VideoParams(
@@ -119,8 +155,9 @@ def probe(path: Path) -> MediaInfo:
             )
             video_duration = _seconds(stream.duration, stream.time_base)
             video_start = _seconds(stream.start_time, stream.time_base) or 0.0
-        if container.streams.audio:
-            stream = container.streams.audio[0]
+        audios = list(container.streams.audio)
+        if audios:
+            stream = audios[0]
             ctx = stream.codec_context
             audio = AudioParams(
                 codec=ctx.name,
@@ -135,6 +172,8 @@ def probe(path: Path) -> MediaInfo:
         else:
             duration = max(video_duration or 0.0, audio_duration or 0.0)
         start_time = container.start_time / 1_000_000 if container.start_time else 0.0
+        kept = {s.index for s in (videos[:1] + audios[:1])}
+        extra = tuple(describe_stream(s) for s in container.streams if s.index not in kept)
         if video is None and audio is None:
             raise MediaProbeError(f"{path.name} has neither video nor audio")
         if duration <= 0:
@@ -149,6 +188,7 @@ def probe(path: Path) -> MediaInfo:
             video_start=video_start,
             audio_start=audio_start,
             start_time=start_time,
+            extra_streams=extra,
         )
 
 
