@@ -9,6 +9,7 @@ import pytest
 
 from integrations.sandbox.server import LoopbackServer
 from integrations.sandbox.zoom import FileSpec, ZoomEmulator, synthetic_bytes
+from integrations.zoom import parse_instance
 
 DATA = bytes(range(256)) * 64  # 16 KiB
 
@@ -109,3 +110,57 @@ def test_synthetic_content_is_consistent_across_ranges():
     whole = synthetic_bytes(0, 10_000)
     assert synthetic_bytes(1234, 5678) == whole[1234:5678]
     assert len(whole) == 10_000
+
+
+def test_cc_and_timeline_files_are_listed_bare_everywhere_and_still_download(zoom):
+    account = zoom.add_account("acme")
+    user = zoom.add_user(account)
+    captions = b"WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nHello\n"
+    meeting = zoom.add_meeting(
+        account,
+        user,
+        topic="T",
+        start_time=datetime.now(UTC),
+        files=[
+            FileSpec(data=DATA),
+            FileSpec("closed_caption", data=captions),
+            FileSpec("timeline", data=b"{}"),
+            FileSpec("audio_transcript", data=captions),
+        ],
+    )
+    auth = {"Authorization": f"Bearer {token_for(zoom, account)}"}
+    listed = httpx.get(f"{zoom.api_url}/users/{user.id}/recordings", headers=auth).json()
+    (in_list,) = listed["meetings"]
+    lookup = httpx.get(f"{zoom.api_url}/meetings/{meeting.id}/recordings", headers=auth).json()
+    event = zoom.recording_completed(meeting)
+    in_event = event["payload"]["object"]
+    for body in (in_list, lookup, in_event):
+        files = {f["file_type"]: f for f in body["recording_files"]}
+        assert files.keys() == {"MP4", "CC", "TIMELINE", "TRANSCRIPT"}
+        for kind in ("CC", "TIMELINE"):
+            assert sorted(files[kind]) == [
+                "download_url",
+                "file_extension",
+                "file_type",
+                "meeting_id",
+                "recording_end",
+                "recording_start",
+            ]
+        for kind in ("MP4", "TRANSCRIPT"):
+            assert {"id", "status", "file_size", "recording_type", "play_url"} <= files[kind].keys()
+        assert (files["CC"]["file_extension"], files["TIMELINE"]["file_extension"]) == (
+            "VTT",
+            "JSON",
+        )
+
+    from_event = parse_instance(in_event)
+    assert from_event.transcript is not None and from_event.transcript.file_type == "TRANSCRIPT"
+    assert [f.file_size for f in from_event.mp4_files] == [len(DATA)]
+
+    by_type = {f["file_type"]: f["download_url"] for f in lookup["recording_files"]}
+    got = httpx.get(by_type["CC"], headers=auth, follow_redirects=True)
+    assert got.status_code == 200 and got.content == captions
+    assert got.headers["Content-Length"] == str(len(captions))
+    hook = {f["file_type"]: f["download_url"] for f in in_event["recording_files"]}["TIMELINE"]
+    token = {"Authorization": f"Bearer {event['download_token']}"}
+    assert httpx.get(hook, headers=token, follow_redirects=True).content == b"{}"

@@ -1,11 +1,12 @@
 """Zoom emulator: S2S OAuth, users, cloud recordings, past instances, deletion and downloads.
 
 Follows the published contract (../shared/notes/zoom-api.md): real paths, field names, paging
-with `next_page_token`, a one-month cap on `from..to`, double-encoded UUIDs, downloads that
-redirect to a signed storage URL serving `Range` from disk in bounded chunks. `recording_completed`
-builds the webhook event Zoom sends for a meeting: its files carry the event's own
-`/rec/webhook_download/...` URLs, which answer only to the event's `download_token` (valid 24
-hours), not to an account's OAuth token.
+with `next_page_token`, a one-month cap on `from..to`, double-encoded UUIDs, closed captions
+(CC) and timeline (TIMELINE) files listed without `id`, `file_size`, `status`, `recording_type`
+or `play_url`, downloads that redirect to a signed storage URL serving `Range` from disk in
+bounded chunks. `recording_completed` builds the webhook event Zoom sends for a meeting: its
+files carry the event's own `/rec/webhook_download/...` URLs, which answer only to the event's
+`download_token` (valid 24 hours), not to an account's OAuth token.
 
     zoom = ZoomEmulator()
     acct = zoom.add_account("acme")
@@ -42,6 +43,9 @@ PAGE_TOKEN_LIFETIME_S = 15 * 60
 MAX_PAGE_SIZE = 300
 DEFAULT_PAGE_SIZE = 30
 MAX_RANGE_DAYS = 30
+# `GET /users?status=` values; without `status` Zoom lists active users only
+# (rootalley/py-zoom-api docs/UsersApi.md, generated from Zoom's OpenAPI file: "default to active").
+USER_STATUSES = ("active", "inactive", "pending")
 
 _TYPES = {
     "audio_only": ("M4A", "M4A"),
@@ -50,6 +54,17 @@ _TYPES = {
     "chat_file": ("CHAT", "TXT"),
     "timeline": ("TIMELINE", "JSON"),
 }
+
+# Zoom's Meeting API spec, `recording_files[].file_type`: "A recording file object with file
+# type of either `CC` or `TIMELINE` does not have the following properties: `id`, `status`,
+# `file_size`, `recording_type`, and `play_url`" (the spec's text as generated into
+# konfig-sdks/zoom-meeting-python-sdk, zoom_meeting_python_sdk/type/
+# cloud_recording_list_recordings_response_meetings_item_recording_files_item.py; every field
+# optional in zoom/rivet-javascript meetings/meetings.d.ts). Served so in the list, the
+# single-meeting lookup and the `recording.completed` event alike (the SDK's event type marks
+# them required, but no source says the event differs from the API, so the stricter reading).
+BARE_FILE_TYPES = frozenset({"CC", "TIMELINE"})
+BARE_FILE_FIELDS = ("id", "status", "file_size", "recording_type", "play_url")
 
 
 def _iso(moment: datetime) -> str:
@@ -84,6 +99,7 @@ class ManualClock:
 class FileSpec:
     """A recording file to add. Content comes from `path`, `data`, or `size` synthetic bytes.
 
+    `recording_type` "closed_caption" or "timeline" makes a CC or TIMELINE file (listed bare);
     `reported_size` makes the listing lie about `file_size` (a size-mismatch test);
     `offset_min`/`duration_min` place a segment inside the meeting (stop/restart).
     """
@@ -188,6 +204,8 @@ class ZoomEmulator(Emulator):
 
     `page_size_cap` lowers the largest page the server hands out (to exercise paging without
     hundreds of meetings); `honour_range=False` makes storage ignore `Range` (answers 200).
+    The token response names the API host in `api_url`, as Zoom's does: this server, or
+    `token_api_url` when set (another region's host, say).
     """
 
     def __init__(self, page_size_cap: int = MAX_PAGE_SIZE, honour_range: bool = True) -> None:
@@ -197,6 +215,7 @@ class ZoomEmulator(Emulator):
         self.accounts: dict[str, SandboxAccount] = {}
         self.users: dict[str, SandboxUser] = {}
         self.meetings: list[SandboxMeeting] = []
+        self.token_api_url: str | None = None
         self._tokens: dict[str, tuple[str, float]] = {}  # token -> (account_id, expires)
         self._download_tokens: dict[str, str] = {}  # download_access_token -> meeting uuid
         self._webhook_tokens: dict[str, tuple[str, float]] = {}  # token -> (uuid, expires)
@@ -239,6 +258,10 @@ class ZoomEmulator(Emulator):
     def add_user(
         self, account: SandboxAccount, email: str | None = None, status: str = "active"
     ) -> SandboxUser:
+        """A user of `account`; `status="inactive"` is a deactivated user (whose recordings
+        stay in the cloud), `"pending"` an invited one who has not joined yet."""
+        if status not in USER_STATUSES:
+            raise ValueError(f"user status {status!r}: Zoom has {', '.join(USER_STATUSES)}")
         number = self._next()
         user = SandboxUser(
             f"u{number:05d}{secrets.token_hex(5)}",
@@ -322,19 +345,50 @@ class ZoomEmulator(Emulator):
     def rate_limit(
         self,
         path: str,
-        retry_after: float | None = None,
+        retry_after: float | datetime | None = None,
         *,
         times: int = 1,
         skip: int = 0,
         method: str | None = None,
         limit_type: str = "QPS",
     ) -> Fault:
-        """Answer matching calls 429 with Zoom's body and headers (`Retry-After` if given)."""
+        """Answer matching calls 429 with Zoom's body and headers; `Retry-After` if given, as
+        delta-seconds or, for a datetime, an ISO-8601 UTC time."""
         headers = {"X-RateLimit-Category": "Medium", "X-RateLimit-Type": limit_type}
         headers.update({"X-RateLimit-Limit": "30", "X-RateLimit-Remaining": "0"})
-        if retry_after is not None:
+        if isinstance(retry_after, datetime):
+            headers["Retry-After"] = _iso(retry_after)
+        elif retry_after is not None:
             headers["Retry-After"] = f"{retry_after:g}"
         body = {"code": 429, "message": "You have reached the maximum per-second rate limit."}
+        return self.inject(Fault(path, method, 429, body, headers, skip=skip, times=times))
+
+    def daily_limit(
+        self,
+        path: str,
+        reset_at: datetime | None = None,
+        *,
+        times: int = 1,
+        skip: int = 0,
+        method: str | None = None,
+    ) -> Fault:
+        """Answer matching calls Zoom's daily-limit 429: `X-RateLimit-Type: Daily-limit` and
+        `Retry-After` as an ISO-8601 time, by default the next 00:00 UTC."""
+        # Headers and values as Zoom's rate-limit page shows them ("X-RateLimit-Type:
+        # Daily-limit", "Retry-After: 2020-05-31T00:00:00Z"), quoted on devforum.zoom.us/t/18928;
+        # the message as Zoom answered there ("You have exceeded the daily rate limit ...").
+        if reset_at is None:
+            today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+            reset_at = today + timedelta(days=1)
+        headers = {
+            "X-RateLimit-Category": "Heavy",
+            "X-RateLimit-Type": "Daily-limit",
+            "X-RateLimit-Limit": "30000",
+            "X-RateLimit-Remaining": "0",
+            "Retry-After": _iso(reset_at),
+        }
+        message = "You have exceeded the daily rate limit (30000) of Heavy API requests."
+        body = {"code": 429, "message": message}
         return self.inject(Fault(path, method, 429, body, headers, skip=skip, times=times))
 
     def server_error(self, path: str, status: int = 500, *, times: int = 1, skip: int = 0) -> Fault:
@@ -418,7 +472,7 @@ class ZoomEmulator(Emulator):
                 "token_type": "bearer",
                 "expires_in": TOKEN_LIFETIME_S,
                 "scope": "user:read:admin recording:read:admin recording:write:admin",
-                "api_url": self.base_url,
+                "api_url": self.token_api_url or self.base_url,
             }
         )
 
@@ -527,7 +581,8 @@ class ZoomEmulator(Emulator):
         }
         return Response.json(body)
 
-    def meeting_json(self, meeting: SandboxMeeting) -> dict[str, Any]:
+    def meeting_json(self, meeting: SandboxMeeting, route: str = "download") -> dict[str, Any]:
+        """One meeting as the API lists it; its files' URLs are `/rec/{route}/...`."""
         files = meeting.visible_files()
         return {
             "uuid": meeting.uuid,
@@ -542,7 +597,7 @@ class ZoomEmulator(Emulator):
             "total_size": sum(f.spec.reported_size or f.size for f in files),
             "recording_count": len(files),
             "share_url": f"{self.base_url}/rec/share/{meeting.id}",
-            "recording_files": [self._file_json(meeting, f) for f in files],
+            "recording_files": [self._file_json(meeting, f, route) for f in files],
         }
 
     def recording_completed(
@@ -553,10 +608,7 @@ class ZoomEmulator(Emulator):
         token = f"wdt{secrets.token_urlsafe(40)}"
         with self.lock:
             self._webhook_tokens[token] = (meeting.uuid, time.time() + WEBHOOK_TOKEN_LIFETIME_S)
-        obj = self.meeting_json(meeting)
-        keys = {f.id: f.key for f in meeting.visible_files()}
-        for item in obj["recording_files"]:
-            item["download_url"] = f"{self.base_url}/rec/webhook_download/{keys[item['id']]}"
+        obj = self.meeting_json(meeting, route="webhook_download")
         return {
             "event": "recording.completed",
             "event_ts": event_ts if event_ts is not None else int(time.time() * 1000),
@@ -564,7 +616,7 @@ class ZoomEmulator(Emulator):
             "download_token": token,
         }
 
-    def _file_json(self, meeting: SandboxMeeting, f: SandboxFile) -> dict[str, Any]:
+    def _file_json(self, meeting: SandboxMeeting, f: SandboxFile, route: str) -> dict[str, Any]:
         data = {
             "id": f.id,
             "meeting_id": meeting.uuid,
@@ -574,12 +626,15 @@ class ZoomEmulator(Emulator):
             "file_extension": f.file_extension,
             "file_size": f.spec.reported_size if f.spec.reported_size is not None else f.size,
             "play_url": f"{self.base_url}/rec/play/{f.key}",
-            "download_url": f"{self.base_url}/rec/download/{f.key}",
+            "download_url": f"{self.base_url}/rec/{route}/{f.key}",
             "status": f.spec.status,
             "recording_type": f.spec.recording_type,
         }
         if f.spec.status != "completed":
             data["file_size"] = 0
+        if f.file_type in BARE_FILE_TYPES:
+            for name in BARE_FILE_FIELDS:
+                del data[name]
         return data
 
     def _resolve_uuid(self, raw: str) -> str | Response:
