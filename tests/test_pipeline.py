@@ -23,7 +23,7 @@ from integrations.store.repository import RecordingStore
 from integrations.store.states import PlatformStatus, ProcessingStatus
 
 S = ProcessingStatus
-PUBLISHED = 6  # the demo plan: 6 lectures, 1 too short, 1 without sound
+PUBLISHED = 7  # the demo plan: 7 lectures (1 by a deactivated host), 1 too short, 1 silent
 RUN_PIPELINE = "from flows.pipeline import full_pipeline_flow; full_pipeline_flow()"
 
 
@@ -221,24 +221,40 @@ def test_zoom_storage_is_freed_only_for_verified_complete_publications(
     config["upload_settings"]["delete_from_zoom"] = "trash"
     config_path.write_text(json.dumps(config))
     uploaded = [r for r in store.list() if r.status == S.UPLOADED]
-    partial = uploaded[0]
+    partial, rejected, processing, locked = uploaded[:4]
     PublicationStore(store).update(partial.id, Platform.VK, status=PlatformStatus.FAILED)
+
+    def remote_id(recording: Any, platform: str) -> str:
+        return next(p.remote_id for p in recording.publications if p.platform.value == platform)
+
+    # What the services can say of a published video: YouTube rejected it (uploadStatus), VK is
+    # still processing it, YouTube applied another privacy than asked (an unaudited project).
+    world.youtube.set_upload_status(remote_id(rejected, "youtube"), "rejected", "duplicate")
+    owner, _, video = remote_id(processing, "vk").partition("_")
+    world.vk.video(int(owner), int(video))["ready_at"] = time.time() + 3600
+    world.youtube.videos[remote_id(locked, "youtube")]["status"]["privacyStatus"] = "private"
+    kept_ids = {partial.id, rejected.id, processing.id}
 
     def trashed() -> set[str]:
         return {m.uuid for m in world.zoom.meetings if any(f.trashed for f in m.files)}
 
     preview = free_zoom_storage_flow(dry_run=True)
     assert trashed() == set() and all(r.zoom_cleanup is None for r in store.list())
-    assert sum(1 for row in preview if row["action"] == "trash") == PUBLISHED - 1
+    assert sum(1 for row in preview if row["action"] == "trash") == PUBLISHED - len(kept_ids)
 
     done = free_zoom_storage_flow()
 
-    expected = {r.zoom_uuid for r in uploaded if r.id != partial.id}
+    expected = {r.zoom_uuid for r in uploaded if r.id not in kept_ids}
     assert trashed() == expected
-    kept = next(row for row in done if row["id"] == partial.id)
-    assert kept["action"] == "keep" and "vk" in kept["why"].lower()
+    why = {row["id"]: row["why"] for row in done}
+    assert next(row for row in done if row["id"] == partial.id)["action"] == "keep"
+    assert "vk: FAILED" in why[partial.id]
+    assert "has upload status rejected (duplicate), not processed" in why[rejected.id]
+    assert "is still processing" in why[processing.id]
+    configured = config["platforms"]["youtube"]["default_privacy"]
+    assert f"youtube: privacy is private, configured {configured}" in why[locked.id]
     assert {r.id for r in store.list() if r.zoom_cleanup == "trash"} == {
-        r.id for r in uploaded if r.id != partial.id
+        r.id for r in uploaded if r.id not in kept_ids
     }
     store.dispose()
 

@@ -11,9 +11,10 @@ import pytest
 
 from config.app_config import AppConfig
 from config.titles import render
-from integrations.download import download_recording
+from integrations.download import download_file, download_recording, verify_vtt
 from integrations.media.probe import probe
 from integrations.sandbox.demo import (
+    DEMO_INACTIVE_HOSTS,
     DEMO_MIN_DURATION_MIN,
     DEMO_MIN_SIZE_MB,
     PUBLISHED,
@@ -23,11 +24,12 @@ from integrations.sandbox.demo import (
     LectureSpec,
     default_plan,
     generate_lectures,
+    transcript,
 )
 from integrations.thumbnails import check_thumbnail
 from integrations.vk import VkClient
 from integrations.youtube import YouTubeClient
-from integrations.zoom import RetryPolicy, ZoomClient, skip_reason
+from integrations.zoom import RetryPolicy, ZoomClient, parse_instance, skip_reason
 
 NOW = datetime(2026, 10, 15, 12, 0, tzinfo=UTC)
 
@@ -51,16 +53,19 @@ def zoom_client(world: DemoWorld, name: str) -> ZoomClient:
 
 def test_world_holds_two_accounts_a_recurring_meeting_and_the_odd_ones(world):
     entries = world.describe()
-    assert len(entries) == len(default_plan()) == 8
+    assert len(entries) == len(default_plan()) == 9
     assert {e.account for e in entries} == {"physics", "compsci"}
-    assert len({e.host for e in entries}) == 5
+    assert len({e.host for e in entries}) == 6
+    deactivated = [u for u in world.zoom.users.values() if u.status == "inactive"]
+    assert [u.email for u in deactivated] == sorted(DEMO_INACTIVE_HOSTS)
+    assert any(e.host in DEMO_INACTIVE_HOSTS and e.expected == PUBLISHED for e in entries)
     seminar = [e for e in entries if e.topic == "Weekly Seminar"]
     assert len(seminar) == 2 and seminar[0].meeting_id == seminar[1].meeting_id
     assert seminar[0].uuid != seminar[1].uuid
     assert [e.start_time for e in entries] == sorted(e.start_time for e in entries)
     assert all(NOW - timedelta(days=14) < e.start_time < NOW for e in entries)
     assert sorted(e.expected for e in entries) == sorted(
-        [PUBLISHED] * 6 + [SKIPPED_SHORT, SKIPPED_SILENT]
+        [PUBLISHED] * 7 + [SKIPPED_SHORT, SKIPPED_SILENT]
     )
     assert "Weekly Seminar" in world.summary()
 
@@ -132,6 +137,29 @@ def test_files_download_through_the_real_downloader(world, tmp_path):
             )
             assert dest.read_bytes() == entry.file.read_bytes()
             assert abs(info.duration - entry.seconds) < 0.2
+
+
+def test_closed_captions_are_listed_bare_and_the_transcript_is_kept(world, tmp_path):
+    """The Kinematics lecture also has Zoom's closed captions and timeline, listed without id
+    or size: the real client still takes its video and its transcript (not the CC file)."""
+    (entry,) = [e for e in world.describe() if e.topic == "Physics Lecture 1: Kinematics"]
+    plan = next(r for r in default_plan() if r.topic == entry.topic)
+    assert plan.transcript and plan.closed_captions
+    with zoom_client(world, "physics") as client:
+        raw = client.meeting_recordings(entry.uuid)
+        instance = parse_instance(raw)
+        options = {"token": client.bearer, "min_free_mb": 0, "retry": client.retry, "timeout": 5}
+        bare = [f for f in raw["recording_files"] if f["file_type"] in ("CC", "TIMELINE")]
+        assert sorted(f["file_type"] for f in bare) == ["CC", "TIMELINE"]
+        assert not [k for f in bare for k in ("id", "file_size", "status", "play_url") if k in f]
+        assert [f.file_size for f in instance.mp4_files] == [entry.size_bytes]
+        kept = instance.transcript
+        assert kept is not None and kept.file_type == "TRANSCRIPT"
+        got = download_file(kept.download_url, tmp_path / "t.vtt", kept.file_size, **options)
+        assert got.part_path.read_bytes() == transcript(plan)
+        (cc,) = instance.closed_captions
+        unlisted = download_file(cc.download_url, tmp_path / "cc.vtt", cc.file_size, **options)
+        assert cc.file_size is None and verify_vtt(unlisted.part_path) > 0
 
 
 def test_youtube_and_vk_accept_the_credentials(world):

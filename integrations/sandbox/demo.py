@@ -278,6 +278,15 @@ def transcript(recording: DemoRecording, every: float = 4.0) -> bytes:
     return "\n".join(lines).encode()
 
 
+def timeline(recording: DemoRecording) -> bytes:
+    """A Zoom-like TIMELINE file (JSON: who spoke when); listed bare, never used by the pipeline."""
+    from integrations.captions import format_timestamp
+
+    speaker = {"username": recording.host.split("@")[0], "email_address": recording.host}
+    start = format_timestamp(round(recording.media.silent_head * 1000))
+    return json.dumps({"timeline": [{"ts": start, "users": [speaker]}]}).encode()
+
+
 # ---- the plan ---------------------------------------------------------------------------
 
 # Expected outcomes, as the final table can show them.
@@ -301,18 +310,23 @@ class DemoRecording:
     series: str | None = None
     expected: str = PUBLISHED
     transcript: bool = False  # Zoom also has a VTT transcript of it
+    closed_captions: bool = False  # and its closed captions (CC) and a TIMELINE, listed bare
 
 
 DEMO_ACCOUNTS: dict[str, tuple[str, ...]] = {
-    "physics": ("ann.lee@physics.demo.edu", "bob.kim@physics.demo.edu"),
+    "physics": ("ann.lee@physics.demo.edu", "bob.kim@physics.demo.edu", "fay.ito@physics.demo.edu"),
     "compsci": ("carol.diaz@cs.demo.edu", "dave.roy@cs.demo.edu", "erin.wu@cs.demo.edu"),
 }
+# Hosts deactivated in Zoom since they recorded: Zoom lists them only with `status=inactive`,
+# and their cloud recordings stay in the account, to be published like any other.
+DEMO_INACTIVE_HOSTS = frozenset({"fay.ito@physics.demo.edu"})
 
 
 def default_plan() -> list[DemoRecording]:
-    """Two accounts, five hosts, eight instances over the last nine days: six lectures to
-    publish (two of them instances of one recurring seminar), one too short, one silent."""
-    ann, bob = DEMO_ACCOUNTS["physics"]
+    """Two accounts, six hosts (one deactivated), nine instances over the last nine days: seven
+    lectures to publish (two of them instances of one recurring seminar, one by the deactivated
+    host), one too short, one silent."""
+    ann, bob, fay = DEMO_ACCOUNTS["physics"]
     carol, dave, erin = DEMO_ACCOUNTS["compsci"]
 
     def lecture(seconds: int, head: float, tail: float, scene: str, tone: float) -> LectureSpec:
@@ -321,11 +335,15 @@ def default_plan() -> list[DemoRecording]:
     return [
         DemoRecording(
             "physics", ann, "Physics Lecture 1: Kinematics", 9, 9, 88,
-            lecture(96, 12, 9, "physics", 200), transcript=True,
+            lecture(96, 12, 9, "physics", 200), transcript=True, closed_captions=True,
         ),
         DemoRecording(
             "physics", ann, "Physics Lecture 2: Newton's Laws", 5, 9, 85,
             lecture(84, 10, 8, "physics", 210),
+        ),
+        DemoRecording(
+            "physics", fay, "Physics Lecture 3: Energy", 7, 11, 80,
+            lecture(80, 10, 8, "physics", 220),
         ),
         DemoRecording(
             "physics", bob, "Weekly Seminar", 8, 15, 62,
@@ -456,7 +474,8 @@ class DemoWorld:
                 account = self.zoom.add_account(name)
                 self.accounts[name] = account
                 for email in emails:
-                    users[email] = self.zoom.add_user(account, email)
+                    status = "inactive" if email in DEMO_INACTIVE_HOSTS else "active"
+                    users[email] = self.zoom.add_user(account, email, status)
         series: dict[str, int] = {}
         ordered = sorted(self.plan, key=lambda r: (-r.days_ago, r.hour, r.topic))
         for rec in ordered:
@@ -477,6 +496,14 @@ class DemoWorld:
                     *(
                         [FileSpec("audio_transcript", data=transcript(rec))]
                         if rec.transcript
+                        else []
+                    ),
+                    *(
+                        [  # a cue every 6 s, the transcript's every 4 s: tells which got published
+                            FileSpec("closed_caption", data=transcript(rec, every=6.0)),
+                            FileSpec("timeline", data=timeline(rec)),
+                        ]
+                        if rec.closed_captions
                         else []
                     ),
                 ],
