@@ -2,9 +2,11 @@
 
 A row the webhook stored has its files without URLs (the event's need its 24-hour token): they
 are taken from Zoom's API with the account's own token first. A row whose Zoom account is not
-imported yet waits, INITIALIZED, without using up an attempt. Captions are optional: the
-audio transcript, else the closed captions (which Zoom lists without a size), beside the video;
-whatever goes wrong with them is logged and the recording goes on without.
+imported yet waits, INITIALIZED, without using up an attempt; so does one whose account Zoom
+asks to come back to later than the run's patience (a daily limit), until then. Captions are
+optional: the
+audio transcript, else the closed captions (which Zoom lists without a size), beside the
+video; whatever goes wrong with them is logged and the recording goes on without.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from integrations.filenames import safe_filename, transcript_path
 from integrations.store.models import Recording
 from integrations.store.states import ProcessingStatus
 from integrations.zoom import ZoomClient, parse_instance
+from integrations.zoom.errors import ZoomRetryLaterError
+from integrations.zoom.retry import WaitTooLong
 from tasks.common import (
     StageOutcome,
     get_store,
@@ -107,16 +111,25 @@ def fetch(recording: Recording) -> StageOutcome:
             reason=f"waiting: {exc}",
             fields={"attempts": 0},  # waiting is not a failed try
         )
-    with ZoomClient(zoom_account(block)) as client:
-        if not _has_urls(recording):
-            recording = api_files(recording, client)
-        files = [StoredFile.from_row(f) for f in recording.video_files]
-        dest = destination(recording)
-        if _already_downloaded(dest, files):
-            run_logger().info("Recording %s: %s is already complete", recording.id, dest.name)
-        else:
-            _fetch_video(recording, files, dest, client)
-        fetch_transcript(recording, dest, client)
+    try:
+        with ZoomClient(zoom_account(block)) as client:
+            if not _has_urls(recording):
+                recording = api_files(recording, client)
+            files = [StoredFile.from_row(f) for f in recording.video_files]
+            dest = destination(recording)
+            if _already_downloaded(dest, files):
+                run_logger().info("Recording %s: %s is already complete", recording.id, dest.name)
+            else:
+                _fetch_video(recording, files, dest, client)
+            fetch_transcript(recording, dest, client)
+    except (ZoomRetryLaterError, WaitTooLong) as exc:
+        reason = f"waiting: Zoom accepts requests again at {exc.resume_at:%Y-%m-%d %H:%M} UTC"
+        run_logger().warning("Recording %s %s", recording.id, reason)
+        return StageOutcome(
+            status=ProcessingStatus.INITIALIZED,
+            reason=reason,
+            fields={"not_before": exc.resume_at, "attempts": 0},  # waiting is not a failed try
+        )
     return StageOutcome(fields={"source_path": str(dest)})
 
 

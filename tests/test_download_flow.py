@@ -182,3 +182,32 @@ def test_closed_captions_and_timelines_never_block_the_video(
         # Never fetched: the CC file beside a transcript, and every TIMELINE.
         for f in (both.files[1], both.files[2], cc_only.files[2]):
             assert zoom.calls("GET", rf"^/rec/download/{f.key}$") == [], f.file_type
+
+
+def test_a_daily_limit_on_the_download_waits_without_using_an_attempt(
+    prefect_harness: None,
+    store: RecordingStore,
+    small_filters: None,
+    clips: list[Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    reset = (datetime.now(UTC) + timedelta(hours=20)).replace(second=0, microsecond=0)
+    with zoom_sandbox(monkeypatch) as zoom:
+        account = zoom.add_account("limited@example.com")
+        save_block(account)
+        user = zoom.add_user(account)
+        zoom.add_meeting(
+            account, user, topic="Limited", start_time=START, files=[FileSpec(path=clips[0])]
+        )
+        sync_flow(last_days=3)
+        zoom.daily_limit(r"^/rec/download/", reset, times=10)
+
+        download_flow()
+
+        row = store.list()[0]
+        assert row.status == S.INITIALIZED and row.attempts == 0
+        assert row.not_before == reset
+        assert row.status_reason == (
+            f"waiting: Zoom accepts requests again at {reset:%Y-%m-%d %H:%M} UTC"
+        )
+        assert len(zoom.calls("GET", r"^/rec/download/")) == 1  # not retried within the run
