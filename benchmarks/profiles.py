@@ -1,64 +1,176 @@
-"""What the optional processing profiles cost per hour of input (DESIGN §5, issue 4).
+"""What the optional processing profiles cost per hour of input (DESIGN §5, issues 4 and 17).
 
-Takes the first `--minutes` of the trim benchmark's 60-minute 720p lecture (H.264 + AAC,
-generated and cached by benchmarks/trim.py's `make_recording`), then times, in one run:
-a plain stream copy of it (the baseline), the two-pass loudness normalization (measure + apply,
-video copied), and the compression profile (libx264 veryfast CRF 23). Prints seconds per hour
-of input, extrapolated linearly from the sample (both passes are linear in duration).
+Takes `--minutes` (from minute 5) of the picture of the trim benchmark's 60-minute 720p lecture
+(generated and cached by benchmarks/trim.py's `make_recording`) with a speech-like sound track
+made for it: pink noise in syllable-like bursts, 32 kHz mono AAC like the lecture's, about
+-33 LUFS, with a 10 ms loud burst every 11 s (true peak about -5 dBTP), so that the gain to
+-16 LUFS needs the peak limiter. Then, for each FFmpeg build, times in one run:
 
-    uv run python benchmarks/profiles.py [--minutes 5] [--work benchmarks/.work/trim]
+- a plain stream copy of the sample (the baseline);
+- the loudness profile: `ebur128` measures the audio alone, then one gain (and the limiter where
+  the peaks need it), audio re-encoded, video copied;
+- the two-pass `loudnorm` it replaced (as the profile ran until issue 17: measure, then apply
+  with the measured values, 192 kHz inside, back to the source's rate), same targets;
+- the compression profile (libx264 veryfast CRF 23), unless `--skip-compression`.
+
+Prints seconds per hour of input, extrapolated linearly from the sample (every pass is linear
+in duration), as wall time and as the FFmpeg processes' CPU time (steadier on a shared machine),
+the ratio of the two loudness methods, and each output's integrated loudness and true peak
+(measured with `ebur128`).
+
+    uv run python benchmarks/profiles.py [--minutes 5] [--ffmpeg both] [--skip-compression]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import re
+import resource
+import shutil
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from trim import WORK, ff, make_recording
+from trim import WORK, ff, make_recording, use_ffmpeg
 
 from config.processing import CompressionProfile, LoudnessProfile, ProcessingProfiles
-from integrations.media.profiles import apply_profiles
+from integrations.media.ffmpeg import bundled_ffmpeg, run_ffmpeg
+from integrations.media.probe import probe
+from integrations.media.profiles import ProfileResult, apply_profiles, measure_loudness
+
+# Syllables (about 4.6 a second) of pink noise, and a loud 10 ms burst every 11 s.
+SPEECH = (
+    "anoisesrc=color=pink:amplitude=0.5:sample_rate=32000:duration={d}:seed=7[n];"
+    "aevalsrc='0.4*(0.1+pow(abs(sin(2*PI*2.3*t)),3))+1.2*between(mod(t,11),0,0.01)'"
+    ":s=32000:d={d}[e];[n][e]amultiply[a]"
+)
 
 
-def seconds(action: Callable[[], object]) -> float:
+@dataclass(frozen=True)
+class Cost:
+    """Wall and CPU seconds (the FFmpeg processes' user + system time) of one action."""
+
+    wall: float
+    cpu: float
+
+
+def measured(action: Callable[[], object]) -> Cost:
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     action()
-    return time.perf_counter() - started
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
+    return Cost(wall, cpu)
+
+
+def speech_sample(lecture: Path, minutes: int, out: Path) -> Path:
+    """`minutes` of the lecture's picture from minute 5, with the speech-like track."""
+    graph = SPEECH.format(d=60 * minutes)
+    ff(
+        "-ss", "300", "-t", str(60 * minutes), "-i", str(lecture), "-filter_complex", graph,
+        "-map", "0:v", "-map", "[a]", "-c:v", "copy", "-c:a", "aac", "-b:a", "64k",
+        "-movflags", "+faststart", str(out),
+    )  # fmt: skip
+    return out
+
+
+def two_pass_loudnorm(source: Path, destination: Path, profile: LoudnessProfile) -> None:
+    """The loudness profile before issue 17: `loudnorm` measures, then applies (linear if can)."""
+    targets = f"I={profile.integrated_lufs:g}:TP={profile.true_peak_db:g}:LRA=11"
+    measure = ["-vn", "-sn", "-dn", "-i", str(source), "-map", "0:a:0"]
+    measure += ["-af", f"loudnorm={targets}:print_format=json", "-f", "null", "-"]
+    stderr = run_ffmpeg(measure, timeout=3600, loglevel="info").stderr
+    m = json.loads(re.findall(r"\{[^{}]*\"input_i\"[^{}]*\}", stderr)[-1])
+    apply = (
+        f"loudnorm={targets}:measured_I={m['input_i']}:measured_TP={m['input_tp']}"
+        f":measured_LRA={m['input_lra']}:measured_thresh={m['input_thresh']}"
+        f":offset={m['target_offset']}:linear=true"
+    )
+    rate = probe(source).audio.sample_rate  # type: ignore[union-attr]
+    args = [
+        "-i", str(source), "-map", "0:v:0", "-map", "0:a:0", "-c:v", "copy", "-af", apply,
+        "-ar", str(rate), "-c:a", "aac", "-b:a", profile.audio_bitrate,
+        "-movflags", "+faststart", "-f", "mp4", "-y", str(destination),
+    ]  # fmt: skip
+    run_ffmpeg(args, timeout=3600)
+
+
+def loudness_of(path: Path) -> str:
+    found = measure_loudness(path, timeout=3600)
+    return f"{found.integrated:.1f} LUFS, true peak {found.true_peak:.1f} dBTP"
+
+
+def bench_build(name: str, binary: str, sample: Path, tmp: Path, args: argparse.Namespace) -> None:
+    version = use_ffmpeg(binary)
+    print(f"\n== {name} FFmpeg {version}")
+    per_hour = 60 / args.minutes
+    profile = LoudnessProfile(enabled=True)
+    copy = measured(lambda: ff("-i", str(sample), "-c", "copy", str(tmp / "copy.mp4")))
+    old = measured(lambda: two_pass_loudnorm(sample, tmp / "old.mp4", profile))
+    results: list[ProfileResult] = []
+    new = measured(
+        lambda: results.append(
+            apply_profiles(sample, tmp / "new.mp4", ProcessingProfiles(loudness=profile))
+        )
+    )
+    print(f"stream copy (baseline): {copy.wall * per_hour:.1f} s per hour of input")
+    for label, cost, out in (
+        ("two-pass loudnorm", old, tmp / "old.mp4"),
+        ("ebur128 + one gain", new, tmp / "new.mp4"),
+    ):
+        print(
+            f"loudness, {label}: {cost.wall * per_hour:.0f} s per hour wall "
+            f"({cost.wall / copy.wall:.0f}x copy), {cost.cpu * per_hour:.0f} s CPU; "
+            f"output {loudness_of(out)}"
+        )
+    result = results[0]
+    phases = ", ".join(f"{k} {v * per_hour:.0f} s" for k, v in result.timings.items())
+    print(
+        f"ebur128 + one gain / two-pass: {new.wall / old.wall:.3f}x wall, "
+        f"{new.cpu / old.cpu:.3f}x CPU (target <= 0.1); per hour: {phases}; "
+        f"{result.gain.describe() if result.gain else 'no gain'}; source {loudness_of(sample)}"
+    )
+    if args.skip_compression:
+        return
+    compression = ProcessingProfiles(compression=CompressionProfile(enabled=True))
+    small = measured(lambda: apply_profiles(sample, tmp / "small.mp4", compression))
+    size = (tmp / "small.mp4").stat().st_size / sample.stat().st_size
+    print(
+        f"compression, libx264 veryfast crf 23: {small.wall * per_hour:.0f} s per hour "
+        f"({small.wall / copy.wall:.0f}x copy), size {size:.2f}x"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--minutes", type=int, default=5)
+    parser.add_argument("--ffmpeg", choices=["system", "bundled", "both"], default="both")
+    parser.add_argument("--skip-compression", action="store_true")
     parser.add_argument("--work", type=Path, default=WORK)
     args = parser.parse_args()
-    full = make_recording(args.work, "lecture_720p_gop4s", segment=60, gop=120)
-    per_hour = 60 / args.minutes
-    with tempfile.TemporaryDirectory() as tmp:
-        sample = Path(tmp) / "sample.mp4"
-        # From minute 5: the sound part of the lecture (the first 4 minutes are silent).
-        ff("-ss", "300", "-i", str(full), "-t", str(60 * args.minutes), "-c", "copy", str(sample))
-        copy = seconds(lambda: ff("-i", str(sample), "-c", "copy", str(Path(tmp) / "copy.mp4")))
-        loudness = ProcessingProfiles(loudness=LoudnessProfile(enabled=True))
-        compression = ProcessingProfiles(compression=CompressionProfile(enabled=True))
-        loud = seconds(lambda: apply_profiles(sample, Path(tmp) / "loud.mp4", loudness))
-        small = seconds(lambda: apply_profiles(sample, Path(tmp) / "small.mp4", compression))
-        size_in = sample.stat().st_size
-        size_out = (Path(tmp) / "small.mp4").stat().st_size
-    print(f"sample: {args.minutes} min of 720p30 H.264 + AAC from {full.name}")
-    print(f"stream copy (baseline): {copy * per_hour:.1f} s per hour of input")
-    print(
-        f"loudness, two-pass loudnorm: {loud * per_hour:.0f} s per hour ({loud / copy:.0f}x copy)"
-    )
-    print(
-        f"compression, libx264 veryfast crf 23: {small * per_hour:.0f} s per hour "
-        f"({small / copy:.0f}x copy), size {size_out / size_in:.2f}x"
-    )
+    binaries = {}
+    if args.ffmpeg in ("system", "both"):
+        system = shutil.which("ffmpeg")
+        if system is None:
+            parser.error("no ffmpeg on PATH (apt install ffmpeg), or use --ffmpeg bundled")
+        binaries["system"] = system
+    if args.ffmpeg in ("bundled", "both"):
+        binaries["bundled"] = bundled_ffmpeg()
+    use_ffmpeg(binaries.get("bundled") or binaries["system"])
+    lecture = make_recording(args.work, 60)
+    with tempfile.TemporaryDirectory(dir=args.work) as folder:
+        tmp = Path(folder)
+        sample = speech_sample(lecture, args.minutes, tmp / "sample.mp4")
+        print(f"sample: {args.minutes} min of {lecture.name}'s 720p30 picture, speech-like AAC")
+        for name, binary in binaries.items():
+            bench_build(name, binary, sample, tmp, args)
 
 
 if __name__ == "__main__":

@@ -13,14 +13,20 @@ Preset = Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium
 
 
 class LoudnessProfile(BaseModel):
-    """EBU R128 two-pass loudness normalization (FFmpeg `loudnorm`); the video is copied."""
+    """EBU R128 loudness: one measured gain, a peak limiter where needed; the video is copied."""
 
     model_config = ConfigDict(extra="forbid")
 
     enabled: bool = False
     integrated_lufs: float = Field(-16.0, ge=-70, le=-5, description="target loudness (LUFS)")
     true_peak_db: float = Field(-1.5, ge=-9, le=0, description="maximum true peak (dBTP)")
-    loudness_range: float = Field(11.0, ge=1, le=50, description="target range (LU)")
+    peak_headroom_db: float = Field(
+        2.0,
+        ge=0,
+        le=6,
+        description="the limiter's ceiling sits this far below true_peak_db: room for the peaks "
+        "between samples and the AAC encoder's overshoot (measured up to 1.4 dB at 128 kb/s)",
+    )
     audio_bitrate: str = Field("128k", pattern=r"^\d+k$")
 
 

@@ -26,7 +26,12 @@ _REQUIRED_SECTIONS = {
     "AAC encoder AVOptions:": "the AAC encoder (loudness normalization)",
     "concat demuxer AVOptions:": "the concat demuxer (joining the cut)",
     "silencedetect AVOptions:": "the silencedetect filter (finding silence)",
-    "loudnorm AVOptions:": "the loudnorm filter (loudness normalization)",
+}
+# Filter options the loudness profile needs (a build whose alimiter cannot compensate its delay
+# would shift the sound against the picture).
+_REQUIRED_FILTER_OPTIONS = {
+    ("ebur128", "peak"): "the ebur128 filter's true-peak mode (loudness measurement)",
+    ("alimiter", "latency"): "the alimiter filter's delay compensation (loudness limiting)",
 }
 _REQUIRED_OPTIONS = {
     "-moov_size": "the MP4 muxer's -moov_size (index written up front)",
@@ -104,6 +109,12 @@ def _option_listed(help_text: str, option: str) -> bool:
     return re.search(rf"^\s*{re.escape(option)}[\s\[]", help_text, re.MULTILINE) is not None
 
 
+def _filter_option_listed(help_text: str, name: str, option: str) -> bool:
+    """Whether `-h full` lists `option` in filter `name`'s section."""
+    section = re.search(rf"^{re.escape(name)} AVOptions:\n((?:[ \t]+\S.*\n?)*)", help_text, re.M)
+    return section is not None and _option_listed(section.group(1), option)
+
+
 @lru_cache(maxsize=8)
 def inspect_ffmpeg(path: str) -> FFmpegCapabilities:
     """Find out what the FFmpeg at `path` can do (about 0.1 s, once per binary and process)."""
@@ -125,6 +136,11 @@ def inspect_ffmpeg(path: str) -> FFmpegCapabilities:
         legacy_ok = _encodes_with(path, "-1", False)
     missing = [need for section, need in _REQUIRED_SECTIONS.items() if section not in help_text]
     missing += [need for option, need in _REQUIRED_OPTIONS.items() if option not in help_text]
+    missing += [
+        need
+        for (name, option), need in _REQUIRED_FILTER_OPTIONS.items()
+        if not _filter_option_listed(help_text, name, option)
+    ]
     if not has_fps_mode and not _option_listed(help_text, "-vsync"):
         missing.append("the -fps_mode or -vsync option")
     source_time_base = "demux" if demux_ok else "-1" if legacy_ok else None
