@@ -40,8 +40,9 @@ def make_audio_only(
 
 
 def samples(path: Path) -> array:
-    """The first audio stream decoded (mixed to mono), as floats."""
-    cmd = [ffmpeg_binary(), "-v", "error", "-i", str(path), "-ac", "1", "-f", "f32le", "-"]
+    """The first channel of the first audio stream, decoded, as floats."""
+    cmd = [ffmpeg_binary(), "-v", "error", "-i", str(path), "-af", "pan=mono|c0=c0"]
+    cmd += ["-f", "f32le", "-"]
     pcm = array("f")
     pcm.frombytes(subprocess.run(cmd, check=True, capture_output=True, timeout=120).stdout)
     return pcm
