@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from media_factory import MediaSpec, cached_media
 from pydantic import ValidationError
-from shape_factory import make_extra_tracks
+from shape_factory import make_audio_only, make_extra_tracks
 
 from integrations.media.capabilities import inspect_ffmpeg
 from integrations.media.errors import MediaError
@@ -191,3 +191,17 @@ def test_streams_beyond_the_first_video_and_audio_are_named_when_left_out(
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and all(stream in warnings[0] for stream in result.dropped)
     assert probe(tmp_path / "loud.mp4").extra_streams == ()
+
+
+def test_an_audio_only_file_gets_its_loudness_and_no_compression(tmp_path: Path) -> None:
+    source = make_audio_only(tmp_path / "audio_only.m4a", 4.3, 3.2)
+    profiles = ProcessingProfiles(
+        loudness=LoudnessProfile(enabled=True), compression=CompressionProfile(enabled=True)
+    )
+    result = apply_profiles(source, tmp_path / "loud.m4a", profiles)
+    assert result.applied == ["loudness"]
+    out = probe(tmp_path / "loud.m4a")
+    assert out.video is None and out.duration == pytest.approx(12.0, abs=0.05)
+    assert measure_loudness(tmp_path / "loud.m4a", timeout=60).integrated == pytest.approx(
+        -16.0, abs=1.0
+    )

@@ -103,9 +103,9 @@ def plan_gain(profile: LoudnessProfile, measured: LoudnessMeasurement) -> Loudne
     return LoudnessGain(gain, ceiling if measured.true_peak + gain > ceiling else None)
 
 
-def _video_filters(profile: CompressionProfile, source_fps: float | None) -> list[str]:
+def _video_filters(profile: CompressionProfile, source_fps: float) -> list[str]:
     filters = []
-    if profile.max_fps and (source_fps is None or source_fps > profile.max_fps):
+    if profile.max_fps and source_fps > profile.max_fps:
         filters.append(f"fps=fps={profile.max_fps:g}")
     if profile.max_height:
         filters.append(f"scale=-2:'min(ih,{profile.max_height})'")
@@ -145,8 +145,8 @@ def apply_profiles(
     else:
         args += ["-c:a", "copy"]
     compression = profiles.compression
-    if compression.enabled:
-        filters = _video_filters(compression, float(info.video.fps) if info.video else None)
+    if compression.enabled and info.video is not None:  # an audio-only file has none to compress
+        filters = _video_filters(compression, float(info.video.fps))
         if filters:
             args += ["-vf", ",".join(filters)]
         args += [
