@@ -14,11 +14,17 @@ A copy or smart cut is written from the source's own index (`splice`): one pass,
 the front, the kept bytes copied by the kernel. Sources whose layout that does not model
 (fragmented MP4s, say) are joined by FFmpeg with the concat demuxer instead, the index reserved
 at the front with `-moov_size`, so that file too is written once and starts playing at once.
+
+Open GOPs: when the keyframe the copy starts at is not an IDR picture (x264's `open_gop`), the
+writer makes it one and renumbers the slice headers after it (`open_gop`); the head re-encodes
+the keyframe's leading pictures. A cut neither the writer nor a plain join can copy from such a
+keyframe is re-encoded whole, and says why.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import tempfile
 import time
@@ -32,7 +38,9 @@ from integrations.media.ffmpeg import run_ffmpeg, selected_ffmpeg
 from integrations.media.h264 import (
     Avcc,
     AvccError,
+    BitstreamError,
     free_parameter_set_id,
+    keyframe_is_idr,
     merge_avcc,
     parse_avcc,
     remux_with_extradata,
@@ -95,6 +103,7 @@ class StartPlan:
     head_frames: int = 0  # smart: frames re-encoded before that keyframe
     reason: str | None = None  # reencode: why the head cannot be joined to a copy
     copy_from_dts: float | None = None  # decode time of the first source packet copied
+    leading: int = 0  # open GOP: packets decoded right after that one, shown before it
 
     @property
     def half(self) -> float:
@@ -114,6 +123,7 @@ class CutPlan:
     outpoint: float | None = None  # decode-time threshold that ends the copy; None = to the end
     reason: str | None = None  # why the method was chosen when it is not the best one
     copy_from_dts: float | None = None  # decode time of the first source packet copied
+    leading: int = 0  # open GOP: packets decoded right after that one, shown before it
 
     @property
     def duration(self) -> float:
@@ -129,7 +139,17 @@ class CutPlan:
             self.head_frames,
             self.reason,
             self.copy_from_dts,
+            self.leading,
         )
+
+
+@dataclass(frozen=True)
+class Written:
+    """How a cut was written: its method and one phrase saying how (and why so)."""
+
+    method: CutMethod
+    how: str
+    reason: str | None = None  # why the whole span was re-encoded
 
 
 def _fallback(reason: str) -> str:
@@ -154,7 +174,8 @@ def unsafe_reason(info: MediaInfo) -> str | None:
 
 
 def plan_end(info: MediaInfo, end: float) -> tuple[float, float | None]:
-    """Snap `end` to a clean boundary: (end pts, decode-time outpoint or None for the file end)."""
+    """Snap `end` to the first clean boundary at or after it: (end pts, decode-time outpoint,
+    or None for the file's end)."""
     half = (info.video.frame_duration if info.video else 1 / 30) / 2
     video_end = (info.video_duration or info.duration) + info.video_start
     if end >= video_end - half:
@@ -164,7 +185,8 @@ def plan_end(info: MediaInfo, end: float) -> tuple[float, float | None]:
     )
     packets = [p for p in packets if p.dts >= end - 4.0] or packets
     # Boundary i (between packet i-1 and i in decode order) is clean when every packet before
-    # it is displayed before every packet after it; the nearest clean boundary to `end` wins.
+    # it is displayed before every packet after it; the first clean one at or after `end` wins
+    # (the padding is kept whole).
     suffix_min = [float("inf")] * (len(packets) + 1)
     for i in range(len(packets) - 1, -1, -1):
         suffix_min[i] = min(packets[i].pts, suffix_min[i + 1])
@@ -173,7 +195,7 @@ def plan_end(info: MediaInfo, end: float) -> tuple[float, float | None]:
     for i in range(1, len(packets)):
         prefix_max = max(prefix_max, packets[i - 1].pts)
         boundary = suffix_min[i]
-        if prefix_max < boundary and abs(boundary - end) < abs(best[0] - end) - half / 2:
+        if prefix_max < boundary and end - 1e-6 <= boundary < best[0]:
             best = (boundary, (packets[i - 1].dts + packets[i].dts) / 2)
     return best
 
@@ -183,16 +205,22 @@ def _first_key_after(packets: list[PacketTime], start: float) -> PacketTime | No
     return keys[0] if keys else None
 
 
-def _head_reason(info: MediaInfo, packets: list[PacketTime], key: PacketTime | None) -> str | None:
-    """Why the head cannot be re-encoded and joined to the copied rest (None when it can)."""
+def _leading(packets: list[PacketTime], key: PacketTime) -> list[PacketTime]:
+    """The packets right after `key` in decode order that are shown before it: an open GOP's
+    leading pictures (the copy leaves them out; a smart cut's head re-encodes them)."""
+    after = packets[packets.index(key) + 1 :]
+    return list(itertools.takewhile(lambda p: p.pts < key.pts, after))
+
+
+def _head_reason(info: MediaInfo, key: PacketTime | None, key_dts: float) -> str | None:
+    """Why the head cannot be re-encoded and joined to the copied rest (None when it can);
+    `key_dts` is when the copy decodes the keyframe (the last leading picture's slot)."""
     reason = unsafe_reason(info)
     if reason is not None:
         return reason
     if key is None:
         return "no keyframe after the start"
-    if any(p.pts < key.pts for p in packets if p.dts > key.dts):
-        return "open GOP: frames after the keyframe are shown before it"
-    delay = round((key.pts - key.dts) / (info.video.frame_duration if info.video else 1 / 30))
+    delay = round((key.pts - key_dts) / (info.video.frame_duration if info.video else 1 / 30))
     if delay > 2:
         return f"source reorder delay of {delay} frames exceeds what the head encode can match"
     return None
@@ -224,14 +252,23 @@ def plan_start(info: MediaInfo, start: float) -> StartPlan:
     first_pts = frames[0]
     first = next(p for p in packets if p.pts == first_pts)
     if first.keyframe:
-        return StartPlan(first_pts, "copy", frame, copy_from_dts=first.dts)
+        leading = len(_leading(packets, first))
+        return StartPlan(first_pts, "copy", frame, copy_from_dts=first.dts, leading=leading)
     key = _first_key_after(packets, first_pts)
-    reason = _head_reason(info, packets, key)
+    leading_packets = _leading(packets, key) if key is not None else []
+    key_dts = max((p.dts for p in leading_packets), default=key.dts if key else 0.0)
+    reason = _head_reason(info, key, key_dts)
     if reason is not None or key is None:
         return StartPlan(first_pts, "reencode", frame, reason=str(reason))
     head_frames = sum(1 for pts in frames if pts < key.pts - half)
     return StartPlan(
-        first_pts, "smart", frame, keyframe=key.pts, head_frames=head_frames, copy_from_dts=key.dts
+        first_pts,
+        "smart",
+        frame,
+        keyframe=key.pts,
+        head_frames=head_frames,
+        copy_from_dts=key.dts,
+        leading=len(leading_packets),
     )
 
 
@@ -253,12 +290,14 @@ def join_plans(head: StartPlan, end: float, outpoint: float | None) -> CutPlan:
         outpoint=outpoint,
         reason=reason,
         copy_from_dts=head.copy_from_dts if method != "reencode" else None,
+        leading=head.leading if method != "reencode" else 0,
     )
 
 
 def expected_frames(info: MediaInfo, plan: CutPlan, movie: Movie | None = None) -> int | None:
     """How many video frames the cut must hold: counted in the source's parsed index (`movie`)
-    when given, else from FFmpeg's packet times (a demux of the head's side).
+    when given, else from FFmpeg's packet times (a demux of the head's side). An open GOP's
+    leading pictures are in the head, not in the copy.
 
     None for a full re-encode (not a copy) or a source whose index gives no frame count.
     """
@@ -268,12 +307,12 @@ def expected_frames(info: MediaInfo, plan: CutPlan, movie: Movie | None = None) 
     if video is not None:
         with contextlib.suppress(Mp4LayoutError):  # then FFmpeg joins: count as for that
             copied = copied_video_range(video, plan.copy_from_dts, plan.outpoint)
-            return plan.head_frames + len(copied)
+            return plan.head_frames + len(copied) - plan.leading
     total = video_frame_count(info.path)
     if total is None:
         return None
     left_out = count_video_packets_outside(info.path, plan.copy_from_dts, plan.outpoint)
-    return plan.head_frames + total - left_out
+    return plan.head_frames + total - left_out - plan.leading
 
 
 def plan_cut(info: MediaInfo, start: float, end: float) -> CutPlan:
@@ -379,21 +418,61 @@ def _join(
     settings: EncodeSettings,
     progress: Callable[[float], None] | None,
     index: SourceIndex | None = None,
-) -> None:
-    """Write the cut: from the source's own index when its layout allows, else with FFmpeg."""
+) -> Written:
+    """Write the cut: from the source's own index when its layout allows, else with FFmpeg;
+    a copy from an open GOP's keyframe that neither can make is re-encoded instead."""
     index = index or read_index(source)
     problem = index.problem
     if head is not None and not head.merged_parameter_sets:
         problem = "the head's parameter sets are in-band"
+    key_at = f"the keyframe at {(plan.keyframe or plan.start) - info.start_time:.3f} s"
     if index.movie is not None and problem is None and plan.copy_from_dts is not None:
         span = SpliceSpan(plan.start, plan.end, plan.copy_from_dts, plan.outpoint, plan.keyframe)
         try:
-            splice(source, span, output, head.path if head else None, progress, index.movie)
-            return
+            recovery = splice(
+                source, span, output, head.path if head else None, progress, index.movie
+            )
+        except BitstreamError as exc:
+            reason = f"{key_at} is not an IDR picture (open GOP) and cannot be copied from: {exc}"
+            return _reencode_instead(source, info, plan, output, settings, progress, reason)
         except Mp4LayoutError as exc:
             problem = str(exc)
+        else:
+            how = f"{_copied(plan)}, written from the source's index"
+            if recovery is not None:
+                left = "re-encoded in the head" if plan.method == "smart" else "left out"
+                how += (
+                    f"; open GOP: {key_at} made an IDR picture, {recovery.leading} leading "
+                    f"frames {left}, {recovery.renumbered} pictures renumbered"
+                )
+            return Written(plan.method, how)
+    if plan.copy_from_dts is not None and not keyframe_is_idr(source, plan.copy_from_dts):
+        reason = (
+            f"{key_at} is not an IDR picture (open GOP) in a layout only FFmpeg joins: {problem}"
+        )
+        return _reencode_instead(source, info, plan, output, settings, progress, reason)
     logger.info("joining with FFmpeg: %s", problem)
     _ffmpeg_join(source, info, plan, output, workdir, head, settings, progress)
+    return Written(plan.method, f"{_copied(plan)}, joined by FFmpeg ({problem})")
+
+
+def _copied(plan: CutPlan) -> str:
+    if plan.method == "smart":
+        return f"{plan.head_frames} frames re-encoded up to the keyframe, the rest copied"
+    return "copied from the keyframe at the start"
+
+
+def _reencode_instead(
+    source: Path,
+    info: MediaInfo,
+    plan: CutPlan,
+    output: Path,
+    settings: EncodeSettings,
+    progress: Callable[[float], None] | None,
+    reason: str,
+) -> Written:
+    reencode(source, info, plan, output, settings, progress)
+    return Written("reencode", f"the whole span re-encoded: {_fallback(reason)}", reason)
 
 
 def _ffmpeg_join(
@@ -552,8 +631,8 @@ def execute_cut(
     timings: dict[str, float] | None = None,
     head: PreparedHead | None = None,
     index: SourceIndex | None = None,
-) -> None:
-    """Write the cut described by `plan` to `output` (overwritten).
+) -> Written:
+    """Write the cut described by `plan` to `output` (overwritten); how it was written.
 
     A smart cut's head is encoded here unless `head` holds it already (encoded while the end
     of the recording was still being looked for); `index` is the source's, when read already.
@@ -564,7 +643,7 @@ def execute_cut(
         started = time.monotonic()
         reencode(source, info, plan, output, settings, progress)
         timings["encode"] = time.monotonic() - started
-        return
+        return Written("reencode", f"the whole span re-encoded: {plan.reason}", plan.reason)
     with tempfile.TemporaryDirectory(prefix=".cut-", dir=output.parent) as tmp:
         workdir = Path(tmp)
         if plan.method == "smart" and head is None:
@@ -573,5 +652,6 @@ def execute_cut(
             timings["head_encode"] = time.monotonic() - started
         started = time.monotonic()
         joined = head if plan.method == "smart" else None
-        _join(source, info, plan, output, workdir, joined, settings, progress, index)
+        written = _join(source, info, plan, output, workdir, joined, settings, progress, index)
         timings["join"] = time.monotonic() - started
+        return written

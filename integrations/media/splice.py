@@ -11,6 +11,11 @@ Timestamps follow FFmpeg's reading of the source (an edit list's media_time shif
 the plan's times (read with FFmpeg's demuxer) pick the same packets. An edit list per track
 starts the video at the first kept frame and the audio at the exact start within its first
 packet. Layouts this does not model raise `Mp4LayoutError`; the caller then joins with FFmpeg.
+
+A copy from a keyframe that is not an IDR picture (an open GOP) is made to decode on its own
+(`open_gop.recover`): the keyframe and the first pictures after it are rewritten and gathered
+before the copied range (their old bytes stay in it, unreferenced), leading pictures are left
+out of the index, and the frame numbers of the rest are patched in place after the copy.
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ import struct
 import sys
 from array import array
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from itertools import groupby
 from pathlib import Path
 from typing import BinaryIO
@@ -40,6 +46,13 @@ from integrations.media.mp4 import (
     stsd_with_avcc,
     table_box,
     with_duration,
+)
+from integrations.media.open_gop import (
+    Recovery,
+    idr_pic_id_after,
+    is_recovery_point,
+    leading_pictures,
+    recover,
 )
 
 COPY_CHUNK = 64 * 1024 * 1024  # per copy_file_range call (and progress report)
@@ -67,10 +80,10 @@ class SpliceSpan:
 @dataclass
 class _Plan:
     """One output track, in decode order: the head's samples (video of a smart cut), then the
-    source's from `first`, with the output's timing."""
+    source's samples `copied`, with the output's timing."""
 
     track: Track
-    first: int  # index of the first copied source sample
+    copied: tuple[range, ...]  # source samples, in decode order
     head_offsets: array  # "Q": in the head's file
     head_sizes: array  # "I"
     dts: array  # "q": output decode times, from 0
@@ -79,19 +92,20 @@ class _Plan:
     last_duration: int
     edit_media_time: int
     stsd: bytes
+    replaced: dict[int, bytes] = field(default_factory=dict)  # copied sample -> its new bytes
+    patches: list[tuple[int, int, bytes]] = field(default_factory=list)  # (copied, at, bytes)
 
-    @property
-    def stop(self) -> int:
-        return self.first + len(self.dts) - len(self.head_sizes)
-
-    @property
+    @cached_property
     def copied_offsets(self) -> array:
         """Where the copied samples lie in the source."""
-        return self.track.offsets[self.first : self.stop]
+        return _concatenated(self.track.offsets, self.copied)
 
-    @property
+    @cached_property
     def copied_sizes(self) -> array:
-        return self.track.sizes[self.first : self.stop]
+        sizes = _concatenated(self.track.sizes, self.copied)
+        for index, data in self.replaced.items():
+            sizes[index] = len(data)
+        return sizes
 
     @property
     def sizes(self) -> array:
@@ -122,19 +136,38 @@ def splice(
     head: Path | None = None,
     progress: Callable[[float], None] | None = None,
     movie: Movie | None = None,
-) -> None:
+) -> Recovery | None:
     """Write the cut described by `span` to `output`; `head` is the re-encoded head's MP4, and
-    `movie` the source's index when it was read already."""
+    `movie` the source's index when it was read already.
+
+    Returns how a copy from a keyframe that is not an IDR picture was made to decode on its
+    own (`open_gop`), None when the keyframe is one; `BitstreamError` when it cannot be.
+    """
     movie = movie or read_movie(source)
     video = movie.first("vide")
     if video is None:
         raise Mp4LayoutError("no video track")
     head_track = _head_track(head, video) if head is not None else None
-    tracks = [_video_plan(video, span, head_track)]
+    copied = copied_video_range(video, span.copy_from_dts, span.outpoint)
+    recovery = None
+    with source.open("rb") as src:
+        if is_recovery_point(_reader(src), video, copied.start):
+            idr_pic_id = 0
+            if head is not None and head_track is not None:
+                with head.open("rb") as head_file:
+                    idr_pic_id = idr_pic_id_after(_reader(head_file), head_track)
+            recovery = recover(_reader(src), video, copied, idr_pic_id)
+    tracks = [_video_plan(video, span, head_track, copied, recovery)]
     audio = movie.first("soun")
     if audio is not None:
         tracks.append(_audio_plan(audio, span))
     _write(source, head, movie, tracks, span, output, progress)
+    return recovery
+
+
+def _reader(handle: BinaryIO) -> Callable[[int, int], bytes]:
+    descriptor = handle.fileno()
+    return lambda offset, size: os.pread(descriptor, size, offset)
 
 
 def _ticks(seconds: float, timescale: int) -> int:
@@ -148,10 +181,23 @@ def _head_track(head: Path, video: Track) -> Track:
     return track
 
 
-def _sync_between(track: Track, first: int, stop: int, base: int) -> array:
-    """Output indices (from `base`) of the track's sync samples in [first, stop)."""
-    low, high = bisect.bisect_left(track.sync, first), bisect.bisect_left(track.sync, stop)
-    return array("I", (i - first + base for i in track.sync[low:high]))
+def _concatenated(values: array, ranges: tuple[range, ...]) -> array:
+    out = array(values.typecode)
+    for part in ranges:
+        out.extend(values[part.start : part.stop])
+    return out
+
+
+def _sync_in(track: Track, ranges: tuple[range, ...], base: int) -> array:
+    """Output indices (from `base`) of the track's sync samples among `ranges`, copied one
+    after another."""
+    found = array("I")
+    for part in ranges:
+        low = bisect.bisect_left(track.sync, part.start)
+        high = bisect.bisect_left(track.sync, part.stop)
+        found.extend(i - part.start + base for i in track.sync[low:high])
+        base += len(part)
+    return found
 
 
 def copied_video_range(video: Track, copy_from_dts: float, outpoint: float | None) -> range:
@@ -173,15 +219,23 @@ def copied_video_range(video: Track, copy_from_dts: float, outpoint: float | Non
     return range(first, stop)
 
 
-def _video_plan(video: Track, span: SpliceSpan, head: Track | None) -> _Plan:
+def _video_plan(
+    video: Track,
+    span: SpliceSpan,
+    head: Track | None,
+    copied: range,
+    recovery: Recovery | None,
+) -> _Plan:
     scale, shift = video.timescale, video.edit_shift
-    copied = copied_video_range(video, span.copy_from_dts, span.outpoint)
     first, stop = copied.start, copied.stop
-    key_dts = video.dts[first]
-    key_pts = key_dts + video.composition[first]
-    leading = range(first + 1, min(stop, first + 16))
-    if any(video.dts[i] + video.composition[i] < key_pts for i in leading):
-        raise Mp4LayoutError("open GOP: a copied frame is shown before its keyframe")
+    key_pts = video.dts[first] + video.composition[first]
+    if recovery is None:
+        if leading_pictures(video, first, stop):
+            raise Mp4LayoutError("open GOP: a copied frame is shown before its IDR keyframe")
+        recovery = Recovery(leading=0, key_dts=video.dts[first])
+    # Leading pictures are left out; the keyframe is decoded when the last of them was.
+    key_dts, skip = recovery.key_dts, recovery.leading
+    ranges = (range(first, first + 1), range(first + 1 + skip, stop)) if skip else (copied,)
     empty_q, empty_i = array("q"), array("i")
     if head is None:
         if abs(key_pts - shift - _ticks(span.start, scale)) > 1:
@@ -203,20 +257,29 @@ def _video_plan(video: Track, span: SpliceSpan, head: Track | None) -> _Plan:
     origin = head_dts[0] if len(head_dts) else key_dts + move
     if len(head_dts) and head_dts[-1] >= key_dts + move:
         raise Mp4LayoutError("decode times would not increase across the junction")
+    copied_dts = _concatenated(video.dts, ranges)
+    copied_dts[0] = key_dts
     dts = array("q", (d - origin for d in head_dts))
-    dts.extend(d + move - origin for d in video.dts[first:stop])
-    composition = head_comp + video.composition[first:stop]
+    dts.extend(d + move - origin for d in copied_dts)
+    composition = _concatenated(video.composition, ranges)
+    composition[0] = key_pts - key_dts
+
+    def position(index: int) -> int:  # of source sample `index` among the copied ones
+        return 0 if index == first else index - first - skip
+
     return _Plan(
         track=video,
-        first=first,
+        copied=ranges,
         head_offsets=head_offsets,
         head_sizes=head_sizes,
         dts=dts,
-        composition=composition,
-        sync=head_sync + _sync_between(video, first, stop, len(head_sizes)),
+        composition=head_comp + composition,
+        sync=head_sync + _sync_in(video, ranges, len(head_sizes)),
         last_duration=video.duration_of(stop - 1),
         edit_media_time=-origin,
         stsd=stsd_with_avcc(video.stsd, avcc_payload(head.stsd)) if head else video.stsd,
+        replaced={position(i): data for i, data in recovery.replaced.items()},
+        patches=[(position(i), at, data) for i, at, data in recovery.patches],
     )
 
 
@@ -230,12 +293,12 @@ def _audio_plan(audio: Track, span: SpliceSpan) -> _Plan:
     origin = audio.dts[first]
     return _Plan(
         track=audio,
-        first=first,
+        copied=(range(first, stop),),
         head_offsets=array("Q"),
         head_sizes=array("I"),
         dts=array("q", (d - origin for d in audio.dts[first:stop])),
         composition=audio.composition[first:stop],
-        sync=_sync_between(audio, first, stop, 0),
+        sync=_sync_in(audio, (range(first, stop),), 0),
         last_duration=audio.duration_of(stop - 1),
         edit_media_time=round(start) - origin,
         stsd=audio.stsd,
@@ -245,9 +308,9 @@ def _audio_plan(audio: Track, span: SpliceSpan) -> _Plan:
 @dataclass
 class _Layout:
     """Where every sample goes: gathered ones first (the head, packets stored before the
-    copied range), then the range of source bytes copied as they are."""
+    copied range, rewritten samples), then the range of source bytes copied as they are."""
 
-    gathered: list[tuple[bool, int, int]]  # (from the head, offset in its file, size)
+    gathered: list[tuple[bool, int, int] | bytes]  # (from the head, offset, size) or the bytes
     range_start: int
     range_end: int
     placed: list[array]  # per track: each sample's offset from the start of the data
@@ -274,18 +337,23 @@ def _layout(tracks: list[_Plan]) -> _Layout:
         (offset, number, index)
         for number, plan in enumerate(tracks)
         for index, offset in enumerate(plan.copied_offsets)
-        if offset < range_start
+        if offset < range_start and index not in plan.replaced
     )
     early_at: list[dict[int, int]] = [{} for _ in tracks]
     for offset, number, index in early:
-        plan = tracks[number]
-        size = plan.track.sizes[plan.first + index]
+        size = tracks[number].copied_sizes[index]
         early_at[number][index] = position
         gathered.append((False, offset, size))
         position += size
+    for number, plan in enumerate(tracks):
+        for index, data in sorted(plan.replaced.items()):
+            early_at[number][index] = position
+            gathered.append(data)
+            position += len(data)
     copied_at = position
     range_end = max(
-        max(map(operator.add, plan.copied_offsets, plan.copied_sizes)) for plan in tracks
+        max(map(operator.add, plan.copied_offsets, _concatenated(plan.track.sizes, plan.copied)))
+        for plan in tracks
     )
     placed = []
     for plan, at, moved in zip(tracks, head_at, early_at, strict=True):
@@ -422,14 +490,25 @@ def _write(
         _write_gathered(out, src, head, layout.gathered)
         out.flush()
         copy_range(src, out, layout.range_start, layout.range_end - layout.range_start, progress)
+        for plan, placed in zip(tracks, layout.placed, strict=True):
+            first = len(plan.head_sizes)
+            for index, at, data in plan.patches:
+                os.pwrite(out.fileno(), data, data_start + placed[first + index] + at)
 
 
 def _write_gathered(
-    out: BinaryIO, src: BinaryIO, head: Path | None, gathered: list[tuple[bool, int, int]]
+    out: BinaryIO,
+    src: BinaryIO,
+    head: Path | None,
+    gathered: list[tuple[bool, int, int] | bytes],
 ) -> None:
     with contextlib.ExitStack() as files:
         head_file = files.enter_context(head.open("rb")) if head is not None else None
-        for in_head, offset, size in gathered:
+        for piece in gathered:
+            if isinstance(piece, bytes):
+                out.write(piece)
+                continue
+            in_head, offset, size = piece
             handle = head_file if in_head else src
             assert handle is not None
             handle.seek(offset)
