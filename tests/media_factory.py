@@ -7,11 +7,22 @@ noise floor under the silence and short "coughs" inside it.
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from integrations.media.ffmpeg import ffmpeg_binary
+from integrations.media.probe import probe, video_frame_count
+
+# Like the distribution's FFmpeg (tests/conftest.py), the independent checkers must be there.
+CHECKERS_REQUIRED = os.environ.get("REQUIRE_SYSTEM_FFMPEG") == "1" or os.environ.get("CI") == "true"
+CHECKERS = ("mediainfo", "gst-launch-1.0")
+CHECKER_PACKAGES = "mediainfo gstreamer1.0-tools gstreamer1.0-plugins-good gstreamer1.0-libav"
 
 
 @dataclass(frozen=True)
@@ -34,6 +45,7 @@ class MediaSpec:
     level: str = "3.0"
     silent: bool = False  # no tone at all (the whole file is silence/noise)
     movflags: str = "+faststart"  # "+frag_keyframe+empty_moov": a fragmented MP4
+    x264_params: str = ""  # e.g. "open_gop=1": keyframes after the first are not IDR pictures
 
 
 def _amplitude(db: float) -> float:
@@ -62,7 +74,7 @@ def make_media(path: Path, spec: MediaSpec) -> Path:
             "-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high",
             "-level:v", spec.level, "-pix_fmt", "yuv420p", "-bf", str(spec.bframes),
             "-g", str(spec.gop), "-keyint_min", str(spec.gop), "-sc_threshold", "0",
-            "-crf", "28",
+            "-crf", "28", *(["-x264-params", spec.x264_params] if spec.x264_params else []),
         ]  # fmt: skip
     else:
         vcodec = ["-c:v", spec.video_codec, "-g", str(spec.gop), "-pix_fmt", "yuv420p"]
@@ -104,3 +116,55 @@ def cached_media(spec: MediaSpec) -> Path:
     path = make_media(_CACHE_DIR / f"media-{len(_CACHE)}.mp4", spec)
     _CACHE[spec] = path
     return path
+
+
+@dataclass(frozen=True)
+class IndependentReading:
+    """A file as tools the project did not write see it: MediaInfo's reading of the container,
+    and GStreamer's MP4 demuxer (qtdemux) with its H.264 decoder run to the end."""
+
+    frames: int  # video frames MediaInfo lists
+    duration: float  # seconds of video, per MediaInfo
+    decoded: int  # video frames GStreamer decoded
+    errors: list[str]  # GStreamer's error messages
+
+
+def read_independently(path: Path) -> IndependentReading:
+    """Read `path` with MediaInfo and GStreamer; fails (CI) or skips the test without them."""
+    missing = [tool for tool in CHECKERS if shutil.which(tool) is None]
+    if missing:
+        message = f"{', '.join(missing)} not installed (apt install {CHECKER_PACKAGES})"
+        if CHECKERS_REQUIRED:
+            pytest.fail(message + " (required here: REQUIRE_SYSTEM_FFMPEG=1 or CI=true)")
+        pytest.skip(message)
+    listing = subprocess.run(
+        ["mediainfo", "--Output=JSON", str(path)],
+        capture_output=True, text=True, check=True, timeout=60,
+    )  # fmt: skip
+    video = next(t for t in json.loads(listing.stdout)["media"]["track"] if t["@type"] == "Video")
+    pipeline = [
+        "gst-launch-1.0", "-v", "filesrc", f"location={path}", "!", "qtdemux", "name=demux",
+        "demux.video_0", "!", "queue", "!", "avdec_h264", "!", "fakesink", "name=video",
+        "silent=false",
+    ]  # fmt: skip
+    env = {**os.environ, "GST_DEBUG": "*:1", "GST_DEBUG_NO_COLOR": "1"}
+    run = subprocess.run(pipeline, capture_output=True, text=True, timeout=300, env=env)
+    errors = [line for line in run.stderr.splitlines() if " ERROR " in line]
+    if run.returncode:
+        errors.append(f"gst-launch-1.0 exited with {run.returncode}: {run.stdout[-500:]}")
+    return IndependentReading(
+        frames=int(video["FrameCount"]),
+        duration=float(video["Duration"]),
+        decoded=run.stdout.count("GstFakeSink:video: last-message = chain"),
+        errors=errors,
+    )
+
+
+def assert_read_independently(path: Path) -> None:
+    """MediaInfo lists the frames and duration FFmpeg finds; GStreamer's demuxer and decoder
+    play every frame without an error."""
+    reading = read_independently(path)
+    assert reading.errors == []
+    assert reading.frames == video_frame_count(path)
+    assert reading.decoded == reading.frames
+    assert abs(reading.duration - (probe(path).video_duration or 0.0)) < 0.002

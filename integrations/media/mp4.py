@@ -17,13 +17,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from integrations.media.errors import MediaError
+from integrations.media.errors import MediaError, MediaProbeError
 
 _CONTAINERS = {"moov", "trak", "mdia", "minf", "stbl", "edts", "dinf"}
 
 
 class Mp4LayoutError(MediaError):
     """An MP4 whose layout the lossless cut does not handle (FFmpeg does the cut instead)."""
+
+
+class TruncatedMp4Error(MediaProbeError):
+    """An MP4 whose index lists samples past the end of the file: its data were cut off."""
 
 
 @dataclass(frozen=True)
@@ -157,7 +161,8 @@ class Movie:
 
 
 def read_movie(path: Path) -> Movie:
-    """Parse the index of `path`; `Mp4LayoutError` when it is not a plain, self-contained MP4."""
+    """Parse the index of `path`; `Mp4LayoutError` when it is not a plain, self-contained MP4,
+    `TruncatedMp4Error` when its samples run past the end of the file."""
     with path.open("rb") as handle:
         size = path.stat().st_size
         boxes = top_level(handle, size)
@@ -179,6 +184,12 @@ def read_movie(path: Path) -> Movie:
     version = data[mvhd.payload]
     timescale = struct.unpack_from(">I", data, mvhd.payload + (20 if version == 1 else 12))[0]
     tracks = [_read_track(data, trak) for trak in inside.get("trak", [])]
+    expected = max((t.offsets[-1] + t.sizes[-1] for t in tracks if len(t)), default=0)
+    if expected > size:
+        raise TruncatedMp4Error(
+            f"{path.name} is truncated: its index lists data up to byte {expected}, "
+            f"the file has {size} bytes"
+        )
     return Movie(ftyp, bytes(data[mvhd.start : mvhd.end]), timescale, tracks)
 
 
