@@ -294,7 +294,7 @@ def test_dry_runs_change_nothing_in_the_store_or_on_the_platforms(
 
     store = RecordingStore(get_settings().resolved_database_url)
     preview = full_pipeline_flow(dry_run=True)
-    assert [row["would"] for row in preview["sync"]] == ["added"] * 8
+    assert [row["would"] for row in preview["sync"]] == ["added"] * (PUBLISHED + 2)
     assert store.list() == [] and writes(world) == []
     assert not world.youtube.requests and not world.vk.requests
 
