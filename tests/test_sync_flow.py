@@ -7,11 +7,13 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from click.testing import CliRunner
 from prefect.artifacts import Artifact
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 from zoom_fixtures import save_block, zoom_sandbox
 
+from flows.cli import main
 from flows.sync import sync_flow
 from integrations.sandbox.zoom import FileSpec, ZoomEmulator
 from integrations.store.repository import RecordingStore
@@ -180,6 +182,9 @@ def test_a_daily_limit_defers_one_account_and_the_others_sync(
             )
         assert tasks and all(t.state is not None and t.state.is_completed() for t in tasks)
         assert len(zoom.calls("GET", held_path)) == 1  # asked once: no blind retries
+        command = CliRunner().invoke(main, ["sync", "--last", "3"])
+        assert command.exit_code == 0, command.output
+        assert "1 Zoom account(s) deferred: Zoom asked to come back" in command.output
 
         zoom.faults.clear()  # the reset has passed
         assert sync_flow(last_days=3) == {"added": 1, "unchanged": 2}

@@ -64,6 +64,12 @@ def sync(
         f"Synced {start} to {end}: {totals.get('added', 0)} new, "
         f"{totals.get('updated', 0)} updated, {totals.get('unchanged', 0)} unchanged."
     )
+    if deferred := totals.get("deferred", 0):
+        out.print(
+            f"{deferred} Zoom account(s) deferred: Zoom asked to come back after its limit "
+            "resets (the run's log and its sync-report say when); the next run syncs "
+            "them."
+        )
     if interactive:
         from flows.selection import assign_rules
 
