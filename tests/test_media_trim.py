@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import signal
 import subprocess
 import sys
 import textwrap
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import av
 import pytest
-from media_factory import MediaSpec, cached_media, corrupt_copy, make_media
+from media_factory import (
+    MediaSpec,
+    assert_read_independently,
+    cached_media,
+    corrupt_copy,
+    make_media,
+)
 
-from integrations.media.cut import expected_frames, plan_cut
+from integrations.media import trim as trim_module
+from integrations.media.cut import execute_cut, expected_frames, plan_cut, plan_end
 from integrations.media.errors import (
     MediaError,
     MediaProbeError,
@@ -26,6 +36,7 @@ from integrations.media.probe import probe, video_frame_count
 from integrations.media.splice import read_index
 from integrations.media.trim import TrimOptions, trim_file
 from integrations.media.verify import (
+    decode_errors,
     first_timestamps,
     moov_before_mdat,
     picture_distance,
@@ -52,6 +63,11 @@ FRAGMENTED = MediaSpec(
     movflags="+frag_keyframe+empty_moov+default_base_moof",
 )  # fmt: skip
 FFMPEG_JOIN = "joining with FFmpeg"
+# SMART with x264's open GOPs: every keyframe after the first is an I picture that is not an IDR
+# picture (a recovery point); most have leading pictures (decoded after them, shown before).
+OPEN_GOP = MediaSpec(
+    duration=20.0, silent_head=7.3, silent_tail=7.7, noise_db=-60.0, x264_params="open_gop=1"
+)
 
 
 def thumbnails(path: Path) -> list[tuple[float, bytes]]:
@@ -81,10 +97,30 @@ def video_packets(path: Path, start: float, end: float) -> list[bytes]:
         ]
 
 
+def pictures(path: Path) -> dict[float, str]:
+    """Every decoded video frame (a digest of its pixels) by presentation time in ms."""
+    with av.open(str(path)) as container:
+        return {
+            round(float(f.pts * f.time_base), 3): hashlib.md5(
+                b"".join(bytes(plane) for plane in f.planes)
+            ).hexdigest()
+            for f in container.decode(video=0)
+        }
+
+
+def assert_copied_pictures_are_the_source(source: Path, output: Path, start: float, key: float):
+    """Decoded, the output from the keyframe `key` on shows the source's very pixels."""
+    theirs = pictures(source)
+    ours = {round(t + start, 3): digest for t, digest in pictures(output).items()}
+    copied = [t for t in ours if t >= key - 1e-6]
+    assert copied and all(ours[t] == theirs[t] for t in copied)
+
+
 def assert_sound_cut(result, source: Path, expected_start: float, expected_end: float) -> None:
     assert result.start == pytest.approx(expected_start, abs=FRAME + 1e-6)
-    # The end snaps to the nearest frame where decode and display order agree (B-frames).
-    assert result.end == pytest.approx(expected_end, abs=2 * FRAME + 1e-6)
+    # The end snaps to the first frame at or after it where decode and display order agree
+    # (B-pyramid: one in four frames).
+    assert expected_end - 1e-6 <= result.end < expected_end + 4 * FRAME
     out = probe(result.destination)
     assert out.video_duration == pytest.approx(result.end - result.start, abs=FRAME)
     assert out.duration == pytest.approx(result.end - result.start, abs=FRAME)
@@ -93,6 +129,7 @@ def assert_sound_cut(result, source: Path, expected_start: float, expected_end: 
     assert source_frame_index_of_first_frame(source, result.destination, result.start, FRAME) == 0
     assert moov_before_mdat(result.destination)
     assert oct(result.destination.stat().st_mode & 0o777) == oct(0o644)
+    assert_read_independently(result.destination)
 
 
 def leftovers(folder: Path) -> list[str]:
@@ -358,3 +395,99 @@ def test_the_head_preset_must_keep_the_high_profile_tools() -> None:
     assert TrimOptions().head_preset == "superfast"
     with pytest.raises(ValidationError, match="head_preset"):
         TrimOptions(head_preset="ultrafast")
+
+
+def test_open_gop_source_is_cut_frame_accurately(tmp_path: Path) -> None:
+    """The copy starts at a keyframe that is not an IDR picture: it is made one, its leading
+    picture is re-encoded in the head, and every copied picture decodes as in the source."""
+    source = cached_media(OPEN_GOP)
+    result = trim_file(source, tmp_path / "out.mp4", TrimOptions())
+    assert result.method == "smart"
+    assert "open GOP: the keyframe at 4.000 s made an IDR picture" in result.how
+    assert_sound_cut(result, source, 2.3, 20.0 - 7.7 + 5)
+    assert decode_errors(result.destination, 0.0, result.duration) == ""
+    junction = 4.0 - result.start
+    assert_frames_match(source, result.destination, result.start, [0.0, junction - FRAME])
+    assert_copied_pictures_are_the_source(source, result.destination, result.start, 4.0)
+
+
+def test_every_open_gop_keyframe_is_copied_from(tmp_path: Path) -> None:
+    """Keyframes with and without leading pictures, cut just before them (a head re-encoded
+    up to them) and right at them (copied from them, leading pictures left out)."""
+    source = cached_media(OPEN_GOP)
+    info = probe(source)
+    leading = set()
+    for key in (4.0, 6.0, 10.0):
+        for start in (key - 0.3, key):
+            plan = plan_cut(info, start, key + 2.5)
+            output = tmp_path / f"cut-{start}.mp4"
+            written = execute_cut(source, info, plan, output)
+            assert (written.method, plan.method) == ("smart" if start < key else "copy",) * 2
+            assert "made an IDR picture" in written.how
+            assert decode_errors(output, 0.0, plan.duration) == ""
+            assert video_frame_count(output) == expected_frames(info, plan)
+            assert source_frame_index_of_first_frame(source, output, plan.start, FRAME) == 0
+            assert_copied_pictures_are_the_source(source, output, plan.start, key)
+            assert_read_independently(output)
+            leading.add(plan.leading)
+    assert 0 in leading and max(leading) > 0, "both shapes of keyframe should be covered"
+
+
+@pytest.mark.parametrize(
+    "spec,why",
+    [
+        (replace(OPEN_GOP, movflags=FRAGMENTED.movflags), "in a layout only FFmpeg joins"),
+        (replace(OPEN_GOP, x264_params="open_gop=1:interlaced=1"), "interlaced coding"),
+    ],
+    ids=["fragmented", "interlaced"],
+)
+def test_open_gop_the_writer_cannot_copy_from_is_reencoded_and_says_why(
+    spec: MediaSpec, why: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    source = make_media(tmp_path / "source.mp4", spec)
+    result = trim_file(source, tmp_path / "out.mp4", TrimOptions())
+    assert result.method == "reencode"
+    # Counted from the container's start (a fragmented file's starts 2 frames early).
+    assert re.search(r"the keyframe at 4\.0\d\d s is not an IDR picture \(open GOP\)", result.how)
+    assert why in (result.reason or "")
+    assert result.how.startswith("the whole span re-encoded: ")
+    assert why in caplog.text
+    assert source_frame_index_of_first_frame(source, result.destination, result.start, FRAME) == 0
+    assert decode_errors(result.destination, 0.0, result.duration) == ""
+    assert_read_independently(result.destination)
+
+
+def test_the_end_is_the_first_clean_boundary_at_or_after_the_padded_end() -> None:
+    """B-pyramid: decode and display order agree before one frame in four; the end never
+    falls short of the padding."""
+    info = probe(cached_media(SMART))
+    for step in range(0, 60, 7):
+        end = 15.0 + step / 90  # on frames, between them, a third of one past
+        snapped, outpoint = plan_end(info, end)
+        assert end - 1e-6 <= snapped < end + 4 * FRAME
+        assert outpoint is not None and snapped - 4 * FRAME < outpoint < snapped
+        assert round(snapped / FRAME, 6) == round(snapped / FRAME)
+
+
+def test_truncated_source_is_named_before_any_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The index is at the front, the data cut off: nothing is cut, and the error says so."""
+    full = cached_media(SMART)
+    source = tmp_path / "cut-off.mp4"
+    kept = full.stat().st_size * 7 // 10
+    source.write_bytes(full.read_bytes()[:kept])
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+
+    def no_cut(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the cut began")
+
+    monkeypatch.setattr(trim_module, "execute_cut", no_cut)
+    expected = (
+        f"cut-off.mp4 is truncated: its index lists data up to byte {full.stat().st_size}, "
+        f"the file has {kept} bytes"
+    )
+    with pytest.raises(MediaProbeError, match=expected):
+        trim_file(source, out_dir / "out.mp4", TrimOptions())
+    assert list(out_dir.iterdir()) == []

@@ -171,7 +171,7 @@ def trim(
     if destination.resolve() == source.resolve():
         raise UsageProblem("DESTINATION must differ from SOURCE")
     require_ffmpeg()
-    with Progress(console=out, transient=True) as progress:
+    with Progress(console=out, transient=True, disable=not out.is_terminal) as progress:
         bar = progress.add_task(f"Trimming {source.name}", total=1.0)
         try:
             result = trim_file(
@@ -181,19 +181,8 @@ def trim(
             fail(f"{exc}: nothing to publish, nothing written", 3)
         except MediaError as exc:
             fail(f"{source}: {exc}")
-    timings = ", ".join(f"{name} {seconds:.2f} s" for name, seconds in result.timings.items())
-    if result.method == "untouched":
-        out.print(
-            f"{source.name} has no silence to cut ({result.source_duration:.2f} s); "
-            f"nothing written. ({timings})"
-        )
-        return
-    out.print(
-        f"{destination}: kept {result.start:.3f}-{result.end:.3f} s of "
-        f"{result.source_duration:.3f} s ({result.method}; {timings})"
-    )
-    if result.reason:
-        out.print(f"Note: {result.reason}")
+    written = destination if result.trimmed else source
+    out.print(f"{written}: {result.summary()}", soft_wrap=True, highlight=False, markup=False)
 
 
 @click.command("full-process")

@@ -7,13 +7,14 @@ import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import ClassVar, Literal
 
 from pydantic import BaseModel, Field
 
 from config.settings import Settings, get_settings
+from integrations.media.audio_cut import PREROLL, cut_audio, verify_audio_cut
 from integrations.media.cut import (
     CutPlan,
     EncodeSettings,
@@ -98,11 +99,23 @@ class TrimResult:
     last_sound: float | None
     reason: str | None = None  # why a full re-encode was needed, when it was
     timings: dict[str, float] = field(default_factory=dict)
+    how: str = ""  # how the cut was written: the path taken, and why
+    dropped: tuple[str, ...] = ()  # streams the cut left out (MediaInfo.extra_streams)
 
     @property
     def duration(self) -> float:
         """Length of the kept span."""
         return self.end - self.start
+
+    def summary(self) -> str:
+        """One line: the kept span, how the cut was made, and how long it all took."""
+        took = f" in {self.timings['total']:.2f} s" if "total" in self.timings else ""
+        if not self.trimmed:
+            return f"no silence to cut in {self.source_duration:.3f} s, nothing written{took}"
+        return (
+            f"kept {self.start:.3f}-{self.end:.3f} s of {self.source_duration:.3f} s{took}: "
+            f"{self.how}"
+        )
 
     @property
     def trimmed(self) -> bool:
@@ -167,13 +180,13 @@ def trim_file(
     track = _Progress(progress)
     timings: dict[str, float] = {}
 
-    started = time.monotonic()
+    begun = started = time.monotonic()
     info = probe(source)
     if info.audio is None:
         raise UnsupportedMediaError(f"{source.name} has no audio stream to detect silence in")
-    if info.video is None:
-        raise UnsupportedMediaError(f"{source.name} has no video stream")
     timings["probe"] = time.monotonic() - started
+    if info.video is None:
+        return _trim_audio_only(source, destination, info, options, track, timings, begun)
 
     search = SoundSearch(source, info.duration, options.detection(), track.phase("detect"))
     settings = EncodeSettings(
@@ -197,6 +210,7 @@ def trim_file(
                 duration=info.duration,
             )
         if _untouched(info, start_side.start, end_side.end):
+            timings["total"] = time.monotonic() - begun
             logger.info("%s: no silence at either end; left untouched", source.name)
             return TrimResult(
                 source=source,
@@ -219,7 +233,7 @@ def trim_file(
         head_check = pool.submit(_check_head, head, plan, name) if options.verify else None
         with atomic_output(destination) as temp:
             started = time.monotonic()
-            execute_cut(
+            written = execute_cut(
                 source,
                 info,
                 plan,
@@ -238,27 +252,98 @@ def trim_file(
                 timings["verify"] = time.monotonic() - started
     if progress:
         progress(1.0)
+    timings["total"] = time.monotonic() - begun
     t0 = info.start_time
-    logger.info(
-        "%s: kept [%.3f, %.3f) of %.1f s by %s cut",
-        source.name,
-        plan.start - t0,
-        plan.end - t0,
-        info.duration,
-        plan.method,
-    )
-    return TrimResult(
+    result = TrimResult(
         source=source,
         destination=destination,
-        method=plan.method,
+        method=written.method,
         start=plan.start - t0,
         end=plan.end - t0,
         source_duration=info.duration,
         first_sound=sound.first_sound,
         last_sound=sound.last_sound,
-        reason=plan.reason,
+        reason=written.reason,
+        timings=timings,
+        how=written.how,
+        dropped=info.extra_streams,
+    )
+    logger.info("%s: %s", source.name, result.summary())
+    _warn_dropped(result)
+    return result
+
+
+def _trim_audio_only(
+    source: Path,
+    destination: Path,
+    info: MediaInfo,
+    options: TrimOptions,
+    track: _Progress,
+    timings: dict[str, float],
+    begun: float,
+) -> TrimResult:
+    """An audio-only recording (Zoom's `audio_only` M4A): the kept span copied to the sample."""
+    assert info.audio is not None
+    search = SoundSearch(source, info.duration, options.detection(), track.phase("detect"))
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="trim") as pool:
+        first, last = pool.submit(search.first), pool.submit(search.last)
+        sound = span_of(first.result(), last.result())
+    timings["detect"] = time.monotonic() - started
+    if sound is None:
+        raise NoSoundError(
+            f"{source.name}: no sound above {options.silence_threshold_db:g} dB "
+            f"in {info.duration:.0f} s",
+            duration=info.duration,
+        )
+    start, end, untouched = decide_span(info, sound, options.padding)
+    result = TrimResult(
+        source=source,
+        destination=None,
+        method="untouched",
+        start=0.0,
+        end=info.duration,
+        source_duration=info.duration,
+        first_sound=sound.first_sound,
+        last_sound=sound.last_sound,
         timings=timings,
     )
+    if not untouched:
+        with atomic_output(destination) as temp:
+            started = time.monotonic()
+            cut_audio(source, info, start, end, temp, track.phase("cut"))
+            timings["cut"] = time.monotonic() - started
+            if options.verify:
+                started = time.monotonic()
+                name = f"{destination.name} (cut from {source.name})"
+                verify_audio_cut(temp, end - start, name)
+                timings["verify"] = time.monotonic() - started
+        result = replace(
+            result,
+            destination=destination,
+            method="copy",
+            start=start,
+            end=end,
+            how=f"audio only ({info.audio.codec}): packets copied from {PREROLL:g} s before "
+            "the cut, an edit list starting at the exact sample",
+            dropped=info.extra_streams,
+        )
+    if track.callback:
+        track.callback(1.0)
+    timings["total"] = time.monotonic() - begun
+    logger.info("%s: %s", source.name, result.summary())
+    _warn_dropped(result)
+    return result
+
+
+def _warn_dropped(result: TrimResult) -> None:
+    """One line naming every stream the cut left out: none vanishes without a word."""
+    if result.dropped:
+        logger.warning(
+            "%s: the cut keeps one video and one audio stream; left out: %s",
+            result.source.name,
+            "; ".join(result.dropped),
+        )
 
 
 @dataclass
