@@ -11,14 +11,18 @@ from prefect.states import State
 
 from config.app_config import load_app_config
 from config.settings import get_settings
+from config.titles import render
 from integrations.captions import CaptionFormatError, shift_vtt
 from integrations.filenames import transcript_path
 from integrations.media.errors import NoSoundError
 from integrations.media.output import remove_stale_parts
+from integrations.media.picture import still_video
+from integrations.media.probe import probe
 from integrations.media.profiles import apply_profiles
 from integrations.media.trim import TrimOptions, trim_file
 from integrations.store.models import Recording
 from integrations.store.states import ProcessingStatus
+from integrations.thumbnails import check_thumbnail
 from tasks.common import SkipRecording, StageOutcome, run_claimed, run_logger
 from tasks.progress import Tracker
 
@@ -31,7 +35,8 @@ def process(recording: Recording) -> StageOutcome:
     """Detect the sound, cut frame-accurately into `processing/`, verify, move to `processed/`.
 
     A recording without silence at either end is published as downloaded (no rewrite); one
-    without any sound is skipped.
+    without any sound is skipped. An audio-only recording is published as a video of its
+    rule's thumbnail, and skipped when the rule sets none.
     """
     settings = get_settings()
     source = Path(recording.source_path or "")
@@ -40,6 +45,7 @@ def process(recording: Recording) -> StageOutcome:
             f"the downloaded file {source} is missing; "
             f"run `zoom-publisher reset --recordings {recording.id}` after downloading it again"
         )
+    picture = _picture_for(recording, source)
     working = settings.processing_dir / source.name
     final = settings.processed_dir / source.name
     if working.parent.is_dir():  # what a killed earlier attempt at this recording left behind
@@ -52,8 +58,15 @@ def process(recording: Recording) -> StageOutcome:
             )
         except NoSoundError as exc:
             raise SkipRecording(f"no sound at all: {exc}") from exc
+    if result.dropped:
+        run_logger().warning(
+            "Recording %s: the cut left out %s", recording.id, "; ".join(result.dropped)
+        )
     fields = {"trim_start": result.start, "trim_end": result.end, "trim_method": result.method}
     media = _with_profiles(recording, result.destination or source, working)
+    if picture is not None:
+        media = _with_picture(recording, media, picture, working)
+        final = final.with_suffix(".mp4")
     if media == source:
         run_logger().info("Recording %s has no silence to cut; published as is", recording.id)
         return StageOutcome(fields={**fields, "processed_path": str(source)})
@@ -87,6 +100,36 @@ def _with_profiles(recording: Recording, media: Path, working: Path) -> Path:
         media.unlink(missing_ok=True)  # the trimmed intermediate
     run_logger().info("Recording %s: applied %s", recording.id, ", ".join(result.applied))
     return profiled
+
+
+def _picture_for(recording: Recording, source: Path) -> Path | None:
+    """None for a recording with video; for an audio-only one, its rule's thumbnail (checked),
+    to publish as the picture. `SkipRecording` when the rule sets no thumbnail."""
+    if probe(source).video is not None:
+        return None
+    mapping = load_app_config(get_settings().app_config, missing_ok=True).video_title_mapping
+    rendered = render(mapping, recording.topic, recording.start_time, recording.rule_pattern)
+    if rendered.thumbnail is None:
+        raise SkipRecording(
+            "audio only, and its title rule sets no thumbnail to show as the picture "
+            "(set the rule's thumbnail to publish it)"
+        )
+    check_thumbnail(rendered.thumbnail)
+    return rendered.thumbnail
+
+
+def _with_picture(recording: Recording, audio: Path, picture: Path, working: Path) -> Path:
+    """A video of `picture` over the audio-only `audio`, in the working folder."""
+    video = working.with_name(f"{working.stem}.picture.mp4")
+    label = f"Picture {recording.id} {recording.topic}"
+    with Tracker(f"picture-{recording.id}", label, 100, unit="%") as track:
+        still_video(picture, audio, video, lambda f: track(100 * f))
+    if audio.parent == working.parent:
+        audio.unlink(missing_ok=True)  # the trimmed (or profiled) intermediate
+    run_logger().info(
+        "Recording %s is audio only: published with %s as the picture", recording.id, picture.name
+    )
+    return video
 
 
 def _shift_captions(recording: Recording, source: Path, final: Path, start: float, end: float):

@@ -84,9 +84,31 @@ def test_filters_give_human_reasons():
     assert skip_reason(make(31, 41), 30, 40) is None
     assert skip_reason(make(30, 500), 30, 40) == "duration 30 min is not over the minimum 30 min"
     assert skip_reason(make(90, 40), 30, 40) == "MP4 size 40.0 MB is not over the minimum 40 MB"
-    assert skip_reason(make(90, 1, mp4=False), 30, 40) == (
-        "no MP4 recording in this meeting instance"
+    assert skip_reason(make(30, 1, mp4=False), 30, 40) == (
+        "duration 30 min is not over the minimum 30 min"
     )
+    assert skip_reason(make(90, 1, mp4=False), 30, 40) is None  # no size rule for sound only
+    nothing = parse_instance(meeting_json([FileSpec("audio_transcript", size=2000)]))
+    assert skip_reason(nothing, 30, 40) == "no MP4 or audio-only recording in this meeting instance"
+
+
+def test_a_meeting_recorded_as_sound_only_keeps_its_m4a():
+    data = meeting_json(
+        [
+            FileSpec("audio_only", size=3 * MIB, offset_min=40),
+            FileSpec("audio_only", size=2 * MIB, offset_min=0),
+            FileSpec("audio_transcript", size=2000),
+        ]
+    )
+    instance = parse_instance(data)
+    assert instance.view == "audio_only"
+    assert [(f.file_type, f.file_size) for f in instance.mp4_files] == [
+        ("M4A", 2 * MIB),
+        ("M4A", 3 * MIB),
+    ]
+    assert instance.transcript is not None
+    with_video = meeting_json([FileSpec(size=50 * MIB), FileSpec("audio_only", size=MIB)])
+    assert [f.file_type for f in parse_instance(with_video).mp4_files] == ["MP4"]
 
 
 def test_timestamps_become_aware_utc():

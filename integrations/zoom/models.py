@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 # meetings/meetings.d.ts, CloudRecordingGetMeetingRecordingsResponse).
 TRANSCRIPT = "TRANSCRIPT"  # the audio transcript (VTT): listed with id, size and status
 CLOSED_CAPTIONS = "CC"  # closed captions (VTT): no id, size, status or recording type
+AUDIO_ONLY = "audio_only"  # the recording type of the M4A that holds the sound alone
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,8 @@ class ZoomInstance:
     """One meeting instance (one row of the status table) with the files chosen for it.
 
     `mp4_files` are the segments of the chosen view, ordered by `recording_start` (several
-    when the host stopped and restarted recording); `transcripts` the audio transcripts
+    when the host stopped and restarted recording); a meeting recorded as sound only has its
+    `audio_only` M4A files there, and `view` "audio_only". `transcripts` the audio transcripts
     (`TRANSCRIPT`) and `closed_captions` the `CC` files likewise. `processing` is true while
     Zoom still works on an MP4 or a transcript.
     """
@@ -144,6 +146,9 @@ def parse_instance(
     files = [ZoomFile.from_json(f) for f in meeting.get("recording_files") or []]
     view = choose_view(files, priority)
     mp4 = _by_start([f for f in files if f.file_type == "MP4" and f.recording_type == view])
+    if not mp4:  # recorded as sound only: the M4A is published (over the rule's thumbnail)
+        mp4 = _by_start([f for f in files if f.recording_type == AUDIO_ONLY])
+        view = AUDIO_ONLY if mp4 else None
     transcripts = _by_start([f for f in files if f.file_type == TRANSCRIPT])
     captions = _by_start([f for f in files if f.file_type == CLOSED_CAPTIONS])
     left_out = [f.file_type for f in files if f.file_type == "TIMELINE"]
@@ -179,15 +184,17 @@ def skip_reason(instance: ZoomInstance, min_duration_min: float, min_size_mb: fl
     """Why the instance is SKIPPED (a human-readable reason), or None when it passes.
 
     Keeps recordings with duration > `min_duration_min` and MP4 size > `min_size_mb` MiB
-    (the seed's strict comparisons). The size rule waits while Zoom is still processing.
+    (the seed's strict comparisons). The size rule waits while Zoom is still processing, and
+    is for video only (a recording of sound alone is many times smaller).
     """
     if not instance.mp4_files:
-        return "no MP4 recording in this meeting instance"
+        return "no MP4 or audio-only recording in this meeting instance"
     if instance.duration_min <= min_duration_min:
         return (
             f"duration {instance.duration_min} min is not over the minimum {min_duration_min:g} min"
         )
-    if not instance.processing and instance.mp4_size <= min_size_mb * MIB:
+    video = instance.view != AUDIO_ONLY
+    if video and not instance.processing and instance.mp4_size <= min_size_mb * MIB:
         return (
             f"MP4 size {instance.mp4_size / MIB:.1f} MB is not over the minimum {min_size_mb:g} MB"
         )
