@@ -27,7 +27,6 @@ import argparse
 import json
 import re
 import resource
-import shutil
 import sys
 import tempfile
 import time
@@ -37,10 +36,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from trim import WORK, ff, make_recording, use_ffmpeg
+from trim import WORK, chosen_binaries, ff, make_recording, use_ffmpeg
 
 from config.processing import CompressionProfile, LoudnessProfile, ProcessingProfiles
-from integrations.media.ffmpeg import bundled_ffmpeg, run_ffmpeg
+from integrations.media.ffmpeg import run_ffmpeg
 from integrations.media.probe import probe
 from integrations.media.profiles import ProfileResult, apply_profiles, measure_loudness
 
@@ -155,14 +154,7 @@ def main() -> None:
     parser.add_argument("--skip-compression", action="store_true")
     parser.add_argument("--work", type=Path, default=WORK)
     args = parser.parse_args()
-    binaries = {}
-    if args.ffmpeg in ("system", "both"):
-        system = shutil.which("ffmpeg")
-        if system is None:
-            parser.error("no ffmpeg on PATH (apt install ffmpeg), or use --ffmpeg bundled")
-        binaries["system"] = system
-    if args.ffmpeg in ("bundled", "both"):
-        binaries["bundled"] = bundled_ffmpeg()
+    binaries = chosen_binaries(parser, args.ffmpeg)
     use_ffmpeg(binaries.get("bundled") or binaries["system"])
     lecture = make_recording(args.work, 60)
     with tempfile.TemporaryDirectory(dir=args.work) as folder:

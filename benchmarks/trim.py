@@ -149,6 +149,19 @@ def trim_command(src: Path, out: Path, binary: str) -> None:
         raise RuntimeError(done.stderr.decode()[-2000:])
 
 
+def chosen_binaries(parser: argparse.ArgumentParser, choice: str) -> dict[str, str]:
+    """The FFmpeg builds `--ffmpeg` names ("system", "bundled" or "both"), by name."""
+    binaries = {}
+    if choice in ("system", "both"):
+        system = shutil.which("ffmpeg")
+        if system is None:
+            parser.error("no ffmpeg on PATH (apt install ffmpeg), or use --ffmpeg bundled")
+        binaries["system"] = system
+    if choice in ("bundled", "both"):
+        binaries["bundled"] = bundled_ffmpeg()
+    return binaries
+
+
 def use_ffmpeg(binary: str) -> str:
     """Make `binary` the FFmpeg of this process (as FFMPEG_BINARY would); its version."""
     os.environ["FFMPEG_BINARY"] = binary
@@ -234,14 +247,7 @@ def main() -> None:
     parser.add_argument("--reencode", action="store_true", help="also time a full re-encode")
     parser.add_argument("--work", type=Path, default=WORK, help=f"media cache (default {WORK})")
     args = parser.parse_args()
-    binaries = {}
-    if args.ffmpeg in ("system", "both"):
-        system = shutil.which("ffmpeg")
-        if system is None:
-            parser.error("no ffmpeg on PATH (apt install ffmpeg), or use --ffmpeg bundled")
-        binaries["system"] = system
-    if args.ffmpeg in ("bundled", "both"):
-        binaries["bundled"] = bundled_ffmpeg()
+    binaries = chosen_binaries(parser, args.ffmpeg)
     started = time.perf_counter()
     use_ffmpeg(binaries.get("bundled") or binaries["system"])
     files = {int(m): make_recording(args.work, int(m)) for m in args.minutes.split(",")}

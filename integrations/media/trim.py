@@ -202,27 +202,11 @@ def trim_file(
         )
         tail_side = pool.submit(_find_end, search, info, options.padding, timings)
         start_side, end_side = head_side.result(), tail_side.result()
-        sound = span_of(start_side.sound, end_side.sound)
-        if sound is None:
-            raise NoSoundError(
-                f"{source.name}: no sound above {options.silence_threshold_db:g} dB "
-                f"in {info.duration:.0f} s",
-                duration=info.duration,
-            )
+        sound = _require_sound(source, info, options, start_side.sound, end_side.sound)
         if _untouched(info, start_side.start, end_side.end):
             timings["total"] = time.monotonic() - begun
             logger.info("%s: no silence at either end; left untouched", source.name)
-            return TrimResult(
-                source=source,
-                destination=None,
-                method="untouched",
-                start=0.0,
-                end=info.duration,
-                source_duration=info.duration,
-                first_sound=sound.first_sound,
-                last_sound=sound.last_sound,
-                timings=timings,
-            )
+            return _untouched_result(source, info, sound, timings)
         assert start_side.plan is not None and end_side.plan is not None
         plan = join_plans(start_side.plan, *end_side.plan)
         head = start_side.head if plan.method == "smart" else None
@@ -288,26 +272,10 @@ def _trim_audio_only(
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="trim") as pool:
         first, last = pool.submit(search.first), pool.submit(search.last)
-        sound = span_of(first.result(), last.result())
+        sound = _require_sound(source, info, options, first.result(), last.result())
     timings["detect"] = time.monotonic() - started
-    if sound is None:
-        raise NoSoundError(
-            f"{source.name}: no sound above {options.silence_threshold_db:g} dB "
-            f"in {info.duration:.0f} s",
-            duration=info.duration,
-        )
     start, end, untouched = decide_span(info, sound, options.padding)
-    result = TrimResult(
-        source=source,
-        destination=None,
-        method="untouched",
-        start=0.0,
-        end=info.duration,
-        source_duration=info.duration,
-        first_sound=sound.first_sound,
-        last_sound=sound.last_sound,
-        timings=timings,
-    )
+    result = _untouched_result(source, info, sound, timings)
     if not untouched:
         with atomic_output(destination) as temp:
             started = time.monotonic()
@@ -334,6 +302,41 @@ def _trim_audio_only(
     logger.info("%s: %s", source.name, result.summary())
     _warn_dropped(result)
     return result
+
+
+def _require_sound(
+    source: Path,
+    info: MediaInfo,
+    options: TrimOptions,
+    first: float | None,
+    last: float | None,
+) -> SoundSpan:
+    """The span from the first sound to the last; `NoSoundError` when there is none."""
+    sound = span_of(first, last)
+    if sound is None:
+        raise NoSoundError(
+            f"{source.name}: no sound above {options.silence_threshold_db:g} dB "
+            f"in {info.duration:.0f} s",
+            duration=info.duration,
+        )
+    return sound
+
+
+def _untouched_result(
+    source: Path, info: MediaInfo, sound: SoundSpan, timings: dict[str, float]
+) -> TrimResult:
+    """The result for a source kept whole: nothing written."""
+    return TrimResult(
+        source=source,
+        destination=None,
+        method="untouched",
+        start=0.0,
+        end=info.duration,
+        source_duration=info.duration,
+        first_sound=sound.first_sound,
+        last_sound=sound.last_sound,
+        timings=timings,
+    )
 
 
 def _warn_dropped(result: TrimResult) -> None:
