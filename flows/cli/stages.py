@@ -158,7 +158,7 @@ def trim(
     """Cut the silent start and end of any local SOURCE file into DESTINATION, frame-accurately."""
     from rich.progress import Progress
 
-    from integrations.media.errors import MediaError, NoSoundError
+    from integrations.media.errors import MediaError, MediaOutputError, NoSoundError
     from integrations.media.trim import TrimOptions, trim_file
 
     options = TrimOptions.from_settings()
@@ -179,6 +179,8 @@ def trim(
             )
         except NoSoundError as exc:
             fail(f"{exc}: nothing to publish, nothing written", 3)
+        except MediaOutputError as exc:  # the disk: full, read-only, failing (3)
+            fail(f"{exc}; nothing written", exc.exit_code)
         except MediaError as exc:
             fail(f"{source}: {exc}")
     written = destination if result.trimmed else source

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import glob
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+from integrations.media.errors import FFmpegError, InsufficientSpaceError, MediaOutputError
+
+MIB = 1024 * 1024
 
 
 def temporary_output(destination: Path) -> Path:
@@ -48,3 +54,105 @@ def remove_stale_parts(folder: Path, stem: str | None = None) -> list[Path]:
             path.unlink()
             removed.append(path)
     return removed
+
+
+def free_space(folder: Path) -> int:
+    """Bytes this process may still write on the filesystem of `folder` (of its nearest
+    existing parent while it does not exist yet)."""
+    folder = Path(folder).absolute()
+    for candidate in (folder, *folder.parents):
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+            return shutil.disk_usage(candidate).free
+    return shutil.disk_usage(os.sep).free
+
+
+def _mb(size: float) -> str:
+    return f"{size / MIB:.1f} MB" if size < 10 * MIB else f"{size / MIB:.0f} MB"
+
+
+def check_free_space(destination: Path, needed: int, reserve_mb: float = 0, what: str = "") -> None:
+    """Raise `InsufficientSpaceError` unless `needed` bytes (`what` they are for) plus the
+    reserve (MIN_FREE_DISK_MB) fit on the disk of `destination`'s folder."""
+    folder = Path(destination).absolute().parent
+    reserve = int(reserve_mb * MIB)
+    free = free_space(folder)
+    if free >= needed + reserve:
+        return
+    parts = [f"{_mb(needed)} {what}".rstrip()] if needed else []
+    if reserve:
+        parts.append(f"the {reserve_mb:g} MB reserve (MIN_FREE_DISK_MB)")
+    raise InsufficientSpaceError(
+        f"not enough free space in {folder} for {Path(destination).name}: "
+        f"{' plus '.join(parts)} needed, {_mb(free)} free",
+        path=folder,
+        needed=needed + reserve,
+        free=free,
+    )
+
+
+# What a full, read-only or failing disk looks like in FFmpeg's words (it prints strerror).
+_FFMPEG_CAUSES = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO, errno.EACCES)
+
+
+@contextlib.contextmanager
+def output_errors(destination: Path, source: Path | None = None) -> Iterator[None]:
+    """Turn the operating system's refusal to write `destination` (or a temporary beside it),
+    raised by Python or reported by FFmpeg, into a `MediaOutputError` naming the path and the
+    cause. A failure to read `source` is named as such."""
+    try:
+        yield
+    except FFmpegError as exc:
+        code = _ffmpeg_cause(exc.stderr, destination)
+        if code is None:
+            raise
+        raise MediaOutputError(
+            _describe(destination, code, None), path=destination, errno=code
+        ) from exc
+    except (ConnectionError, TimeoutError):
+        raise
+    except OSError as exc:
+        if source is not None and exc.filename is not None and Path(exc.filename) == source:
+            cause = (exc.strerror or str(exc)).lower()
+            raise MediaOutputError(
+                f"cannot read {source}: {cause}", path=source, errno=exc.errno
+            ) from exc
+        message = _describe(destination, exc.errno, exc)
+        raise MediaOutputError(message, path=destination, errno=exc.errno) from exc
+
+
+def _ffmpeg_cause(stderr: str, destination: Path) -> int | None:
+    """The OS error of an FFmpeg line about writing (`av_interleaved_write_frame(): No space
+    left on device`, `Error writing trailer of ...`, `PATH: Read-only file system` for a path in
+    the destination's folder), not one about reading the source."""
+    folders = {str(Path(destination).parent), str(Path(destination).absolute().parent)}
+    folders.discard(".")
+    for line in stderr.splitlines():
+        for code in _FFMPEG_CAUSES:
+            if (cause := os.strerror(code)) not in line:
+                continue
+            rest = line.replace(cause, "").lower()  # "Input/output error" itself says "output"
+            if any(w in rest for w in ("writ", "output", "closing")) or any(
+                folder in line for folder in folders
+            ):
+                return code
+    return None
+
+
+def _describe(destination: Path, code: int | None, exc: OSError | None) -> str:
+    """One line: which file could not be written, and why."""
+    folder = Path(destination).absolute().parent
+    head = f"cannot write {destination}"
+    if code in (errno.ENOSPC, errno.EDQUOT):
+        quota = " (disk quota exceeded)" if code == errno.EDQUOT else ""
+        return f"{head}: no space left on the disk of {folder}{quota}"
+    if code == errno.EROFS:
+        return f"{head}: {folder} is on a read-only file system"
+    if code in (errno.EACCES, errno.EPERM):
+        return f"{head}: no permission to write in {folder}"
+    if code == errno.EIO:
+        return f"{head}: input/output error on the disk of {folder} (a fault of the disk)"
+    if code in (errno.ENOENT, errno.ENOTDIR) and not folder.is_dir():
+        return f"{head}: the folder {folder} no longer exists"
+    cause = (exc.strerror if exc is not None else None) or os.strerror(code or 0)
+    where = f" ({exc.filename})" if exc is not None and exc.filename else ""
+    return f"{head}: {cause.lower()}{where}"

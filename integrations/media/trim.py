@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import logging
 import tempfile
 import time
@@ -23,12 +24,14 @@ from integrations.media.cut import (
     execute_cut,
     expected_frames,
     join_plans,
+    moov_reserve,
     plan_end,
     plan_start,
     prepare_head,
 )
 from integrations.media.errors import MediaVerificationError, NoSoundError, UnsupportedMediaError
-from integrations.media.output import atomic_output
+from integrations.media.mp4 import Movie
+from integrations.media.output import atomic_output, check_free_space, output_errors
 from integrations.media.probe import MediaInfo, probe
 from integrations.media.silence import DetectionSettings, SoundSearch, SoundSpan, span_of
 from integrations.media.splice import SourceIndex, read_index
@@ -60,6 +63,9 @@ class TrimOptions(BaseModel):
     )
     crf: int = Field(18, ge=0, le=51, description="libx264 CRF for re-encoded pieces")
     verify: bool = True
+    min_free_disk_mb: float = Field(
+        0.0, ge=0, description="kept free on the destination's disk besides the cut, MB"
+    )
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> TrimOptions:
@@ -69,6 +75,7 @@ class TrimOptions(BaseModel):
             silence_threshold_db=settings.silence_threshold_db,
             silence_min_duration=settings.silence_min_duration,
             padding=settings.trim_padding,
+            min_free_disk_mb=settings.min_free_disk_mb,
         )
 
     def detection(self) -> DetectionSettings:
@@ -173,10 +180,26 @@ def trim_file(
 
     The start and the end are found concurrently, and the head of a smart cut is re-encoded as
     soon as the start is known, while the end is still being looked for.
+
+    The destination's disk is checked before any work (the reserve `min_free_disk_mb`) and
+    again before the cut is written (its estimated size plus the reserve):
+    `InsufficientSpaceError`. The operating system's refusal to write (a full or read-only
+    disk, no permission, an I/O error, a vanished folder) raises `MediaOutputError`.
     """
     options = options or TrimOptions()
     source = Path(source)
     destination = Path(destination)
+    with output_errors(destination, source):
+        check_free_space(destination, 0, options.min_free_disk_mb)
+        return _trim_file(source, destination, options, progress)
+
+
+def _trim_file(
+    source: Path,
+    destination: Path,
+    options: TrimOptions,
+    progress: Callable[[float], None] | None,
+) -> TrimResult:
     track = _Progress(progress)
     timings: dict[str, float] = {}
 
@@ -209,10 +232,12 @@ def trim_file(
             return _untouched_result(source, info, sound, timings)
         assert start_side.plan is not None and end_side.plan is not None
         plan = join_plans(start_side.plan, *end_side.plan)
+        movie = end_side.index.movie if end_side.index is not None else None
         head = start_side.head if plan.method == "smart" else None
+        needed = estimate_cut_bytes(info, plan, movie, head.path.stat().st_size if head else None)
+        check_free_space(destination, needed, options.min_free_disk_mb, "for the cut")
         name = f"{destination.name} (cut from {source.name})"
         # Counted from the source's index (or packets), and the head decoded, while the join runs.
-        movie = end_side.index.movie if end_side.index is not None else None
         frames = pool.submit(expected_frames, info, plan, movie) if options.verify else None
         head_check = pool.submit(_check_head, head, plan, name) if options.verify else None
         with atomic_output(destination) as temp:
@@ -277,6 +302,8 @@ def _trim_audio_only(
     start, end, untouched = decide_span(info, sound, options.padding)
     result = _untouched_result(source, info, sound, timings)
     if not untouched:
+        needed = int(_average_rate(info) * (end - start + PREROLL)) + 64 * 1024
+        check_free_space(destination, needed, options.min_free_disk_mb, "for the cut")
         with atomic_output(destination) as temp:
             started = time.monotonic()
             cut_audio(source, info, start, end, temp, track.phase("cut"))
@@ -363,6 +390,51 @@ class _End:
     end: float = 0.0  # where the kept span ends, padding included
     plan: tuple[float, float | None] | None = None  # plan_end's (end pts, outpoint)
     index: SourceIndex | None = None  # the source's index, read while the head is encoded
+
+
+# A re-encoded GOP (CRF 18, a fast preset) against the source's bytes for the same time, and a
+# whole span re-encoded: generous for the few seconds of a head, about what Zoom's recordings
+# give for a whole re-encode (the check must not refuse a cut that fits).
+HEAD_GROWTH = 3.0
+REENCODE_GROWTH = 1.5
+
+
+def estimate_cut_bytes(
+    info: MediaInfo, plan: CutPlan, movie: Movie | None = None, head_bytes: int | None = None
+) -> int:
+    """What the cut will write: the kept span's bytes (from the source's index when read, else
+    at the file's average rate), a smart cut's re-encoded head (`head_bytes` when encoded
+    already, else estimated), a full re-encode at the span's rate with some growth, and the MP4
+    index."""
+    if plan.method == "reencode":
+        data = _span_bytes(info, movie, plan.start, plan.end) * REENCODE_GROWTH
+    elif plan.method == "smart" and plan.keyframe is not None:
+        if head_bytes is None:
+            head_bytes = int(_span_bytes(info, movie, plan.start, plan.keyframe) * HEAD_GROWTH)
+        data = head_bytes + _span_bytes(info, movie, plan.keyframe, plan.end)
+    else:
+        data = _span_bytes(info, movie, plan.copy_from_dts or plan.start, plan.end)
+    return int(data) + moov_reserve(info, plan.duration)
+
+
+def _average_rate(info: MediaInfo) -> float:
+    """The source's bytes per second over the whole file."""
+    return info.path.stat().st_size / info.duration if info.duration > 0 else 0.0
+
+
+def _span_bytes(info: MediaInfo, movie: Movie | None, start: float, end: float) -> float:
+    """The source's video and audio bytes decoded from `start` to `end` (FFmpeg's seconds)."""
+    if movie is None:
+        return _average_rate(info) * max(0.0, end - start)
+    total = 0
+    for handler in ("vide", "soun"):
+        track = movie.first(handler)
+        if track is None:
+            continue
+        first = bisect.bisect_left(track.dts, int(start * track.timescale) + track.edit_shift)
+        stop = bisect.bisect_left(track.dts, int(end * track.timescale) + track.edit_shift)
+        total += sum(track.sizes[first:stop])
+    return float(total)
 
 
 def _find_start(

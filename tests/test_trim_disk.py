@@ -1,0 +1,194 @@
+"""`zoom-publisher trim` onto a full or read-only disk (issue 20): one line naming the path and
+the cause, exit code 2 (3 for an I/O error), no traceback, nothing left in the folder.
+
+The destinations are small tmpfs mounts (root only: skipped, saying why, where mounting is not
+possible); each is unmounted in the fixture's teardown.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from media_factory import MediaSpec, make_media
+
+from config.settings import get_settings
+from flows.cli import main
+from integrations.media import output
+from integrations.media.errors import FFmpegError, MediaOutputError
+from integrations.media.output import output_errors
+
+ROOT = Path(__file__).resolve().parents[1]
+# The lecture (320x180, 460 KB) cut with --padding 1 keeps 6-16 s copied from the keyframe at
+# 6 s: about 290 KB, and no head is encoded into the destination's folder before the check.
+TINY = "128k"
+
+
+@pytest.fixture(scope="module")
+def lecture(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("disk")
+    return make_media(folder / "lecture.mp4", MediaSpec(duration=16, silent_head=7))
+
+
+def _mount(folder: Path, *options: str) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs as the destination needs root")
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", ",".join((f"size={TINY}", *options)), "tmpfs", folder],
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip() or done.returncode}")
+
+
+def _unmount(folder: Path) -> None:
+    if subprocess.run(["umount", folder], capture_output=True).returncode != 0:
+        subprocess.run(["umount", "-l", folder], check=True)
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A 128 KB tmpfs; MIN_FREE_DISK_MB=0 so that the cut's own estimate is what is checked."""
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    _mount(folder)
+    monkeypatch.setenv("MIN_FREE_DISK_MB", "0")
+    get_settings.cache_clear()
+    yield folder
+    _unmount(folder)
+
+
+@pytest.fixture
+def read_only_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    _mount(folder)
+    try:
+        subprocess.run(
+            ["mount", "-o", "remount,ro", folder], check=True, capture_output=True, text=True
+        )
+    except subprocess.CalledProcessError as exc:
+        _unmount(folder)
+        pytest.skip(f"cannot remount the tmpfs read-only: {exc.stderr.strip()}")
+    monkeypatch.setenv("MIN_FREE_DISK_MB", "0")
+    get_settings.cache_clear()
+    yield folder
+    _unmount(folder)
+
+
+def trim(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "flows.cli", "trim", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+
+
+def one_line(stderr: str) -> str:
+    assert "Traceback" not in stderr, stderr
+    lines = [line for line in stderr.splitlines() if line.startswith("Error:")]
+    assert len(lines) == 1, stderr
+    return lines[0]
+
+
+uses_ffmpeg = pytest.mark.usefixtures("ffmpeg_build")  # system FFmpeg, then bundled
+
+
+@uses_ffmpeg
+def test_a_disk_too_small_for_the_cut_is_refused_before_writing(lecture: Path, tiny_disk: Path):
+    out = tiny_disk / "out.mp4"
+    result = trim(lecture, out, "--padding", "1")
+    assert result.returncode == 2, result.stderr
+    line = one_line(result.stderr)
+    assert re.fullmatch(
+        rf"Error: not enough free space in {re.escape(str(tiny_disk))} for out\.mp4: "
+        r"0\.\d MB for the cut needed, 0\.1 MB free; nothing written",
+        line,
+    ), line
+    assert list(tiny_disk.iterdir()) == []
+
+
+@uses_ffmpeg
+def test_the_reserve_is_checked_before_any_work(
+    lecture: Path, tiny_disk: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("MIN_FREE_DISK_MB", "512")
+    result = trim(lecture, tiny_disk / "out.mp4")
+    assert result.returncode == 2, result.stderr
+    assert one_line(result.stderr) == (
+        f"Error: not enough free space in {tiny_disk} for out.mp4: the 512 MB reserve "
+        "(MIN_FREE_DISK_MB) needed, 0.1 MB free; nothing written"
+    )
+    assert list(tiny_disk.iterdir()) == []
+
+
+@uses_ffmpeg
+def test_a_disk_that_fills_up_while_the_cut_is_written(
+    lecture: Path, tiny_disk: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """The check reads plenty of space (as if another writer filled the disk after it), so the
+    real writer runs into the real ENOSPC of the tmpfs."""
+    monkeypatch.setattr(output, "free_space", lambda folder: 1 << 40)
+    out = tiny_disk / "out.mp4"
+    result = CliRunner().invoke(main, ["trim", str(lecture), str(out), "--padding", "1"])
+    assert result.exit_code == 2, result.output
+    assert one_line(result.stderr) == (
+        f"Error: cannot write {out}: no space left on the disk of {tiny_disk}; nothing written"
+    )
+    assert list(tiny_disk.iterdir()) == []  # neither the cut nor its temporary beside it
+
+
+@uses_ffmpeg
+def test_a_read_only_destination(lecture: Path, read_only_disk: Path):
+    out = read_only_disk / "out.mp4"
+    result = trim(lecture, out, "--padding", "1")
+    assert result.returncode == 2, result.stderr
+    assert one_line(result.stderr) == (
+        f"Error: cannot write {out}: {read_only_disk} is on a read-only file system; "
+        "nothing written"
+    )
+    assert list(read_only_disk.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("code", "cause", "exit_code"),
+    [
+        (errno.EIO, "input/output error on the disk of {folder} (a fault of the disk)", 3),
+        (errno.EACCES, "no permission to write in {folder}", 2),
+        (errno.ENOSPC, "no space left on the disk of {folder}", 2),
+        (errno.EROFS, "{folder} is on a read-only file system", 2),
+    ],
+)
+def test_errors_of_the_system_become_one_line(tmp_path: Path, code: int, cause: str, exit_code):
+    """EIO and EACCES (root writes anyway) cannot be provoked on a tmpfs: their wording here."""
+    out = tmp_path / "out.mp4"
+    with pytest.raises(MediaOutputError) as raised, output_errors(out):
+        raise OSError(code, os.strerror(code), str(tmp_path / ".out.x.part"))
+    assert str(raised.value) == f"cannot write {out}: {cause.format(folder=tmp_path)}"
+    assert raised.value.exit_code == exit_code
+    with pytest.raises(MediaOutputError) as raised, output_errors(out):  # FFmpeg's words
+        stderr = f"Error writing trailer of {tmp_path}/.out.x.part: {os.strerror(code)}"
+        raise FFmpegError("ffmpeg failed", returncode=1, stderr=stderr)
+    assert raised.value.errno == code and raised.value.exit_code == exit_code
+    reading = FFmpegError("ffmpeg failed", stderr=f"/elsewhere/in.mp4: {os.strerror(code)}")
+    with pytest.raises(FFmpegError) as raised_as_is, output_errors(out):  # about the source
+        raise reading
+    assert raised_as_is.value is reading
+
+
+def test_a_folder_that_vanished(tmp_path: Path):
+    out = tmp_path / "gone" / "out.mp4"
+    with pytest.raises(MediaOutputError) as raised, output_errors(out):
+        raise FileNotFoundError(errno.ENOENT, "No such file", str(out.parent / ".out.x.part"))
+    assert str(raised.value) == f"cannot write {out}: the folder {out.parent} no longer exists"
+    assert raised.value.exit_code == 2
