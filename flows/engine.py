@@ -68,7 +68,7 @@ class RunProgress:
         names = [stage.name for stage in stages]
         # A recording ready for stage k still has every later stage of this run ahead of it.
         self.total = sum(
-            len(store.ready(name, ids)) * (len(names) - position)
+            store.ready_count(name, ids) * (len(names) - position)
             for position, name in enumerate(names)
         )
         self.done = 0

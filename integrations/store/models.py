@@ -13,15 +13,17 @@ from sqlalchemy import (
     Enum,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
-from integrations.store.states import Platform, PlatformStatus, ProcessingStatus
+from integrations.store.states import STAGES, Platform, PlatformStatus, ProcessingStatus
 
 
 def utcnow() -> datetime:
@@ -67,10 +69,28 @@ class Base(DeclarativeBase):
     }
 
 
+# The statuses a claim can take a row from: a stage's input status, or FAILED (attempts left).
+CLAIMABLE = (*(input_status for input_status, _, _ in STAGES.values()), ProcessingStatus.FAILED)
+# The same as the literal SQL that both the partial index below and the claim query hold: a planner
+# uses a partial index only when it can prove the query's WHERE implies the index's (SQLite: only
+# when the query holds the same term), and a bound parameter proves nothing.
+CLAIMABLE_SQL = "status IN ({})".format(", ".join(f"'{status.value}'" for status in CLAIMABLE))
+
+
 class Recording(Base):
     """One Zoom meeting instance (one UUID) and how far it got through the pipeline."""
 
     __tablename__ = "recordings"
+    __table_args__ = (
+        # Claims read only claimable rows, in claim order, not the finished history before them.
+        Index(
+            "ix_recordings_claimable",
+            "start_time",
+            "id",
+            postgresql_where=text(CLAIMABLE_SQL),
+            sqlite_where=text(CLAIMABLE_SQL),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     account: Mapped[str] = mapped_column(String(255))

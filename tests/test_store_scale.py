@@ -1,0 +1,181 @@
+"""Claims and ready counts whose cost follows the ready rows, not the finished history (issue 19).
+
+The table is filled with finished rows older than a few ready ones (the worst case for a claim
+ordered by start time), and the planner's plan for the exact SQL the store issues is read back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from factories import add_recording
+from sqlalchemy import event, text
+
+from integrations.store.repository import RecordingStore
+from integrations.store.states import ProcessingStatus
+
+S = ProcessingStatus
+FINISHED = 20_000
+INDEX = "ix_recordings_claimable"
+
+# Finished rows (UPLOADED, SKIPPED, EXPIRED), all recorded before the ready ones below.
+FILL_POSTGRES = """
+INSERT INTO recordings (account, zoom_uuid, zoom_meeting_id, topic, start_time, duration_min,
+    total_size, video_files, status, last_good_status, attempts, created_at, updated_at,
+    status_changed_at)
+SELECT 'history@example.com', 'history-' || g, '1', 'old lecture',
+    timestamptz '2024-01-01 00:00+00' + g * interval '10 minutes', 60, 1000, '[]',
+    (ARRAY['UPLOADED', 'UPLOADED', 'UPLOADED', 'SKIPPED', 'EXPIRED'])[1 + g % 5],
+    'PROCESSED', 0, now(), now(), now()
+FROM generate_series(1, :n) AS g
+"""
+FILL_SQLITE = """
+WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < :n)
+INSERT INTO recordings (account, zoom_uuid, zoom_meeting_id, topic, start_time, duration_min,
+    total_size, video_files, status, last_good_status, attempts, created_at, updated_at,
+    status_changed_at)
+SELECT 'history@example.com', 'history-' || n, '1', 'old lecture',
+    datetime('2024-01-01', '+' || (n * 10) || ' minutes'), 60, 1000, '[]', 'UPLOADED',
+    'PROCESSED', 0, datetime('now'), datetime('now'), datetime('now')
+FROM g
+"""
+
+
+class Statements:
+    """The SQL (and parameters) the store sends, captured as the driver receives it."""
+
+    def __init__(self, store: RecordingStore) -> None:
+        self.seen: list[tuple[str, Any]] = []
+        event.listen(store.engine, "before_cursor_execute", self._note)
+
+    def _note(self, _conn, _cursor, statement, parameters, _context, _executemany) -> None:
+        self.seen.append((statement, parameters))
+
+    def first(self, starts: str) -> tuple[str, Any]:
+        return next(s for s in self.seen if s[0].lstrip().upper().startswith(starts))
+
+
+def _history_with_ready_rows(store: RecordingStore, fill: str) -> list[int]:
+    with store.engine.begin() as connection:
+        connection.execute(text(fill), {"n": FINISHED})
+    start = datetime(2026, 11, 1, 9, tzinfo=UTC)
+    ready = [add_recording(store, start_time=start + timedelta(hours=3 - n)).id for n in range(3)]
+    add_recording(store, status=S.DOWNLOADED, start_time=start - timedelta(days=1))
+    add_recording(store, status=S.PROCESSED, start_time=start - timedelta(days=2))
+    return ready
+
+
+@pytest.fixture
+def postgres_store(postgres_database: str) -> Iterator[RecordingStore]:
+    store = RecordingStore.open(postgres_database)
+    with store.engine.begin() as connection:
+        for table in ("publications", "recordings"):
+            connection.execute(text(f"DELETE FROM {table}"))
+    yield store
+    with store.engine.begin() as connection:
+        connection.execute(text("DELETE FROM recordings"))
+    store.dispose()
+
+
+def _explain_postgres(store: RecordingStore, statement: str, parameters: Any) -> str:
+    with store.engine.connect() as connection:
+        rows = connection.exec_driver_sql("EXPLAIN " + statement, parameters).scalars()
+        return "\n".join(rows)
+
+
+def test_claim_reads_the_claimable_index_not_the_history_on_postgres(
+    postgres_store: RecordingStore,
+) -> None:
+    store = postgres_store
+    ready = _history_with_ready_rows(store, FILL_POSTGRES)
+    with store.engine.connect() as connection:
+        connection.execution_options(isolation_level="AUTOCOMMIT").execute(
+            text("ANALYZE recordings")
+        )
+    statements = Statements(store)
+
+    claimed = store.claim("download", "w", lease_seconds=60, limit=1)
+
+    assert [row.id for row in claimed] == [ready[-1]]  # the oldest ready row
+    plan = _explain_postgres(store, *statements.first("UPDATE"))
+    assert f"Index Scan using {INDEX} on recordings" in plan, plan
+    assert "Seq Scan on recordings" not in plan, plan
+    assert "ix_recordings_start_time" not in plan, plan
+
+
+def test_ready_count_counts_in_the_database_without_the_history_on_postgres(
+    postgres_store: RecordingStore,
+) -> None:
+    store = postgres_store
+    _history_with_ready_rows(store, FILL_POSTGRES)
+    with store.engine.connect() as connection:
+        connection.execution_options(isolation_level="AUTOCOMMIT").execute(
+            text("ANALYZE recordings")
+        )
+    statements = Statements(store)
+
+    assert store.ready_count("download") == 3
+    assert store.ready_count("process") == 1
+    assert store.ready_count("upload") == 1
+
+    statement, parameters = statements.seen[0]
+    assert len(statements.seen) == 3  # one query each, no rows loaded
+    assert "count(" in statement.lower()
+    plan = _explain_postgres(store, statement, parameters)
+    assert INDEX in plan, plan
+    assert "Seq Scan on recordings" not in plan, plan
+
+
+def _explain_sqlite(store: RecordingStore, statement: str, parameters: Any) -> str:
+    with store.engine.connect() as connection:
+        rows = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
+        return "\n".join(str(row[-1]) for row in rows)
+
+
+def _full_scan(line: str) -> bool:
+    """A plan line reading every row of `recordings` (or walking a full index of it)."""
+    return line.startswith("SCAN recordings") and INDEX not in line
+
+
+def test_claim_and_count_use_the_claimable_index_on_sqlite(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    RecordingStore(url).upgrade()
+    store = RecordingStore.open(url)
+    ready = _history_with_ready_rows(store, FILL_SQLITE)
+    with store.engine.begin() as connection:
+        connection.execute(text("ANALYZE"))
+    statements = Statements(store)
+
+    assert store.ready_count("download") == 3
+    claimed = store.claim("download", "w", lease_seconds=60, limit=1)
+
+    assert [row.id for row in claimed] == [ready[-1]]
+    kinds = ("UPDATE", "SELECT COUNT")
+    claim_plan, count_plan = (_explain_sqlite(store, *statements.first(kind)) for kind in kinds)
+    # The claim walks the partial index (claimable rows only, in claim order); the count may
+    # as well look the claimable statuses up in ix_recordings_status: neither reads the history.
+    assert f"SCAN recordings USING INDEX {INDEX}" in claim_plan, claim_plan
+    assert "SEARCH recordings USING" in count_plan or INDEX in count_plan, count_plan
+    for plan in (claim_plan, count_plan):
+        assert not [line for line in plan.splitlines() if _full_scan(line)], plan
+    store.dispose()
+
+
+def test_ready_count_is_the_number_of_rows_ready_returns(store: RecordingStore) -> None:
+    add_recording(store)
+    add_recording(store, status=S.DOWNLOADED)
+    add_recording(store, status=S.PROCESSED)
+    add_recording(store, status=S.UPLOADED)
+    add_recording(store, status=S.SKIPPED, status_reason="too short")
+    failed = add_recording(store, status=S.FAILED)
+    add_recording(store, not_before=datetime.now(UTC) + timedelta(hours=1))
+
+    for stage in ("download", "process", "upload"):
+        assert store.ready_count(stage) == len(store.ready(stage)), stage
+    assert store.ready_count("download") == 2  # INITIALIZED, and FAILED there with attempts left
+    assert store.ready_count("download", ids=[failed.id]) == 1
+    assert store.ready_count("download", max_attempts=0) == 1
