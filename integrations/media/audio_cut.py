@@ -15,10 +15,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from integrations.media.errors import MediaError, MediaVerificationError
+from integrations.media.errors import MediaVerificationError
 from integrations.media.ffmpeg import run_ffmpeg
-from integrations.media.probe import MediaInfo, probe
-from integrations.media.verify import decode_errors, first_timestamps, moov_before_mdat
+from integrations.media.probe import MediaInfo
+from integrations.media.verify import decode_errors, first_timestamps, read_back
 
 # More than a decoder needs before the cut: AAC one packet (21-64 ms), MP3 two frames (its bit
 # reservoir), Opus 80 ms. Decoders decode it; the edit list hides it.
@@ -49,12 +49,7 @@ def cut_audio(
 def verify_audio_cut(path: Path, expected: float, name: str) -> None:
     """Raise `MediaVerificationError` unless `path` is an audio-only MP4 with its index first,
     starting at 0, lasting `expected` seconds to one packet more, and decoding cleanly."""
-    if not moov_before_mdat(path):
-        raise MediaVerificationError(f"{name}: the MP4 index (moov) is not before the data")
-    try:
-        info = probe(path)
-    except MediaError as exc:
-        raise MediaVerificationError(f"{name} cannot be read back: {exc}") from exc
+    info = read_back(path, name)
     if info.audio is None or info.video is not None:
         raise MediaVerificationError(f"{name} is not one audio stream")
     longest = expected + LONGEST_PACKET

@@ -11,7 +11,7 @@ import av
 
 from integrations.media.errors import FFmpegError, MediaError, MediaVerificationError
 from integrations.media.ffmpeg import run_ffmpeg
-from integrations.media.probe import probe, video_frame_count
+from integrations.media.probe import MediaInfo, probe, video_frame_count
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,16 @@ def first_timestamps(path: Path, packets: int = 48) -> tuple[float | None, float
     return firsts.get("video"), firsts.get("audio")
 
 
+def read_back(path: Path, label: str) -> MediaInfo:
+    """A written cut's streams, once its index is known to come before its data (it streams)."""
+    if not moov_before_mdat(path):
+        raise MediaVerificationError(f"{label}: the MP4 index (moov) is not before the data")
+    try:
+        return probe(path)
+    except MediaError as exc:
+        raise MediaVerificationError(f"{label} cannot be read back: {exc}") from exc
+
+
 def decode_errors(path: Path, start: float = 0.0, seconds: float = 5.0) -> str:
     """Error messages FFmpeg prints decoding `seconds` from `start` (empty when clean)."""
     args: list[str] = []
@@ -112,12 +122,7 @@ def verify_output(
     """
     tolerance = frame_duration + 1e-3
     label = name or path.name
-    if not moov_before_mdat(path):
-        raise MediaVerificationError(f"{label}: the MP4 index (moov) is not before the data")
-    try:
-        info = probe(path)
-    except MediaError as exc:
-        raise MediaVerificationError(f"{label} cannot be read back: {exc}") from exc
+    info = read_back(path, label)
     if info.video is None:
         raise MediaVerificationError(f"{label} has no video stream")
     if has_audio and info.audio is None:
