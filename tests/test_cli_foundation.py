@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -172,3 +173,45 @@ def test_the_example_configs_thumbnails_ship_and_pass_the_upload_check() -> None
             "image/png",
             "image/jpeg",
         )
+
+
+def _cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "flows.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=Path(__file__).resolve().parents[1],
+        timeout=120,
+    )
+
+
+def test_a_temporary_prefect_server_that_does_not_start_is_one_line_exit_2(
+    tmp_path: Path,
+) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    # No time at all to start: what a machine too busy to start it in 120 s sees.
+    env |= {
+        "PREFECT_HOME": str(tmp_path / "prefect"),
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "0",
+    }
+    result = _cli(["credentials", "show"], env)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1].startswith("Error: the temporary Prefect server did not start within 0 s")
+    assert "prefect server start" in lines[-1] and "PREFECT_API_URL" in lines[-1]
+
+
+def test_commands_give_the_temporary_prefect_server_two_minutes_by_default() -> None:
+    name = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
+    env = {k: v for k, v in os.environ.items() if k != name}
+    result = subprocess.run(
+        [sys.executable, "-c", f"import os, flows.cli; print(os.environ[{name!r}])"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=Path(__file__).resolve().parents[1],
+        timeout=60,
+    )
+    assert result.stdout.strip() == "120", result.stderr

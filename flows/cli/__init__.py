@@ -11,6 +11,8 @@ import os
 import click
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+# Prefect gives its temporary server 20 s to start; on a busy small server it takes longer.
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 from flows.cli.housekeeping import clean, demo, free_zoom
 from flows.cli.secrets import auth, credentials

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -45,8 +46,28 @@ def friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             fail(str(exc))
         except KeyboardInterrupt:
             fail("interrupted; run the command again to continue where it stopped", 130)
+        except RuntimeError as exc:
+            if TEMPORARY_SERVER_TIMEOUT not in str(exc):
+                raise
+            fail(temporary_server_advice(), 2)
 
     return wrapper
+
+
+# What Prefect raises when the temporary API server it starts does not answer in time
+# (prefect/server/api/server.py, SubprocessASGIServer.start).
+TEMPORARY_SERVER_TIMEOUT = "Timed out while attempting to connect to ephemeral Prefect API server"
+
+
+def temporary_server_advice() -> str:
+    """What to do when Prefect's temporary server did not start in time."""
+    seconds = os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "20")
+    return (
+        f"the temporary Prefect server did not start within {seconds} s "
+        "(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS; a busy machine): keep one running "
+        "with `prefect server start` and set PREFECT_API_URL=http://127.0.0.1:4200/api, or "
+        "raise that timeout"
+    )
 
 
 def require_ffmpeg() -> None:
