@@ -302,7 +302,8 @@ def _trim_audio_only(
     start, end, untouched = decide_span(info, sound, options.padding)
     result = _untouched_result(source, info, sound, timings)
     if not untouched:
-        needed = int(_average_rate(info) * (end - start + PREROLL)) + 64 * 1024
+        needed = int(_average_rate(info) * (end - start + PREROLL))
+        needed += moov_reserve(info, end - start)
         check_free_space(destination, needed, options.min_free_disk_mb, "for the cut")
         with atomic_output(destination) as temp:
             started = time.monotonic()
