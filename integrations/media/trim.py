@@ -277,8 +277,7 @@ def _trim_file(
         how=written.how,
         dropped=info.extra_streams,
     )
-    logger.info("%s: %s", source.name, result.summary())
-    _warn_dropped(result)
+    _report(result)
     return result
 
 
@@ -327,8 +326,7 @@ def _trim_audio_only(
     if track.callback:
         track.callback(1.0)
     timings["total"] = time.monotonic() - begun
-    logger.info("%s: %s", source.name, result.summary())
-    _warn_dropped(result)
+    _report(result)
     return result
 
 
@@ -367,8 +365,10 @@ def _untouched_result(
     )
 
 
-def _warn_dropped(result: TrimResult) -> None:
-    """One line naming every stream the cut left out: none vanishes without a word."""
+def _report(result: TrimResult) -> None:
+    """Log the cut's one line, and one line naming every stream it left out: none vanishes
+    without a word."""
+    logger.info("%s: %s", result.source.name, result.summary())
     if result.dropped:
         logger.warning(
             "%s: the cut keeps one video and one audio stream; left out: %s",
