@@ -54,12 +54,13 @@ def credentials_import(zoom: Path | None, youtube: Path | None, vk: Path | None)
 
     vk_check, group_problem = None, None
     if vk is not None:
-        from config.app_config import ConfigError, vk_id_problem
+        from config.app_config import ConfigError, vk_id_problem, vk_number
         from config.credentials import read_vk_creds
 
         vk_file = read_vk_creds(vk)
-        group_problem = vk_id_problem(vk_file.group_id, f"group_id in {vk}")
-        group = None if group_problem else abs(int(vk_file.group_id))
+        field = f"group_id in {vk}"
+        group_problem = vk_id_problem(vk_file.group_id, field)
+        group = None if group_problem else vk_number(vk_file.group_id, field)
         vk_check = check_vk_token(vk_file.access_token.get_secret_value(), group)
         if vk_check.token_problem:
             raise ConfigError(str(vk), [f"access_token: {vk_check.token_problem}"])
