@@ -22,7 +22,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -33,6 +33,7 @@ from jconfig.memory import MemoryConfig
 from vk_api.exceptions import ApiError, ApiHttpError, Captcha
 
 from config.settings import get_settings
+from integrations.clock import next_midnight
 from integrations.thumbnails import check_thumbnail
 
 log = logging.getLogger(__name__)
@@ -221,9 +222,7 @@ def next_moscow_midnight(now: datetime | None = None) -> datetime:
     the limit is a rolling 24 hours instead, the call made then is refused once more and waits
     again, while waiting a full 24 hours would delay every upload by up to a day for nothing.
     """
-    local = (now or datetime.now(MOSCOW)).astimezone(MOSCOW)
-    tomorrow = local.date() + timedelta(days=1)
-    return datetime(tomorrow.year, tomorrow.month, tomorrow.day, tzinfo=MOSCOW)
+    return next_midnight(MOSCOW, now)
 
 
 # ---- plumbing -------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ import ssl
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -46,6 +46,7 @@ from googleapiclient.http import MediaFileUpload
 
 from config.settings import get_settings
 from integrations.cleanup import parse_iso8601_duration
+from integrations.clock import next_midnight
 from integrations.thumbnails import check_thumbnail
 
 log = logging.getLogger(__name__)
@@ -187,9 +188,7 @@ class QuotaUse:
 
 def next_pacific_midnight(now: datetime | None = None) -> datetime:
     """When YouTube quotas reset next: the coming midnight in America/Los_Angeles (aware)."""
-    local = (now or datetime.now(PACIFIC)).astimezone(PACIFIC)
-    tomorrow = local.date() + timedelta(days=1)
-    return datetime(tomorrow.year, tomorrow.month, tomorrow.day, tzinfo=PACIFIC)
+    return next_midnight(PACIFIC, now)
 
 
 def pacific_day(now: datetime | None = None) -> date:

@@ -10,8 +10,10 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+
+from integrations.clock import next_midnight
 
 
 class WaitTooLong(Exception):  # noqa: N818 - a verdict on the wait, not a failure
@@ -144,10 +146,7 @@ def asked_wait(
     seconds = parse_retry_after(headers.get("Retry-After"), now)
     if seconds is None and is_daily_limit(headers, message):
         moment = now()
-        today = datetime.fromtimestamp(moment, UTC).replace(
-            hour=0, minute=0, second=0, microsecond=0
-        )
-        seconds = (today + timedelta(days=1)).timestamp() - moment
+        seconds = next_midnight(UTC, datetime.fromtimestamp(moment, UTC)).timestamp() - moment
     return seconds
 
 
