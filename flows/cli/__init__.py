@@ -16,6 +16,7 @@ os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 from flows.cli.housekeeping import clean, demo, free_zoom
 from flows.cli.secrets import auth, credentials
+from flows.cli.serve import serve
 from flows.cli.stages import download, full_process, process, sync, trim, upload
 from flows.cli.store import config_group, init_db, list_, reset
 from flows.cli.webhook import webhook
@@ -29,6 +30,6 @@ def main() -> None:
 
 for command in (
     init_db, list_, sync, download, process, trim, upload, full_process, reset, clean,
-    free_zoom, config_group, credentials, auth, demo, webhook,
+    free_zoom, config_group, credentials, auth, demo, webhook, serve,
 ):  # fmt: skip
     main.add_command(command)
