@@ -7,6 +7,7 @@ from typing import Any
 from prefect.artifacts import create_table_artifact
 from prefect.states import Failed, State
 
+from flows.alerts import send_run_alerts
 from flows.engine import RunReport
 from flows.render import thumbnail_note
 from integrations.store.models import Recording
@@ -61,6 +62,7 @@ def finish_run(report: RunReport, stage: str) -> dict[str, Any] | State:
         description=f"Recordings this {stage} run worked on",
     )
     failed = [r for r in rows if r["after"] == ProcessingStatus.FAILED.value]
+    send_run_alerts([r["id"] for r in failed])
     summary = {"recordings": len(rows), "touched": [r["id"] for r in rows]}
     if failed:
         listing = "; ".join(f"{r['id']} ({r['topic']}): {r['reason']}" for r in failed)

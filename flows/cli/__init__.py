@@ -14,6 +14,7 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 # Prefect gives its temporary server 20 s to start; on a busy small server it takes longer.
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
+from flows.cli.alerts import alerts
 from flows.cli.housekeeping import clean, demo, free_zoom
 from flows.cli.secrets import auth, credentials
 from flows.cli.serve import serve
@@ -30,6 +31,6 @@ def main() -> None:
 
 for command in (
     init_db, list_, sync, download, process, trim, upload, full_process, reset, clean,
-    free_zoom, config_group, credentials, auth, demo, webhook, serve,
+    free_zoom, config_group, credentials, auth, demo, webhook, serve, alerts,
 ):  # fmt: skip
     main.add_command(command)
