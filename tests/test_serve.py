@@ -12,9 +12,11 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
+from click.testing import CliRunner
 from test_deployment import prefect, prefect_server  # noqa: F401 - the server fixture
 
 from config.errors import ConfigError
+from flows.cli import main
 from flows.serving import PROJECT_FILE, read_deployments, runner_deployments
 from integrations.sandbox.demo import DemoWorld, default_plan
 from integrations.store.repository import RecordingStore
@@ -48,13 +50,14 @@ def test_a_deployment_key_serve_cannot_apply_is_refused_by_name(tmp_path: Path) 
         read_deployments(spec)
 
 
-def test_serve_without_a_prefect_server_says_so_in_one_line(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    env["PREFECT_HOME"] = str(tmp_path / "prefect-home")
-    done = subprocess.run(SERVE, env=env, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 2
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and "PREFECT_API_URL" in lines[0], done.stderr
+def test_serve_without_a_prefect_server_says_so_in_one_line() -> None:
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings(restore_defaults={PREFECT_API_URL}):
+        done = CliRunner().invoke(main, ["serve"])
+    assert done.exit_code == 2
+    lines = done.output.strip().splitlines()
+    assert len(lines) == 1 and "PREFECT_API_URL is not set" in lines[0], done.output
     assert "prefect server start" in lines[0]
 
 
