@@ -15,7 +15,10 @@ in the run's own log. Alerts never change a run's outcome.
 
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -44,15 +47,52 @@ def destination() -> tuple[str, Any] | None:
     return (reference, Block.load(reference)) if reference else None
 
 
+# The loggers of the HTTP clients notification blocks use (a logger's filter sees only its own
+# records, not those of its children).
+CLIENT_LOGGERS = ("httpx", "httpcore.http11", "httpcore.http2", "httpcore.connection", "apprise")
+
+
+class MaskSecrets(logging.Filter):
+    """Masks given secrets in log records (httpx logs every request's URL at INFO)."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__()
+        self.secrets = sorted(filter(None, secrets), key=len, reverse=True)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = message
+        for secret in self.secrets:
+            masked = masked.replace(secret, "***")
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True
+
+
+@contextmanager
+def secrets_kept_out_of_logs(secrets: list[str]) -> Iterator[None]:
+    """While delivering: a webhook URL is itself the secret, and HTTP clients log URLs."""
+    mask = MaskSecrets(secrets)
+    loggers = [logging.getLogger(name) for name in CLIENT_LOGGERS]
+    for logger in loggers:
+        logger.addFilter(mask)
+    try:
+        yield
+    finally:
+        for logger in loggers:
+            logger.removeFilter(mask)
+
+
 def deliver(block: Any, subject: str, body: str) -> None:
     """Send one alert; raise `AlertNotSent` with a reason that names no secret."""
     if len(body) > MAX_TEXT:
         body = body[: MAX_TEXT - 20].rsplit("\n", 1)[0] + "\n... (cut)"
+    secrets = secret_values(block)
     try:
-        with block.raise_on_failure():
+        with secrets_kept_out_of_logs(secrets), block.raise_on_failure():
             block.notify(body=body, subject=subject)
     except Exception as exc:
-        raise AlertNotSent(why_not_sent(exc, secret_values(block))) from None
+        raise AlertNotSent(why_not_sent(exc, secrets)) from None
 
 
 def why_not_sent(exc: BaseException, secrets: list[str]) -> str:

@@ -4,6 +4,7 @@ both local): with what an operator needs to act, and with no secret anywhere."""
 from __future__ import annotations
 
 import json
+import logging
 import socketserver
 import threading
 from collections.abc import Iterator
@@ -83,8 +84,12 @@ def alerts_store(
 
 
 def test_a_failed_recording_is_alerted_with_its_title_and_reason(
-    alerts_store: RecordingStore, receiver: Receiver, tmp_path: Any
+    alerts_store: RecordingStore,
+    receiver: Receiver,
+    tmp_path: Any,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG, logger="httpx")  # it logs every request's URL at INFO
     runner = CliRunner()
     setup = runner.invoke(main, ["alerts", "setup", "--webhook", receiver.url])
     assert setup.exit_code == 0, setup.output
@@ -113,7 +118,8 @@ def test_a_failed_recording_is_alerted_with_its_title_and_reason(
     assert "Algebra lecture 3" in alert and failed.status_reason in alert
     assert "failed to process" in alert
     assert f"The next run tries again (attempt {failed.attempts} of 3)" in alert
-    for text in (setup.output, shown.output, *receiver.texts()):
+    assert "HTTP Request: POST http://127.0.0.1" in caplog.text
+    for text in (setup.output, shown.output, *receiver.texts(), caplog.text):
         assert "s3cr3t" not in text
 
 
