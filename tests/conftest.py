@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import uuid
@@ -120,8 +121,22 @@ def store(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Record
 
 @pytest.fixture(scope="session")
 def demo_media_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo world's generated lectures, made once for every test that starts a world."""
-    return tmp_path_factory.mktemp("demo-media")
+    """The demo world's generated lectures, made once for every test that starts a world.
+
+    Under pytest-xdist the workers share one folder (their common base) and the first to get
+    its lock makes the default plan's lectures; the others find them made.
+    """
+    from integrations.sandbox.demo import default_plan, generate_lectures
+
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent
+    folder = shared / "demo-media"
+    folder.mkdir(exist_ok=True)
+    with (shared / "demo-media.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        generate_lectures([r.media for r in default_plan()], folder)
+    return folder
 
 
 @pytest.fixture(scope="session")
