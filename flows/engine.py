@@ -29,6 +29,7 @@ from integrations.store.models import Recording
 from integrations.store.repository import RecordingStore
 from integrations.store.states import STAGES, ProcessingStatus
 from tasks.common import get_store
+from tasks.disk import DiskWait
 
 
 @dataclass(frozen=True)
@@ -54,9 +55,25 @@ class Touched:
 class RunReport:
     touched: dict[int, Touched] = field(default_factory=dict)
     busy_seconds: dict[str, float] = field(default_factory=dict)
+    # The first wait for the disk per stage: that stage starts nothing more in this run.
+    disk_waits: dict[str, DiskWait] = field(default_factory=dict)
 
     def note_claim(self, stage: str, row: Recording) -> None:
         self.touched.setdefault(row.id, Touched(row.id, row.topic, STAGES[stage][0]))
+
+    def note_disk_wait(self, wait: DiskWait, logger: Logger | LoggerAdapter) -> None:
+        """Say once per stage that it waits for the disk, and stop starting it."""
+        if wait.stage in self.disk_waits:
+            return
+        self.disk_waits[wait.stage] = wait
+        logger.warning(
+            "The %s stage waits for the disk until a later run (recording %s is back at %s, "
+            "no attempt used; stages that write nothing go on): %s",
+            wait.stage,
+            wait.recording_id,
+            wait.status,
+            wait.cause,
+        )
 
 
 class RunProgress:
@@ -166,7 +183,7 @@ def _fill_slots(
     done: queue.SimpleQueue[PrefectFuture],
 ) -> None:
     settings = get_settings()
-    while len(running[stage.name]) < stage.limit:
+    while len(running[stage.name]) < stage.limit and stage.name not in report.disk_waits:
         claimed = store.claim(
             stage.name,
             worker,
@@ -217,9 +234,12 @@ def _collect(
         )
         future.wait()  # its thread has returned: this only takes the final state it gave back
         state = future.state
+        result = state.result() if state.is_completed() else None
+        if isinstance(result, DiskWait):
+            report.note_disk_wait(result, get_run_logger())
         # A FAILED row, or one handed back to the stage's input status (it waits, e.g. for
-        # its Zoom account or a quota), is not claimed again in this run.
-        handed_back = state.is_completed() and state.result() == STAGES[stage.name][0]
+        # its Zoom account, a quota or the disk), is not claimed again in this run.
+        handed_back = result == STAGES[stage.name][0] or isinstance(result, DiskWait)
         if state.is_failed() or handed_back:
             settled_here.add(row.id)
     return len(finished)

@@ -70,9 +70,9 @@ def recordings_table(recordings: Iterable[Recording], title: str) -> Table:
     table.add_column("VK", overflow="fold", max_width=40)
     for recording in recordings:
         status = Text(recording.status.value, style=STATUS_STYLE.get(recording.status, ""))
-        if recording.status_reason and recording.status in (
-            ProcessingStatus.FAILED,
-            ProcessingStatus.SKIPPED,
+        if recording.status_reason and (
+            recording.status in (ProcessingStatus.FAILED, ProcessingStatus.SKIPPED)
+            or recording.status_reason.startswith("waiting")  # a disk, a quota, an account
         ):
             status.append(f"\n{recording.status_reason}", style="dim")
         table.add_row(

@@ -56,14 +56,25 @@ def report_rows(report: RunReport) -> list[dict[str, Any]]:
 def finish_run(report: RunReport, stage: str) -> dict[str, Any] | State:
     """Publish the run's table artifact; a summary, or a Failed state naming what failed."""
     rows = report_rows(report)
+    description = f"Recordings this {stage} run worked on"
+    for wait in report.disk_waits.values():
+        description += f". The {wait.stage} stage waits for the disk: {wait.cause}"
     create_table_artifact(
         key=f"{stage}-report",
         table=rows or [{"id": "-", "topic": "nothing to do"}],
-        description=f"Recordings this {stage} run worked on",
+        description=description,
     )
     failed = [r for r in rows if r["after"] == ProcessingStatus.FAILED.value]
     send_run_alerts([r["id"] for r in failed])
-    summary = {"recordings": len(rows), "touched": [r["id"] for r in rows]}
+    summary = {
+        "recordings": len(rows),
+        "touched": [r["id"] for r in rows],
+        "disk_waits": [
+            f"the {w.stage} stage waits for the disk (the recordings keep their attempts; run "
+            f"again once there is room): {w.cause}"
+            for w in report.disk_waits.values()
+        ],
+    }
     if failed:
         listing = "; ".join(f"{r['id']} ({r['topic']}): {r['reason']}" for r in failed)
         return Failed(message=f"{len(failed)} of {len(rows)} recordings failed: {listing}")

@@ -10,12 +10,14 @@ string, and tokens never appear at all.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import logging
 import os
 import re
-import shutil
 import subprocess
 import tempfile
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,6 +27,7 @@ from typing import Any, BinaryIO, Protocol
 import httpx
 
 from integrations.captions import parse_vtt
+from integrations.disk import DiskError, disk_error, free_space, mb
 from integrations.errors import IntegrationError
 from integrations.zoom.redact import install_log_redaction, redact_text
 from integrations.zoom.retry import RetryPolicy, parse_retry_after
@@ -84,8 +87,13 @@ class SizeMismatchError(DownloadError):
     announced itself, for a file Zoom lists without a size)."""
 
 
-class InsufficientDiskSpaceError(DownloadError):
-    """Not enough free space for the rest of the file plus the configured reserve."""
+class InsufficientDiskSpaceError(DownloadError, DiskError):
+    """Not enough free space for the rest of the file plus the configured reserve (and what
+    the other downloads in flight will still write there)."""
+
+    def __init__(self, message: str, *, path: Path, needed: int, free: int) -> None:
+        DiskError.__init__(self, message, path=path, errno=errno.ENOSPC, needed=needed, free=free)
+        self.message = message
 
 
 class InvalidMediaError(DownloadError):
@@ -93,21 +101,27 @@ class InvalidMediaError(DownloadError):
     stream, or a WebVTT document."""
 
 
-class LocalFileError(DownloadError):
-    """The local disk refused a downloaded file: full, read-only, a path that is not a folder."""
+class LocalFileError(DownloadError, DiskError):
+    """The local disk refused a downloaded file: full, read-only, a path that is not a folder.
+    The message names the file and the cause."""
+
+    def __init__(self, message: str, *, path: Path, errno: int | None) -> None:
+        DiskError.__init__(self, message, path=path, errno=errno)
+        self.message = message
 
 
 @contextmanager
 def local_file_errors(label: str) -> Iterator[None]:
-    """Turn an `OSError` of the local file system into a `LocalFileError` naming the file;
-    network errors (`ConnectionError`, `TimeoutError`, both `OSError`s) pass unchanged."""
+    """Turn an `OSError` of the local file system into a `LocalFileError` naming the file and
+    the cause (`label`: the recording it belongs to); network errors (`ConnectionError`,
+    `TimeoutError`, both `OSError`s) pass unchanged."""
     try:
         yield
     except (ConnectionError, TimeoutError):
         raise
     except OSError as exc:
-        where = f" ({exc.filename})" if exc.filename else ""
-        raise LocalFileError(f"{label}: {exc.strerror or exc}{where}") from exc
+        described = disk_error(exc, verb="write")
+        raise LocalFileError(f"{label}: {described}", path=described.path, errno=exc.errno) from exc
 
 
 class JoinError(DownloadError):
@@ -138,15 +152,62 @@ def part_path(dest: Path) -> Path:
     return dest.with_name(dest.name + ".part")
 
 
-def check_free_space(directory: Path, needed_bytes: int, reserve_mb: float) -> None:
-    """Raise `InsufficientDiskSpaceError` unless `needed_bytes` + the reserve fit."""
-    free = shutil.disk_usage(directory).free
-    wanted = needed_bytes + int(reserve_mb * MIB)
-    if free < wanted:
-        raise InsufficientDiskSpaceError(
-            f"not enough free disk space in {directory}: {needed_bytes / MIB:.0f} MB to "
-            f"download plus a {reserve_mb:g} MB reserve are needed, {free / MIB:.0f} MB free"
-        )
+class SpaceLedger:
+    """The bytes the downloads in flight in this process will still write, per filesystem.
+
+    A download starts only when its own rest, what the others in flight on the same disk will
+    still write, and the reserve (MIN_FREE_DISK_MB) all fit in the free space: concurrent
+    downloads never each count the same free bytes as theirs.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._claims: dict[object, tuple[int, Callable[[], int]]] = {}
+
+    @contextmanager
+    def reserve(
+        self, folder: Path, remaining: Callable[[], int], reserve_mb: float, name: str
+    ) -> Iterator[None]:
+        """Hold `remaining()` bytes (asked again whenever another download checks: it shrinks
+        as the file grows) in `folder`'s filesystem while the block runs; raise
+        `InsufficientDiskSpaceError` up front when they do not fit."""
+        device = _existing(folder).stat().st_dev
+        token = object()
+        with self._lock:
+            others = [rest() for dev, rest in self._claims.values() if dev == device]
+            needed = max(remaining(), 0)
+            in_flight = sum(max(rest, 0) for rest in others)
+            reserve = int(reserve_mb * MIB)
+            free = free_space(folder)
+            if free < needed + in_flight + reserve:
+                parts = [f"{mb(needed)} to download"]
+                if in_flight:
+                    parts.append(f"{mb(in_flight)} for {len(others)} download(s) in flight")
+                if reserve:
+                    parts.append(f"the {reserve_mb:g} MB reserve (MIN_FREE_DISK_MB)")
+                raise InsufficientDiskSpaceError(
+                    f"not enough free space in {Path(folder).absolute()} for {name}: "
+                    f"{' plus '.join(parts)} needed, {mb(free)} free",
+                    path=Path(folder),
+                    needed=needed + in_flight + reserve,
+                    free=free,
+                )
+            self._claims[token] = (device, remaining)
+        try:
+            yield
+        finally:
+            with self._lock:
+                del self._claims[token]
+
+
+def _existing(folder: Path) -> Path:
+    """`folder`, or its nearest parent that exists (a folder not made yet)."""
+    folder = Path(folder).absolute()
+    return next((p for p in (folder, *folder.parents) if p.exists()), Path(os.sep))
+
+
+SPACE = SpaceLedger()
+"""The ledger of this process's downloads."""
 
 
 def download_file(
@@ -163,6 +224,7 @@ def download_file(
     timeout: float | None = None,
     fsync: bool = True,
     label: str | None = None,
+    space_reserved: bool = False,
 ) -> DownloadResult:
     """Download `url` into `part_path(dest)` and return once it holds exactly `expected_size`
     bytes. The caller verifies and renames it.
@@ -176,6 +238,9 @@ def download_file(
     redirects are followed. An existing `.part` is resumed with `Range: bytes=N-`; a server
     answering 200 instead of 206 restarts the file from zero. `progress(done, total)` is called
     at the start, about every `chunk_size` bytes, and at the end.
+
+    The rest of the file is reserved in `SPACE` while it downloads (unless `space_reserved`:
+    the caller holds a reservation that covers it).
     """
     if retry is None or min_free_mb is None or timeout is None:
         from config.settings import get_settings
@@ -191,12 +256,16 @@ def download_file(
         if expected_size is not None and job.have > expected_size:
             log.warning("%s: .part is larger than the file (%d bytes); restarting", label, job.have)
             job.truncate()
-        rest = 0 if expected_size is None else expected_size - job.have
-        check_free_space(job.part.parent, rest, min_free_mb)
-        if client is None:
-            with httpx.Client(timeout=timeout, follow_redirects=True) as own:
-                return job.run(own)
-        return job.run(client)
+        reserved = (
+            contextlib.nullcontext()
+            if space_reserved
+            else SPACE.reserve(job.part.parent, job.rest, min_free_mb, label)
+        )
+        with reserved:
+            if client is None:
+                with httpx.Client(timeout=timeout, follow_redirects=True) as own:
+                    return job.run(own)
+            return job.run(client)
 
 
 class _Download:
@@ -231,6 +300,10 @@ class _Download:
 
     def __repr__(self) -> str:
         return f"_Download({self.label!r}, {self.position})"
+
+    def rest(self) -> int:
+        """Bytes still to write (0 while the size is not known)."""
+        return 0 if self.expected is None else self.expected - self.have
 
     @property
     def position(self) -> str:
@@ -540,27 +613,66 @@ def download_recording(
 
         min_free_mb = get_settings().min_free_disk_mb
     total = sum(f.file_size or 0 for f in files)
-    done_before = 0
     targets = [dest] if len(files) == 1 else [segment_path(dest, n) for n in range(len(files))]
     name = label or dest.name
+    # Bytes of the recording on disk (complete segments, `.part` files), kept up by progress.
+    on_disk = [sum(_bytes_on_disk(target) for target in targets)]
+    join = total if len(targets) > 1 else 0  # the joined copy, beside the segments until done
+
+    def remaining() -> int:
+        return total - on_disk[0] + join
+
+    def report(done: int, _total: int) -> None:
+        on_disk[0] = done
+        if progress is not None:
+            progress(done, total)
+
+    with local_file_errors(name):
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    with SPACE.reserve(dest.parent, remaining, min_free_mb, name):
+        _download_segments(files, targets, name, report, token=token, **options)
+        if len(targets) == 1:
+            return verify_mp4(dest)
+        with local_file_errors(name):
+            info = join_segments(targets, dest)
+            for target in targets:
+                target.unlink(missing_ok=True)
+    return info
+
+
+def _bytes_on_disk(target: Path) -> int:
+    for path in (target, part_path(target)):
+        if path.is_file():
+            return path.stat().st_size
+    return 0
+
+
+def _download_segments(
+    files: Sequence[RemoteFile],
+    targets: Sequence[Path],
+    name: str,
+    progress: Progress,
+    **options: Any,
+) -> None:
+    """Each file to its target (`.part`, verified, renamed), skipping complete segments;
+    `progress(done, total)` counts over all of them. The caller reserved the space."""
+    done_before = 0
     for n, (target, remote) in enumerate(zip(targets, files, strict=True)):
         if len(targets) > 1 and target.exists() and target.stat().st_size == remote.file_size:
             done_before += remote.file_size
             continue
         offset = done_before
 
-        def report(done: int, _total: int, offset: int = offset) -> None:
-            if progress is not None:
-                progress(offset + done, total)
+        def report(done: int, total: int, offset: int = offset) -> None:
+            progress(offset + done, total)
 
         result = download_file(
             remote.download_url,
             target,
             remote.file_size,
-            token=token,
             progress=report,
-            min_free_mb=min_free_mb,
             label=name if len(targets) == 1 else f"{name} (segment {n + 1}/{len(targets)})",
+            space_reserved=True,
             **options,
         )
         try:
@@ -571,11 +683,3 @@ def download_recording(
         with local_file_errors(name):
             result.part_path.replace(target)
         done_before += result.size
-    if len(targets) == 1:
-        return verify_mp4(dest)
-    check_free_space(dest.parent, total, min_free_mb)
-    with local_file_errors(name):
-        info = join_segments(targets, dest)
-        for target in targets:
-            target.unlink(missing_ok=True)
-    return info

@@ -17,6 +17,7 @@ from config.settings import get_settings
 from integrations.store.models import Recording
 from integrations.store.repository import LostClaimError, RecordingStore
 from integrations.store.states import STAGES, ProcessingStatus
+from tasks.disk import DiskWait, disk_wait_of
 
 logger = logging.getLogger("zoom_publisher")
 
@@ -126,11 +127,12 @@ def retries_left() -> bool:
 
 def run_claimed(
     stage: str, recording_id: int, worker: str, work: Callable[[Recording], StageOutcome]
-) -> ProcessingStatus | State:
+) -> ProcessingStatus | DiskWait | State:
     """Run one stage's work on a row this worker claimed, and record how it ended.
 
     Success moves the row to the stage's output status (or the outcome's own); `SkipRecording`
-    to SKIPPED; a transient error with retries left is re-raised for Prefect to retry (the claim
+    to SKIPPED; a full or read-only disk back to the stage's input status, the attempt unused
+    (a `DiskWait`); a transient error with retries left is re-raised for Prefect to retry (the claim
     stays); any other error marks the row FAILED with a readable reason and returns a Failed
     state, which a task returns as is: its run ends Failed with that message, no traceback.
     """
@@ -148,6 +150,14 @@ def run_claimed(
     except LostClaimError:
         raise
     except Exception as exc:
+        if (wait := disk_wait_of(stage, recording_id, exc)) is not None:
+            # Not a failed try: the claim's attempt is given back.
+            attempts = max(row.attempts - 1, 0)
+            store.transition(
+                recording_id, wait.status, reason=wait.reason, worker=worker, attempts=attempts
+            )
+            run_logger().info("Recording %s: %s", recording_id, wait.reason)
+            return wait
         if is_transient(exc) and retries_left():
             run_logger().warning("Recording %s: %s; retrying", recording_id, human_reason(exc))
             raise

@@ -13,11 +13,13 @@ from config.app_config import load_app_config
 from config.settings import get_settings
 from config.titles import render
 from integrations.captions import CaptionFormatError, shift_vtt
+from integrations.disk import disk_errors
 from integrations.filenames import transcript_path
 from integrations.media.errors import NoSoundError
-from integrations.media.output import remove_stale_parts
+from integrations.media.output import output_errors, remove_stale_parts
 from integrations.media.picture import still_video
 from integrations.media.probe import probe
+from integrations.media.profile_space import check_profile_space
 from integrations.media.profiles import apply_profiles
 from integrations.media.trim import TrimOptions, trim_file
 from integrations.store.models import Recording
@@ -63,19 +65,26 @@ def process(recording: Recording) -> StageOutcome:
             "Recording %s: the cut left out %s", recording.id, "; ".join(result.dropped)
         )
     fields = {"trim_start": result.start, "trim_end": result.end, "trim_method": result.method}
-    media = _with_profiles(recording, result.destination or source, working)
-    if picture is not None:
-        media = _with_picture(recording, media, picture, working)
-        final = final.with_suffix(".mp4")
-    if media == source:
-        run_logger().info("Recording %s has no silence to cut; published as is", recording.id)
-        return StageOutcome(fields={**fields, "processed_path": str(source)})
-    final.parent.mkdir(parents=True, exist_ok=True)
-    media.replace(final)
-    if result.destination is not None:
-        _shift_captions(recording, source, final, result.start, result.end)
-    elif transcript_path(source).is_file():  # untouched, only re-encoded: same timing
-        shutil.copyfile(transcript_path(source), transcript_path(final))
+    try:
+        duration = result.end - result.start if result.destination else result.source_duration
+        media = _with_profiles(recording, result.destination or source, working, duration)
+        if picture is not None:
+            media = _with_picture(recording, media, picture, working)
+            final = final.with_suffix(".mp4")
+        if media == source:
+            run_logger().info("Recording %s has no silence to cut; published as is", recording.id)
+            return StageOutcome(fields={**fields, "processed_path": str(source)})
+        with disk_errors(final):
+            final.parent.mkdir(parents=True, exist_ok=True)
+            media.replace(final)
+    except BaseException:
+        _discard_intermediates(working)  # a later attempt starts from the source again
+        raise
+    with disk_errors(transcript_path(final)):
+        if result.destination is not None:
+            _shift_captions(recording, source, final, result.start, result.end)
+        elif transcript_path(source).is_file():  # untouched, only re-encoded: same timing
+            shutil.copyfile(transcript_path(source), transcript_path(final))
     run_logger().info(
         "Recording %s: kept %.2f-%.2f s of %.2f s (%s)",
         recording.id,
@@ -87,19 +96,38 @@ def process(recording: Recording) -> StageOutcome:
     return StageOutcome(fields={**fields, "processed_path": str(final)})
 
 
-def _with_profiles(recording: Recording, media: Path, working: Path) -> Path:
-    """`media` through the enabled processing profiles (loudness, compression), else itself."""
-    profiles = load_app_config(get_settings().app_config, missing_ok=True).processing
+def _with_profiles(recording: Recording, media: Path, working: Path, duration: float) -> Path:
+    """`media` (lasting `duration` s) through the enabled processing profiles (loudness,
+    compression), else itself. Their output's space is checked before they start."""
+    settings = get_settings()
+    profiles = load_app_config(settings.app_config, missing_ok=True).processing
     if not profiles.enabled:
         return media
-    profiled = working.with_name(f"{working.stem}.profiled{working.suffix}")
+    profiled = _profiled(working)
     label = f"Profiles {recording.id} {recording.topic}"
-    with Tracker(f"profiles-{recording.id}", label, 100, unit="%") as track:
-        result = apply_profiles(media, profiled, profiles, lambda f: track(100 * f))
+    with output_errors(profiled, media):
+        check_profile_space(media, profiled, duration, profiles, settings.min_free_disk_mb)
+        with Tracker(f"profiles-{recording.id}", label, 100, unit="%") as track:
+            result = apply_profiles(media, profiled, profiles, lambda f: track(100 * f))
     if media.parent == working.parent:
         media.unlink(missing_ok=True)  # the trimmed intermediate
     run_logger().info("Recording %s: applied %s", recording.id, ", ".join(result.applied))
     return profiled
+
+
+def _profiled(working: Path) -> Path:
+    return working.with_name(f"{working.stem}.profiled{working.suffix}")
+
+
+def _pictured(working: Path) -> Path:
+    return working.with_name(f"{working.stem}.picture.mp4")
+
+
+def _discard_intermediates(working: Path) -> None:
+    """Delete what this recording's processing left in the working folder (the trimmed,
+    profiled and pictured files): nothing stays there once the stage stops."""
+    for path in (working, _profiled(working), _pictured(working)):
+        path.unlink(missing_ok=True)
 
 
 def _picture_for(recording: Recording, source: Path) -> Path | None:
@@ -120,10 +148,10 @@ def _picture_for(recording: Recording, source: Path) -> Path | None:
 
 def _with_picture(recording: Recording, audio: Path, picture: Path, working: Path) -> Path:
     """A video of `picture` over the audio-only `audio`, in the working folder."""
-    video = working.with_name(f"{working.stem}.picture.mp4")
+    video = _pictured(working)
     label = f"Picture {recording.id} {recording.topic}"
-    with Tracker(f"picture-{recording.id}", label, 100, unit="%") as track:
-        still_video(picture, audio, video, lambda f: track(100 * f))
+    with output_errors(video, audio), Tracker(f"picture-{recording.id}", label, 100, unit="%") as t:
+        still_video(picture, audio, video, lambda f: t(100 * f))
     if audio.parent == working.parent:
         audio.unlink(missing_ok=True)  # the trimmed (or profiled) intermediate
     run_logger().info(

@@ -161,7 +161,7 @@ def test_expired_token_is_refreshed_once(env, tmp_path):
 
 
 def test_low_disk_space_fails_before_any_request(env, tmp_path):
-    with pytest.raises(InsufficientDiskSpaceError, match="not enough free disk space"):
+    with pytest.raises(InsufficientDiskSpaceError, match="not enough free space"):
         env.get(tmp_path / "a.mp4", min_free_mb=10**12)
     assert env.zoom.calls("GET", r"^/rec/download/") == []
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from disk_mounts import tmpfs
 from media_factory import MediaSpec, make_media
 
 from config.settings import get_settings
@@ -37,51 +38,21 @@ def lecture(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_media(folder / "lecture.mp4", MediaSpec(duration=16, silent_head=7))
 
 
-def _mount(folder: Path, *options: str) -> None:
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs as the destination needs root")
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", ",".join((f"size={TINY}", *options)), "tmpfs", folder],
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip() or done.returncode}")
-
-
-def _unmount(folder: Path) -> None:
-    if subprocess.run(["umount", folder], capture_output=True).returncode != 0:
-        subprocess.run(["umount", "-l", folder], check=True)
-
-
 @pytest.fixture
 def tiny_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A 128 KB tmpfs; MIN_FREE_DISK_MB=0 so that the cut's own estimate is what is checked."""
-    folder = tmp_path / "tiny"
-    folder.mkdir()
-    _mount(folder)
     monkeypatch.setenv("MIN_FREE_DISK_MB", "0")
     get_settings.cache_clear()
-    yield folder
-    _unmount(folder)
+    with tmpfs(tmp_path / "tiny", TINY) as folder:
+        yield folder
 
 
 @pytest.fixture
 def read_only_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    folder = tmp_path / "ro"
-    folder.mkdir()
-    _mount(folder)
-    try:
-        subprocess.run(
-            ["mount", "-o", "remount,ro", folder], check=True, capture_output=True, text=True
-        )
-    except subprocess.CalledProcessError as exc:
-        _unmount(folder)
-        pytest.skip(f"cannot remount the tmpfs read-only: {exc.stderr.strip()}")
     monkeypatch.setenv("MIN_FREE_DISK_MB", "0")
     get_settings.cache_clear()
-    yield folder
-    _unmount(folder)
+    with tmpfs(tmp_path / "ro", TINY, read_only=True) as folder:
+        yield folder
 
 
 def trim(*args: str | Path) -> subprocess.CompletedProcess[str]:

@@ -33,11 +33,14 @@ def friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         # Light modules only: `trim` starts without SQLAlchemy or the config models.
         from config.errors import ConfigError, CredentialsMissingError
         from flows.selection import SelectionError
+        from integrations.disk import DiskError
         from integrations.media.capabilities import UnsupportedFFmpegError
         from integrations.store.errors import RecordingNotFoundError, StoreUnavailableError
 
         try:
             return func(*args, **kwargs)
+        except DiskError as exc:
+            fail(str(exc), exc.exit_code)
         except (ConfigError, UnsupportedFFmpegError) as exc:
             fail(str(exc), 2)
         except SelectionError as exc:
@@ -50,8 +53,26 @@ def friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             if TEMPORARY_SERVER_TIMEOUT not in str(exc):
                 raise
             fail(temporary_server_advice(), 2)
+        except Exception as exc:
+            if (fault := disk_fault(exc)) is None:
+                raise
+            fail(str(fault), fault.exit_code)
 
     return wrapper
+
+
+def disk_fault(exc: BaseException):
+    """`exc` as a described `DiskError` when the local disk refused a file (an `OSError`, or
+    SQLite's words for the store's file), else None."""
+    from integrations.disk import disk_error, is_disk_fault
+
+    if isinstance(exc, OSError) and is_disk_fault(exc):
+        return disk_error(exc)
+    if type(exc).__module__.startswith("sqlalchemy"):
+        from integrations.store.database import sqlite_disk_fault
+
+        return sqlite_disk_fault(exc)
+    return None
 
 
 # What Prefect raises when the temporary API server it starts does not answer in time
@@ -139,6 +160,9 @@ def run_flow(flow: Any, **parameters: Any) -> Any:
     """Run a flow in this process; a Failed run exits non-zero with its message."""
     state = flow(**parameters, return_state=True)
     if state.is_failed() or state.is_crashed() or state.is_cancelled():
+        raised = state.result(raise_on_failure=False)
+        if isinstance(raised, BaseException) and (fault := disk_fault(raised)) is not None:
+            fail(str(fault), fault.exit_code)
         fail(state.message or f"the {flow.name} run ended {state.name}")
     return state.result()
 
@@ -179,17 +203,21 @@ def print_preview(previews: dict[str, list[dict[str, Any]]]) -> None:
 
 
 def print_outcome(result: dict[str, Any]) -> None:
+    """The recordings the run worked on; then, when a stage waits for the disk (full or
+    read-only), one line per such stage and exit code 2."""
     from flows.render import recordings_table
 
     touched = result.get("touched") or []
     if not touched:
         out.print("Nothing to do: no recording is ready for this stage.")
-        return
-    store = open_store()
-    try:
-        out.print(recordings_table(store.list(ids=touched), "Recordings this run worked on"))
-    finally:
-        store.dispose()
+    else:
+        store = open_store()
+        try:
+            out.print(recordings_table(store.list(ids=touched), "Recordings this run worked on"))
+        finally:
+            store.dispose()
+    if waits := result.get("disk_waits"):
+        fail("\n".join(waits), 2)
 
 
 def run_stage(

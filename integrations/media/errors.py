@@ -5,6 +5,8 @@ from __future__ import annotations
 import errno as errno_codes
 from pathlib import Path
 
+from integrations.disk import DiskError
+
 
 class MediaError(Exception):
     """Base class: something about a media file or an FFmpeg run went wrong."""
@@ -43,20 +45,10 @@ class NoSoundError(MediaError):
         self.duration = duration
 
 
-class MediaOutputError(MediaError):
+class MediaOutputError(MediaError, DiskError):
     """The operating system refused to write an output: a full or read-only disk, no
     permission, an I/O error, a folder that vanished. The message names the path and the cause;
     `errno` is the OS error number (None when FFmpeg reported it only in words)."""
-
-    def __init__(self, message: str, *, path: Path, errno: int | None = None) -> None:
-        super().__init__(message)
-        self.path = path
-        self.errno = errno
-
-    @property
-    def exit_code(self) -> int:
-        """The command's exit code: 3 for an I/O error (the disk is at fault), else 2."""
-        return 3 if self.errno == errno_codes.EIO else 2
 
 
 class InsufficientSpaceError(MediaOutputError):
@@ -64,6 +56,4 @@ class InsufficientSpaceError(MediaOutputError):
     writing): `needed` bytes (the output's estimate plus the reserve), `free` bytes."""
 
     def __init__(self, message: str, *, path: Path, needed: int, free: int) -> None:
-        super().__init__(message, path=path, errno=errno_codes.ENOSPC)
-        self.needed = needed
-        self.free = free
+        super().__init__(message, path=path, errno=errno_codes.ENOSPC, needed=needed, free=free)

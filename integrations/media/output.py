@@ -6,14 +6,12 @@ import contextlib
 import errno
 import glob
 import os
-import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from integrations.disk import MIB, describe, free_space, mb
 from integrations.media.errors import FFmpegError, InsufficientSpaceError, MediaOutputError
-
-MIB = 1024 * 1024
 
 
 def temporary_output(destination: Path) -> Path:
@@ -56,20 +54,6 @@ def remove_stale_parts(folder: Path, stem: str | None = None) -> list[Path]:
     return removed
 
 
-def free_space(folder: Path) -> int:
-    """Bytes this process may still write on the filesystem of `folder` (of its nearest
-    existing parent while it does not exist yet)."""
-    folder = Path(folder).absolute()
-    for candidate in (folder, *folder.parents):
-        with contextlib.suppress(FileNotFoundError, NotADirectoryError):
-            return shutil.disk_usage(candidate).free
-    return shutil.disk_usage(os.sep).free
-
-
-def _mb(size: float) -> str:
-    return f"{size / MIB:.1f} MB" if size < 10 * MIB else f"{size / MIB:.0f} MB"
-
-
 def check_free_space(destination: Path, needed: int, reserve_mb: float = 0, what: str = "") -> None:
     """Raise `InsufficientSpaceError` unless `needed` bytes (`what` they are for) plus the
     reserve (MIN_FREE_DISK_MB) fit on the disk of `destination`'s folder."""
@@ -78,12 +62,12 @@ def check_free_space(destination: Path, needed: int, reserve_mb: float = 0, what
     free = free_space(folder)
     if free >= needed + reserve:
         return
-    parts = [f"{_mb(needed)} {what}".rstrip()] if needed else []
+    parts = [f"{mb(needed)} {what}".rstrip()] if needed else []
     if reserve:
         parts.append(f"the {reserve_mb:g} MB reserve (MIN_FREE_DISK_MB)")
     raise InsufficientSpaceError(
         f"not enough free space in {folder} for {Path(destination).name}: "
-        f"{' plus '.join(parts)} needed, {_mb(free)} free",
+        f"{' plus '.join(parts)} needed, {mb(free)} free",
         path=folder,
         needed=needed + reserve,
         free=free,
@@ -106,7 +90,7 @@ def output_errors(destination: Path, source: Path | None = None) -> Iterator[Non
         if code is None:
             raise
         raise MediaOutputError(
-            _describe(destination, code, None), path=destination, errno=code
+            describe(destination, code, None), path=destination, errno=code
         ) from exc
     except (ConnectionError, TimeoutError):
         raise
@@ -116,7 +100,7 @@ def output_errors(destination: Path, source: Path | None = None) -> Iterator[Non
             raise MediaOutputError(
                 f"cannot read {source}: {cause}", path=source, errno=exc.errno
             ) from exc
-        message = _describe(destination, exc.errno, exc)
+        message = describe(destination, exc.errno, exc)
         raise MediaOutputError(message, path=destination, errno=exc.errno) from exc
 
 
@@ -136,23 +120,3 @@ def _ffmpeg_cause(stderr: str, destination: Path) -> int | None:
             ):
                 return code
     return None
-
-
-def _describe(destination: Path, code: int | None, exc: OSError | None) -> str:
-    """One line: which file could not be written, and why."""
-    folder = Path(destination).absolute().parent
-    head = f"cannot write {destination}"
-    if code in (errno.ENOSPC, errno.EDQUOT):
-        quota = " (disk quota exceeded)" if code == errno.EDQUOT else ""
-        return f"{head}: no space left on the disk of {folder}{quota}"
-    if code == errno.EROFS:
-        return f"{head}: {folder} is on a read-only file system"
-    if code in (errno.EACCES, errno.EPERM):
-        return f"{head}: no permission to write in {folder}"
-    if code == errno.EIO:
-        return f"{head}: input/output error on the disk of {folder} (a fault of the disk)"
-    if code in (errno.ENOENT, errno.ENOTDIR) and not folder.is_dir():
-        return f"{head}: the folder {folder} no longer exists"
-    cause = (exc.strerror if exc is not None else None) or os.strerror(code or 0)
-    where = f" ({exc.filename})" if exc is not None and exc.filename else ""
-    return f"{head}: {cause.lower()}{where}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,6 +12,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from integrations.disk import DiskWriteError, describe, folder_fault
 from integrations.store.errors import StoreUnavailableError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
@@ -77,6 +79,43 @@ def head_revision() -> str:
     return ScriptDirectory.from_config(_alembic_config("sqlite://")).get_current_head() or ""
 
 
+# What SQLite says when its file's disk refuses: the folder is then asked why.
+_SQLITE_DISK_WORDS = (
+    "unable to open database file",
+    "attempt to write a readonly database",
+    "database or disk is full",
+    "disk i/o error",
+)
+
+
+def sqlite_disk_fault(exc: BaseException, url: str | None = None) -> DiskWriteError | None:
+    """A SQLite store whose file's disk refused (read-only, full, no permission, failing), as
+    one line naming the file and the cause; None for anything else."""
+    if not isinstance(exc, SQLAlchemyError) or not any(
+        words in driver_message(exc).lower() for words in _SQLITE_DISK_WORDS
+    ):
+        return None
+    if url is None:
+        from config.settings import get_settings
+
+        url = get_settings().resolved_database_url
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return None
+    path = Path(parsed.database)
+    said = driver_message(exc).lower()
+    if "full" in said:
+        code = errno.ENOSPC
+    elif "i/o" in said:
+        code = errno.EIO
+    else:
+        code = folder_fault(path.parent)
+    if code is None:
+        return None
+    message = describe(path, code, verb="write the status store")
+    return DiskWriteError(f"{message} (DATA_DIR, or DATABASE_URL)", path=path, errno=code)
+
+
 def schema_revision(engine: Engine) -> str | None:
     """The Alembic revision the database is at (None: no schema yet)."""
     from alembic.runtime.migration import MigrationContext
@@ -85,6 +124,8 @@ def schema_revision(engine: Engine) -> str | None:
         with engine.connect() as connection:
             return MigrationContext.configure(connection).get_current_revision()
     except OperationalError as exc:
+        if (fault := sqlite_disk_fault(exc, str(engine.url))) is not None:
+            raise fault from None
         raise StoreUnavailableError(
             f"cannot open the status store {redact_url(str(engine.url))}: "
             f"{driver_message(exc)}; check DATABASE_URL and that the server runs"
