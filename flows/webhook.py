@@ -380,4 +380,13 @@ def serve(
     log_config = copy.deepcopy(LOGGING_CONFIG)
     for name in ("zoom_publisher", "integrations"):
         log_config["loggers"][name] = {"handlers": ["default"], "level": "INFO", "propagate": False}
-    uvicorn.run(app, host=host, port=port, log_level=log_level, log_config=log_config)
+    # A stop waits at most this long for open requests (their events are stored already or
+    # redelivered by Zoom), so that the command and its temporary Prefect server end promptly.
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        log_config=log_config,
+        timeout_graceful_shutdown=5,
+    )

@@ -19,6 +19,7 @@ from flows.cli.housekeeping import clean, demo, free_zoom
 from flows.cli.secrets import auth, credentials
 from flows.cli.serve import serve
 from flows.cli.stages import download, full_process, process, sync, trim, upload
+from flows.cli.stopping import install_stop_handlers
 from flows.cli.store import config_group, init_db, list_, reset
 from flows.cli.webhook import webhook
 
@@ -27,6 +28,7 @@ from flows.cli.webhook import webhook
 @click.version_option(package_name="zoom-publisher")
 def main() -> None:
     """Publish Zoom cloud recordings to YouTube and VK, with silent starts and ends cut off."""
+    install_stop_handlers()  # a stopped command takes its temporary Prefect server with it
 
 
 for command in (

@@ -32,6 +32,7 @@ def friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         # Light modules only: `trim` starts without SQLAlchemy or the config models.
         from config.errors import ConfigError, CredentialsMissingError
+        from flows.cli.stopping import Stopped
         from flows.selection import SelectionError
         from integrations.disk import DiskError
         from integrations.media.capabilities import UnsupportedFFmpegError
@@ -47,6 +48,11 @@ def friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             fail(str(exc), 2)
         except (StoreUnavailableError, RecordingNotFoundError, CredentialsMissingError) as exc:
             fail(str(exc))
+        except Stopped as exc:
+            fail(
+                f"stopped ({exc.signal_name}); run the command again to continue where it stopped",
+                exc.exit_code,
+            )
         except KeyboardInterrupt:
             fail("interrupted; run the command again to continue where it stopped", 130)
         except RuntimeError as exc:
@@ -64,8 +70,10 @@ def friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 def disk_fault(exc: BaseException):
     """`exc` as a described `DiskError` when the local disk refused a file (an `OSError`, or
     SQLite's words for the store's file), else None."""
-    from integrations.disk import disk_error, is_disk_fault
+    from integrations.disk import DiskError, disk_error, is_disk_fault
 
+    if isinstance(exc, DiskError):
+        return exc
     if isinstance(exc, OSError) and is_disk_fault(exc):
         return disk_error(exc)
     if type(exc).__module__.startswith("sqlalchemy"):
