@@ -8,7 +8,9 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
+from prefect.states import Failed, State
 
+from integrations.disk import DiskError, disk_errors
 from integrations.download import segment_path
 from integrations.store.models import Recording, utcnow
 from integrations.store.states import WORKING, ProcessingStatus, restart_point
@@ -49,7 +51,7 @@ def expiries(days: int) -> list[Expiry]:
 
 
 @flow(name="clean")
-def clean_flow(days: int = 30, dry_run: bool = False) -> list[dict[str, object]]:
+def clean_flow(days: int = 30, dry_run: bool = False) -> list[dict[str, object]] | State:
     """Delete local media of finished recordings older than `days` days and mark them EXPIRED."""
     logger = get_run_logger()
     store = get_store()
@@ -65,8 +67,13 @@ def clean_flow(days: int = 30, dry_run: bool = False) -> list[dict[str, object]]
         )
         if dry_run:
             continue
-        for path in item.files:
-            path.unlink(missing_ok=True)
+        try:
+            with disk_errors():
+                for path in item.files:
+                    path.unlink(missing_ok=True)
+        except DiskError as exc:  # one line for the command, not a traceback in the log
+            logger.error("clean stopped: %s", exc)
+            return Failed(message=str(exc), data=exc)
         store.transition(
             item.recording_id, ProcessingStatus.EXPIRED, reason=f"media cleaned after {days} days"
         )

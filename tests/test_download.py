@@ -11,7 +11,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from integrations.disk import free_space
 from integrations.download import (
+    SPACE,
     DownloadAuthError,
     DownloadError,
     DownloadInterruptedError,
@@ -164,6 +166,22 @@ def test_low_disk_space_fails_before_any_request(env, tmp_path):
     with pytest.raises(InsufficientDiskSpaceError, match="not enough free space"):
         env.get(tmp_path / "a.mp4", min_free_mb=10**12)
     assert env.zoom.calls("GET", r"^/rec/download/") == []
+
+
+def test_downloads_in_flight_hold_their_rest_of_the_disk(env, tmp_path):
+    """Another download in flight on the same disk still has to write all but half of this
+    file's size of the free space (asked when this one checks): this one does not fit beside
+    it, though it fits alone; once the other is done, it downloads."""
+    half = len(DATA) // 2
+    other = SPACE.reserve(tmp_path, lambda: free_space(tmp_path) - half, 0, "the other")
+    with other, pytest.raises(InsufficientDiskSpaceError) as refused:
+        env.get(tmp_path / "a.mp4")
+    message = str(refused.value)
+    assert message.startswith(f"not enough free space in {tmp_path} for a.mp4: 3.0 MB to ")
+    assert "for 1 download(s) in flight needed" in message
+    assert refused.value.waits and refused.value.needed > refused.value.free
+    assert env.zoom.calls("GET", r"^/rec/download/") == []
+    assert env.get(tmp_path / "a.mp4").size == len(DATA)
 
 
 def test_large_file_streams_from_disk_in_chunks(tmp_path):

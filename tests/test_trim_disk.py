@@ -20,11 +20,14 @@ from click.testing import CliRunner
 from disk_mounts import tmpfs
 from media_factory import MediaSpec, make_media
 
+from config.processing import ProcessingProfiles
 from config.settings import get_settings
 from flows.cli import main
+from integrations.disk import mb
 from integrations.media import output
-from integrations.media.errors import FFmpegError, MediaOutputError
+from integrations.media.errors import FFmpegError, InsufficientSpaceError, MediaOutputError
 from integrations.media.output import output_errors
+from integrations.media.profile_space import check_profile_space, estimate_profile_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
 # The lecture (320x180, 460 KB) cut with --padding 1 keeps 6-16 s copied from the keyframe at
@@ -163,3 +166,23 @@ def test_a_folder_that_vanished(tmp_path: Path):
         raise FileNotFoundError(errno.ENOENT, "No such file", str(out.parent / ".out.x.part"))
     assert str(raised.value) == f"cannot write {out}: the folder {out.parent} no longer exists"
     assert raised.value.exit_code == 2
+
+
+def test_the_processing_profiles_check_their_space_before_they_run(lecture: Path, tiny_disk: Path):
+    """Loudness copies the video and re-encodes the audio (128 kb/s here); compression
+    re-encodes the video too, counted with growth: neither fits 128 KB beside the input."""
+    loudness = ProcessingProfiles(loudness={"enabled": True})
+    both = ProcessingProfiles(loudness={"enabled": True}, compression={"enabled": True})
+    size, duration = lecture.stat().st_size, 16.0
+    audio = 128_000 // 8 * 16
+    assert estimate_profile_bytes(size, duration, loudness) == size + audio + 2**20
+    assert estimate_profile_bytes(size, duration, both) == int(size * 1.5) + audio + 2**20
+    out = tiny_disk / "out.profiled.mp4"
+    with pytest.raises(InsufficientSpaceError) as refused:
+        check_profile_space(lecture, out, duration, both, reserve_mb=0)
+    assert str(refused.value).startswith(
+        f"not enough free space in {tiny_disk} for out.profiled.mp4: "
+        f"{mb(estimate_profile_bytes(size, duration, both))} for the processing profiles "
+        "needed, 0.1 MB free"
+    ), refused.value
+    assert refused.value.waits and list(tiny_disk.iterdir()) == []
