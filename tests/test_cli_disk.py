@@ -60,3 +60,27 @@ def test_clean_on_a_read_only_media_disk(
         f"Error: cannot write {video}: {disk} is on a read-only file system"
     )
     assert store.list()[0].status == ProcessingStatus.UPLOADED  # not marked cleaned
+
+
+def test_a_command_whose_temporary_prefect_server_cannot_write_its_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Checked before Prefect starts the server (which would die at start-up and be waited
+    for until the start-up timeout)."""
+    creds = tmp_path / "zoom_creds.json"
+    creds.write_text(
+        '{"accounts": [{"account": "a@example.com", "account_id": "x", '
+        '"client_id": "y", "client_secret": "z"}]}'
+    )
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.setenv("PREFECT_PROFILES_PATH", str(tmp_path / "no-profiles.toml"))
+    with tmpfs(tmp_path / "ro", "128k", read_only=True) as disk:
+        monkeypatch.setenv("PREFECT_HOME", str(disk / "prefect"))
+        result = CliRunner().invoke(main, ["credentials", "import", "--zoom", str(creds)])
+
+    assert result.exit_code == 2
+    assert one_error(result) == (
+        f"Error: cannot write the temporary Prefect server's database {disk}/prefect/prefect.db: "
+        f"{disk}/prefect is on a read-only file system (PREFECT_HOME; or set PREFECT_API_URL "
+        "to a running Prefect server)"
+    )

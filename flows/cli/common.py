@@ -32,6 +32,7 @@ def friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         # Light modules only: `trim` starts without SQLAlchemy or the config models.
         from config.errors import ConfigError, CredentialsMissingError
+        from flows.cli.prefect_home import check_temporary_server_home
         from flows.cli.stopping import Stopped
         from flows.selection import SelectionError
         from integrations.disk import DiskError
@@ -39,6 +40,7 @@ def friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         from integrations.store.errors import RecordingNotFoundError, StoreUnavailableError
 
         try:
+            check_temporary_server_home(top_command())
             return func(*args, **kwargs)
         except DiskError as exc:
             fail(str(exc), exc.exit_code)
@@ -65,6 +67,15 @@ def friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             fail(str(fault), fault.exit_code)
 
     return wrapper
+
+
+def top_command() -> str | None:
+    """The name of the command this process runs (`credentials` for `credentials import`)."""
+    ctx = click.get_current_context(silent=True)
+    name = None
+    while ctx is not None and ctx.parent is not None:
+        name, ctx = ctx.info_name, ctx.parent
+    return name
 
 
 def disk_fault(exc: BaseException):
