@@ -20,6 +20,7 @@ from prefect.states import State
 from config.errors import CredentialsMissingError
 from config.secrets import zoom_block_for
 from config.settings import get_settings
+from integrations.disk import DiskError
 from integrations.download import (
     DownloadError,
     InvalidMediaError,
@@ -174,6 +175,8 @@ def fetch_transcript(recording: Recording, video: Path, client: ZoomClient) -> N
         with local_file_errors(target.name):
             result.part_path.replace(target)
     except DownloadError as exc:
+        if isinstance(exc, DiskError) and exc.waits:
+            raise  # the disk, not the captions: the recording waits and gets them next time
         run_logger().warning("Recording %s: no captions: %s", recording.id, exc)
         return
     run_logger().info("Recording %s: captions downloaded, %d cues", recording.id, cues)
