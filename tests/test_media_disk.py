@@ -55,7 +55,6 @@ def media_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path
 def world(
     prefect_harness: None,
     postgres_database: str,
-    demo_media_cache: Path,
     media_disk: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -65,7 +64,8 @@ def world(
         for table in ("publications", "recordings", "quota_usage"):
             connection.exec_driver_sql(f"DELETE FROM {table}")
     store.dispose()
-    with DemoWorld(tmp_path / "world", media_cache=demo_media_cache, plan=plan()) as demo:
+    # Its own media cache: the three short lectures only, not the default plan's nine.
+    with DemoWorld(tmp_path / "world", plan=plan()) as demo:
         settings = {
             **demo.environment(),
             "DATABASE_URL": postgres_database,
