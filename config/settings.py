@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
 
     database_url: str | None = Field(default=None, description="SQLAlchemy URL of the status store")
+    database_block: str | None = Field(
+        default=None, description="A SqlAlchemyConnector block holding the store's connection"
+    )
     media_dir: Path = Path("video")
     app_config: Path = Path("config/app_config.json")
     data_dir: Path = DEFAULT_DATA_DIR
@@ -75,9 +78,14 @@ class Settings(BaseSettings):
 
     @property
     def resolved_database_url(self) -> str:
-        """`DATABASE_URL`, or the embedded SQLite file under `data/`."""
+        """`DATABASE_URL`, the connection of the `DATABASE_BLOCK` block, or the embedded SQLite
+        file under `data/`."""
         if self.database_url:
             return self.database_url
+        if self.database_block:
+            from config.store_block import database_url_from_block
+
+            return database_url_from_block(self.database_block)
         return f"sqlite:///{(self.data_dir / 'zoom_publisher.db').as_posix()}"
 
     @property
