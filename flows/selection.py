@@ -101,7 +101,8 @@ def pick_recordings(store, stage: str, console, ids: list[int] | None = None) ->
 def confirm_titles(store, config, ids: list[int], platforms: list[str] | None, console) -> None:
     """Show each recording's title per platform; the user keeps it (Enter) or types a new one.
 
-    The confirmed title is stored on the publication, where the upload takes it from.
+    A title that differs from the mapping's is stored on the publication as the chosen one,
+    which every upload attempt keeps; Enter keeps the mapping, rendered again at each attempt.
     """
     import click
 
@@ -123,6 +124,8 @@ def confirm_titles(store, config, ids: list[int], platforms: list[str] | None, c
         for platform in wanted:
             default = rendered.youtube_title if platform == Platform.YOUTUBE else rendered.vk_title
             existing = publications.get_or_create(recording.id, platform)
-            title = click.prompt(f"  {platform.value} title", default=existing.title or default)
+            shown = existing.chosen_title or default
+            title = click.prompt(f"  {platform.value} title", default=shown)
             title = clean_title(title, default, TITLE_LIMITS[platform.value])
-            publications.update(recording.id, platform, title=title)
+            chosen = None if title == default else title
+            publications.update(recording.id, platform, chosen_title=chosen)

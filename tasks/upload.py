@@ -199,7 +199,7 @@ class UploadJob:
 
     def title(self, publication: Publication, rendered_title: str) -> str:
         """A title chosen by hand (`upload -i` stores it) wins over the mapping's."""
-        return publication.title or rendered_title
+        return publication.chosen_title or rendered_title
 
     def thumbnail(self, publication: Publication) -> Path | None:
         """The mapped thumbnail when it is still to be set, checked (exists, JPEG/PNG, <= 2 MB)."""
@@ -357,8 +357,7 @@ def _youtube_video(
     """The video id: a stored session resumed, a lost answer found, or a new upload."""
     platform, rid, store = Platform.YOUTUBE, job.recording_id, job.publications
     metadata = _youtube_metadata(job, publication)
-    if publication.title is None:
-        store.update(rid, platform, title=metadata.title)
+    store.update(rid, platform, title=metadata.title)
     size = path.stat().st_size
 
     def on_session(uri: str) -> None:

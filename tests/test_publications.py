@@ -73,3 +73,42 @@ def test_a_refused_thumbnail_is_kept_past_new_attempts_and_the_upload(store):
     stored = publications.get(row.id, Platform.YOUTUBE)
     assert stored.status == PlatformStatus.UPLOADED and stored.last_error is None
     assert stored.thumbnail_refused == "403 forbidden" and not stored.thumbnail_done
+
+
+def test_the_upgrade_keeps_only_titles_typed_before_any_attempt_as_chosen(tmp_path):
+    from alembic import command
+    from sqlalchemy import create_engine, text
+
+    from integrations.store.database import _alembic_config
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    command.upgrade(_alembic_config(url), "0004")
+    engine = create_engine(url)
+    with engine.begin() as db:
+        db.execute(
+            text(
+                "INSERT INTO recordings (id, account, zoom_meeting_id, zoom_uuid, topic, "
+                "start_time, duration_min, total_size, video_files, status, last_good_status, "
+                "attempts, created_at, updated_at, status_changed_at) VALUES (1, 'a', '1', 'u1', "
+                "'Optics', :t, 60, 1, '[]', 'PROCESSED', 'PROCESSED', 0, :t, :t, :t)"
+            ),
+            {"t": "2026-12-01 00:00:00"},
+        )
+        for platform, status, attempts, title in (
+            ("youtube", "PENDING", 0, "Typed by hand"),
+            ("vk", "FAILED", 1, "Mapped at the first attempt"),
+        ):
+            db.execute(
+                text(
+                    "INSERT INTO publications (recording_id, platform, status, title, attempts, "
+                    "bytes_confirmed, thumbnail_done, collection_done, caption_done, created_at, "
+                    "updated_at) VALUES (1, :p, :s, :t, :a, 0, 0, 0, 0, :c, :c)"
+                ),
+                {"p": platform, "s": status, "t": title, "a": attempts, "c": "2026-12-01 00:00:00"},
+            )
+    command.upgrade(_alembic_config(url), "head")
+
+    with engine.connect() as db:
+        rows = db.execute(text("SELECT platform, chosen_title FROM publications ORDER BY id"))
+        assert rows.all() == [("youtube", "Typed by hand"), ("vk", None)]
+    engine.dispose()

@@ -700,3 +700,63 @@ def test_a_vk_title_of_120_characters_is_not_cut_to_youtubes_100(store, sandbox,
     owner, video_id = (int(x) for x in publication(store, row.id, Platform.VK).remote_id.split("_"))
     assert len(topic) == 120 and sandbox.vk.video(owner, video_id)["title"] == topic
     assert publication(store, row.id, Platform.VK).title == topic
+
+
+def _vk_title(sandbox, store, recording_id: int) -> str:
+    owner, video_id = publication(store, recording_id, Platform.VK).remote_id.split("_")
+    return sandbox.vk.video(int(owner), int(video_id))["title"]
+
+
+def test_a_retried_upload_takes_the_title_mapping_as_it_stands_now(store, sandbox, media):
+    yt = sandbox.youtube
+    sandbox.configure(
+        video_title_mapping__default_rules={"youtube_title_template": "Old {original_title}"}
+    )
+    # The upload session cannot be opened until the client's retries run out.
+    yt.inject(Fault(path=r"/upload/youtube/v3/videos", method="POST", status=503, times=50))
+    row = add_processed(store, media, topic="Optics")
+    assert_failed(run_task(store, row.id, ["youtube"]), "503")
+
+    yt.faults.clear()
+    sandbox.configure(
+        video_title_mapping__default_rules={"youtube_title_template": "New {original_title}"}
+    )
+    assert run_task(store, row.id, ["youtube"]) == S.UPLOADED
+
+    [video] = yt.videos.values()
+    assert video["snippet"]["title"] == "New Optics"
+    assert publication(store, row.id, Platform.YOUTUBE).title == "New Optics"
+
+
+def test_a_title_chosen_by_hand_is_kept_at_every_attempt(store, sandbox, media):
+    sandbox.vk.fail("video.save", 6, times=50)
+    row = add_processed(store, media, topic="Optics")
+    PublicationStore(store).get_or_create(row.id, Platform.VK)
+    PublicationStore(store).update(row.id, Platform.VK, chosen_title="Optics, the good one")
+    assert run_task(store, row.id, ["vk"]) != S.UPLOADED
+
+    sandbox.vk.faults.clear()
+    sandbox.configure(
+        video_title_mapping__default_rules={"vk_title_template": "New {original_title}"}
+    )
+    assert run_task(store, row.id, ["vk"]) == S.UPLOADED
+
+    assert _vk_title(sandbox, store, row.id) == "Optics, the good one"
+
+
+@postgres_only
+def test_upload_i_keeps_a_typed_title_and_leaves_an_accepted_one_to_the_mapping(
+    store, sandbox, media
+):
+    typed, accepted = add_processed(store, media, topic="Optics"), add_processed(store, media)
+    answers = "all\nOptics, the good one\n\n"  # pick both; type one title, Enter on the other
+
+    result = CliRunner().invoke(main, ["upload", "--vk", "-i"], input=answers)
+
+    assert result.exit_code == 0, result.output
+    assert publication(store, typed.id, Platform.VK).chosen_title == "Optics, the good one"
+    assert publication(store, accepted.id, Platform.VK).chosen_title is None
+    assert _vk_title(sandbox, store, typed.id) == "Optics, the good one"
+    assert (
+        _vk_title(sandbox, store, accepted.id) == publication(store, accepted.id, Platform.VK).title
+    )

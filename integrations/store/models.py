@@ -152,7 +152,10 @@ class Publication(Base):
     status: Mapped[PlatformStatus] = mapped_column(
         _enum(PlatformStatus, "platform_status"), default=PlatformStatus.PENDING
     )
-    title: Mapped[str | None] = mapped_column(Text)
+    title: Mapped[str | None] = mapped_column(Text)  # the title it was last saved with
+    # A title a person chose (`upload -i`): kept at every attempt. Without one, each attempt
+    # renders the title from the mapping as it stands then.
+    chosen_title: Mapped[str | None] = mapped_column(Text)
     remote_id: Mapped[str | None] = mapped_column(String(128))
     url: Mapped[str | None] = mapped_column(Text)
     collection_id: Mapped[str | None] = mapped_column(String(128))  # playlist or album

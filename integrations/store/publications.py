@@ -32,6 +32,7 @@ UPDATABLE = frozenset(
     {
         "status",
         "title",
+        "chosen_title",
         "remote_id",
         "url",
         "collection_id",
