@@ -3,31 +3,25 @@
 from __future__ import annotations
 
 import logging
+import re
 import stat
 import struct
 import subprocess
 from pathlib import Path
 
+import av
 import pytest
+from independent import gstreamer_audio
 from media_factory import MediaSpec, cached_media
 from pydantic import ValidationError
 from shape_factory import make_audio_only, make_extra_tracks
 
+from config.processing import CompressionProfile, LoudnessProfile, ProcessingProfiles
 from integrations.media.capabilities import inspect_ffmpeg
-from integrations.media.errors import MediaError
 from integrations.media.ffmpeg import ffmpeg_binary
+from integrations.media.loudness import LoudnessGain, LoudnessMeasurement, plan_gain
 from integrations.media.probe import probe
-from integrations.media.profiles import (
-    CompressionProfile,
-    LoudnessGain,
-    LoudnessMeasurement,
-    LoudnessProfile,
-    ProcessingProfiles,
-    apply_profiles,
-    measure_loudness,
-    parse_ebur128,
-    plan_gain,
-)
+from integrations.media.profiles import apply_profiles
 
 pytestmark = pytest.mark.usefixtures("ffmpeg_build")  # system FFmpeg, then bundled
 
@@ -59,56 +53,48 @@ def test_profile_models_validate() -> None:
         LoudnessProfile(peak_headroom_db=-1)
 
 
-# What `ebur128=peak=true` logs at the end: a summary per filter instance; digital silence
-# has -70 LUFS (nothing passes the gate) and a -inf peak.
-EBUR128_SUMMARIES = """[Parsed_ebur128_0 @ 0x1] Summary:
-
-  Integrated loudness:
-    I:         -70.0 LUFS
-    Threshold:   0.0 LUFS
-
-  True peak:
-    Peak:       -inf dBFS
-[Parsed_ebur128_0 @ 0x2] Summary:
-
-  Integrated loudness:
-    I:         -34.8 LUFS
-    Threshold: -44.8 LUFS
-
-  Loudness range:
-    LRA:         0.6 LU
-
-  True peak:
-    Peak:      -20.8 dBFS
-"""
-
-
-def test_parse_ebur128_reads_the_last_summary() -> None:
-    assert parse_ebur128(EBUR128_SUMMARIES) == LoudnessMeasurement(-34.8, -20.8)
-    silence = parse_ebur128(EBUR128_SUMMARIES.split("[Parsed_ebur128_0 @ 0x2]")[0])
-    assert silence.silent and silence.true_peak == float("-inf")
-    with pytest.raises(MediaError):
-        parse_ebur128("[Parsed_ebur128_0 @ 0x1] Summary:\n  Integrated loudness:\n")
+def loudness_of(path: Path) -> tuple[float, float]:
+    """Integrated loudness (LUFS) and true peak (dBTP) of `path`'s audio, as FFmpeg's `ebur128`
+    measures them in one run (not the code under test)."""
+    cmd = [
+        ffmpeg_binary(),
+        "-nostdin",
+        "-hide_banner",
+        "-nostats",
+        "-i",
+        str(path),
+        "-map",
+        "0:a:0",
+    ]
+    cmd += ["-af", "ebur128=peak=true", "-f", "null", "-"]
+    summary = subprocess.run(cmd, capture_output=True, text=True, timeout=60).stderr
+    summary = summary.rpartition("Summary:")[2]
+    integrated = re.search(r"I:\s+(-?[\d.]+) LUFS", summary)
+    peak = re.search(r"True peak:\s+Peak:\s+(-?[\d.]+|-inf) dBFS", summary)
+    assert integrated is not None and peak is not None, summary
+    return float(integrated.group(1)), float(peak.group(1))
 
 
 def test_plan_gain_limits_only_what_would_pass_the_ceiling() -> None:
     profile = LoudnessProfile(integrated_lufs=-16, true_peak_db=-1.5, peak_headroom_db=2)
     assert plan_gain(profile, LoudnessMeasurement(-30.0, -20.0)) == LoudnessGain(14.0, None)
     assert plan_gain(profile, LoudnessMeasurement(-30.0, -17.0)) == LoudnessGain(14.0, -3.5)
+    # The sample peak is printed to a tenth of a dB: one that may pass the ceiling is limited.
+    assert plan_gain(profile, LoudnessMeasurement(-30.0, -17.5)) == LoudnessGain(14.0, -3.5)
+    assert plan_gain(profile, LoudnessMeasurement(-30.0, -17.6)) == LoudnessGain(14.0, None)
     assert plan_gain(profile, LoudnessMeasurement(-70.0, float("-inf"))) == LoudnessGain(0, None)
 
 
 def test_loudness_normalization_reaches_the_target(tmp_path: Path) -> None:
     source = cached_media(QUIET)
     profile = LoudnessProfile(enabled=True, integrated_lufs=-16.0)
-    before = measure_loudness(source, timeout=60)
-    assert before.integrated < -25
+    assert loudness_of(source)[0] < -25
     result = apply_profiles(source, tmp_path / "loud.mp4", ProcessingProfiles(loudness=profile))
     assert result.applied == ["loudness"]
     assert result.gain is not None and result.gain.ceiling_db is None  # the tone needs no limit
-    after = measure_loudness(tmp_path / "loud.mp4", timeout=60)
-    assert after.integrated == pytest.approx(-16.0, abs=1.0)
-    assert after.true_peak <= profile.true_peak_db
+    integrated, true_peak = loudness_of(tmp_path / "loud.mp4")
+    assert integrated == pytest.approx(-16.0, abs=1.0)
+    assert true_peak <= profile.true_peak_db
     out, src = probe(tmp_path / "loud.mp4"), probe(source)
     assert out.audio.sample_rate == src.audio.sample_rate
     assert out.video == src.video  # copied, not re-encoded
@@ -118,13 +104,13 @@ def test_loudness_normalization_reaches_the_target(tmp_path: Path) -> None:
 def test_loud_peaks_are_limited_under_the_true_peak_target(tmp_path: Path) -> None:
     source = cached_media(PEAKY)
     profile = LoudnessProfile(enabled=True, integrated_lufs=-16.0, true_peak_db=-1.5)
-    before = measure_loudness(source, timeout=60)
-    assert before.true_peak + (profile.integrated_lufs - before.integrated) > 0  # would clip
+    integrated, true_peak = loudness_of(source)
+    assert true_peak + (profile.integrated_lufs - integrated) > 0  # would clip
     result = apply_profiles(source, tmp_path / "loud.mp4", ProcessingProfiles(loudness=profile))
     assert result.gain is not None and result.gain.ceiling_db == -3.5
-    after = measure_loudness(tmp_path / "loud.mp4", timeout=60)
-    assert after.integrated == pytest.approx(-16.0, abs=1.0)
-    assert after.true_peak <= profile.true_peak_db
+    integrated, true_peak = loudness_of(tmp_path / "loud.mp4")
+    assert integrated == pytest.approx(-16.0, abs=1.0)
+    assert true_peak <= profile.true_peak_db
     assert probe(tmp_path / "loud.mp4").duration == pytest.approx(probe(source).duration, abs=0.05)
 
 
@@ -202,6 +188,72 @@ def test_an_audio_only_file_gets_its_loudness_and_no_compression(tmp_path: Path)
     assert result.applied == ["loudness"]
     out = probe(tmp_path / "loud.m4a")
     assert out.video is None and out.duration == pytest.approx(12.0, abs=0.05)
-    assert measure_loudness(tmp_path / "loud.m4a", timeout=60).integrated == pytest.approx(
-        -16.0, abs=1.0
+    assert loudness_of(tmp_path / "loud.m4a")[0] == pytest.approx(-16.0, abs=1.0)
+
+
+# A tone over a little noise with a loud 20 ms burst every 1.3 s (the limiter's work).
+SPEECH = "0.03*sin(2*PI*440*t)+0.004*(2*random(0)-1)+0.3*sin(2*PI*1000*t)*lt(mod(t,1.3),0.02)"
+
+
+def _late_audio(path: Path) -> Path:
+    """12 s of picture, with 11 s of sound that starts half a second after it."""
+    cmd = [ffmpeg_binary(), "-nostdin", "-v", "error", "-y"]
+    cmd += ["-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30:duration=12", "-itsoffset", "0.5"]
+    cmd += ["-f", "lavfi", "-i", f"aevalsrc='{SPEECH}':s=32000:c=mono:d=11"]
+    cmd += ["-map", "0:v", "-map", "1:a", "-c:v", "libx264", "-preset", "veryfast"]
+    cmd += ["-c:a", "aac", "-b:a", "64k", "-movflags", "+faststart", str(path)]
+    subprocess.run(cmd, check=True, capture_output=True, timeout=120)
+    return path
+
+
+def _ffmpeg_out(*args: str) -> bytes:
+    cmd = [ffmpeg_binary(), "-nostdin", "-v", "error", *args]
+    return subprocess.run(cmd, check=True, capture_output=True, timeout=120).stdout
+
+
+def _first_audio_frame(path: Path) -> float:
+    with av.open(str(path)) as container:
+        frame = next(container.decode(audio=0))
+        assert frame.time is not None
+        return frame.time
+
+
+def test_audio_in_pieces_keeps_the_video_the_sync_and_the_loudness(tmp_path: Path) -> None:
+    source = _late_audio(tmp_path / "late.mp4")
+    profile = LoudnessProfile(enabled=True)
+    outputs = {}
+    for pieces in (1, 2):
+        out = tmp_path / f"{pieces}.mp4"
+        result = apply_profiles(
+            source, out, ProcessingProfiles(loudness=profile), audio_pieces=pieces
+        )
+        assert result.audio_pieces == pieces
+        outputs[pieces] = out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["1.mp4", "2.mp4", "late.mp4"]
+    assert result.gain is not None and result.gain.ceiling_db is not None
+    # One piece gives exactly what one FFmpeg pass through the same filters gives.
+    one_pass = tmp_path / "one_pass.mp4"
+    _ffmpeg_out(
+        "-i", str(source), "-map", "0:v", "-map", "0:a", "-c:v", "copy", "-af",
+        result.gain.filters(), "-c:a", "aac", "-aac_coder", "fast", "-b:a", "128k", str(one_pass),
+    )  # fmt: skip
+    decoded = {
+        name: _ffmpeg_out("-i", str(path), "-map", "0:a", "-f", "f32le", "-")
+        for name, path in (("one pass", one_pass), *outputs.items())
+    }
+    assert decoded[1] == decoded["one pass"]
+    assert len(decoded[2]) == len(decoded[1]) and decoded[2] != decoded[1]
+    # The sound starts where it did, against the picture, which is copied packet for packet.
+    starts = {_first_audio_frame(path) for path in (one_pass, *outputs.values())}
+    assert len(starts) == 1
+    video = _ffmpeg_out("-i", str(source), "-map", "0:v", "-c", "copy", "-f", "framemd5", "-")
+    assert (
+        _ffmpeg_out("-i", str(outputs[2]), "-map", "0:v", "-c", "copy", "-f", "framemd5", "-")
+        == video
     )
+    # As loud as one piece (the limiter takes the bursts' loudness: both are under -16 LUFS).
+    integrated, true_peak = loudness_of(outputs[2])
+    assert integrated == pytest.approx(loudness_of(outputs[1])[0], abs=0.2)
+    assert true_peak <= profile.true_peak_db
+    # An MP4 demuxer and AAC decoder that are not FFmpeg's read all of the joined sound.
+    assert len(gstreamer_audio(outputs[2], tmp_path / "gst.raw", 1)) * 4 == len(decoded[2])
