@@ -7,18 +7,23 @@ made for it: pink noise in syllable-like bursts, 32 kHz mono AAC like the lectur
 -16 LUFS needs the peak limiter. Then, for each FFmpeg build, times in one run:
 
 - a plain stream copy of the sample (the baseline);
-- the loudness profile: `ebur128` measures the audio alone, then one gain (and the limiter where
-  the peaks need it), audio re-encoded, video copied;
+- the loudness profile as it runs: `ebur128` (sample peaks) measures the audio alone, then one
+  gain (and the limiter where the peaks need it), the audio encoded in one piece per core joined
+  at AAC frames, and a last pass beside the copied video;
+- the same in one piece (`--pieces 1` when auto gives more), to show what the pieces cost and
+  save;
 - the two-pass `loudnorm` it replaced (as the profile ran until issue 17: measure, then apply
   with the measured values, 192 kHz inside, back to the source's rate), same targets;
 - the compression profile (libx264 veryfast CRF 23), unless `--skip-compression`.
 
 Prints seconds per hour of input, extrapolated linearly from the sample (every pass is linear
 in duration), as wall time and as the FFmpeg processes' CPU time (steadier on a shared machine),
-the ratio of the two loudness methods, and each output's integrated loudness and true peak
-(measured with `ebur128`).
+the ratio of the new loudness profile to the two-pass `loudnorm` (each of `--runs` rounds
+times both, one after the other), and each output's integrated loudness and true peak
+(measured with `ebur128=peak=true`).
 
-    uv run python benchmarks/profiles.py [--minutes 5] [--ffmpeg both] [--skip-compression]
+    uv run python benchmarks/profiles.py [--minutes 5] [--ffmpeg both] [--runs 3]
+                                         [--skip-compression]
 """
 
 from __future__ import annotations
@@ -41,7 +46,7 @@ from trim import WORK, chosen_binaries, ff, make_recording, use_ffmpeg
 from config.processing import CompressionProfile, LoudnessProfile, ProcessingProfiles
 from integrations.media.ffmpeg import run_ffmpeg
 from integrations.media.probe import probe
-from integrations.media.profiles import ProfileResult, apply_profiles, measure_loudness
+from integrations.media.profiles import ProfileResult, apply_profiles, default_pieces
 
 # Syllables (about 4.6 a second) of pink noise, and a loud 10 ms burst every 11 s.
 SPEECH = (
@@ -102,8 +107,33 @@ def two_pass_loudnorm(source: Path, destination: Path, profile: LoudnessProfile)
 
 
 def loudness_of(path: Path) -> str:
-    found = measure_loudness(path, timeout=3600)
-    return f"{found.integrated:.1f} LUFS, true peak {found.true_peak:.1f} dBTP"
+    """The integrated loudness and true peak `ebur128` measures in one run."""
+    args = ["-vn", "-i", str(path), "-map", "0:a:0", "-af", "ebur128=peak=true", "-f", "null", "-"]
+    summary = run_ffmpeg(args, timeout=3600, loglevel="info").stderr.rpartition("Summary:")[2]
+    integrated = re.search(r"I:\s+(-?[\d.]+) LUFS", summary)
+    peak = re.search(r"True peak:\s+Peak:\s+(-?[\d.]+|-inf) dBFS", summary)
+    assert integrated is not None and peak is not None, summary
+    return f"{integrated.group(1)} LUFS, true peak {peak.group(1)} dBTP"
+
+
+def timed_profile(
+    sample: Path, out: Path, profiles: ProcessingProfiles, pieces: int
+) -> tuple[Cost, ProfileResult]:
+    results: list[ProfileResult] = []
+    cost = measured(
+        lambda: results.append(apply_profiles(sample, out, profiles, audio_pieces=pieces))
+    )
+    return cost, results[0]
+
+
+def ratio_line(label: str, runs: list[tuple[Cost, Cost]]) -> str:
+    walls = sorted(new.wall / old.wall for old, new in runs)
+    cpus = sorted(new.cpu / old.cpu for old, new in runs)
+    each = "; ".join(f"{new.wall / old.wall:.3f}/{new.cpu / old.cpu:.3f}" for old, new in runs)
+    return (
+        f"{label} / two-pass, wall/CPU per run: {each}; median {walls[len(walls) // 2]:.3f}x "
+        f"wall, {cpus[len(cpus) // 2]:.3f}x CPU (target <= 0.1)"
+    )
 
 
 def bench_build(name: str, binary: str, sample: Path, tmp: Path, args: argparse.Namespace) -> None:
@@ -111,31 +141,40 @@ def bench_build(name: str, binary: str, sample: Path, tmp: Path, args: argparse.
     print(f"\n== {name} FFmpeg {version}")
     per_hour = 60 / args.minutes
     profile = LoudnessProfile(enabled=True)
+    loudness = ProcessingProfiles(loudness=profile)
+    auto = default_pieces(probe(sample))
+    variants = {f"ebur128 + one gain, {auto} pieces": auto}
+    if auto > 1:
+        variants["ebur128 + one gain, 1 piece"] = 1
     copy = measured(lambda: ff("-i", str(sample), "-c", "copy", str(tmp / "copy.mp4")))
-    old = measured(lambda: two_pass_loudnorm(sample, tmp / "old.mp4", profile))
-    results: list[ProfileResult] = []
-    new = measured(
-        lambda: results.append(
-            apply_profiles(sample, tmp / "new.mp4", ProcessingProfiles(loudness=profile))
-        )
-    )
     print(f"stream copy (baseline): {copy.wall * per_hour:.1f} s per hour of input")
-    for label, cost, out in (
-        ("two-pass loudnorm", old, tmp / "old.mp4"),
-        ("ebur128 + one gain", new, tmp / "new.mp4"),
-    ):
+    rounds: dict[str, list[tuple[Cost, Cost]]] = {label: [] for label in variants}
+    results: dict[str, ProfileResult] = {}
+    for run in range(args.runs):
+        old = measured(lambda: two_pass_loudnorm(sample, tmp / "old.mp4", profile))
         print(
-            f"loudness, {label}: {cost.wall * per_hour:.0f} s per hour wall "
-            f"({cost.wall / copy.wall:.0f}x copy), {cost.cpu * per_hour:.0f} s CPU; "
-            f"output {loudness_of(out)}"
+            f"run {run + 1}: two-pass loudnorm {old.wall * per_hour:.0f} s per hour wall, "
+            f"{old.cpu * per_hour:.0f} s CPU"
         )
-    result = results[0]
-    phases = ", ".join(f"{k} {v * per_hour:.0f} s" for k, v in result.timings.items())
-    print(
-        f"ebur128 + one gain / two-pass: {new.wall / old.wall:.3f}x wall, "
-        f"{new.cpu / old.cpu:.3f}x CPU (target <= 0.1); per hour: {phases}; "
-        f"{result.gain.describe() if result.gain else 'no gain'}; source {loudness_of(sample)}"
-    )
+        for label, pieces in variants.items():
+            out = tmp / f"new{pieces}.mp4"
+            cost, results[label] = timed_profile(sample, out, loudness, pieces)
+            rounds[label].append((old, cost))
+            phases = ", ".join(f"{k} {v * per_hour:.1f}" for k, v in results[label].timings.items())
+            print(
+                f"run {run + 1}: {label}: {cost.wall * per_hour:.1f} s per hour wall, "
+                f"{cost.cpu * per_hour:.1f} s CPU ({phases})"
+            )
+    print(f"outputs: two-pass loudnorm {loudness_of(tmp / 'old.mp4')}")
+    for label, pieces in variants.items():
+        result = results[label]
+        gain = result.gain.describe() if result.gain else "no gain"
+        print(
+            f"outputs: {label} ({result.audio_pieces} encoded): "
+            f"{loudness_of(tmp / f'new{pieces}.mp4')}; {gain}"
+        )
+        print(ratio_line(label, rounds[label]))
+    print(f"source: {loudness_of(sample)}")
     if args.skip_compression:
         return
     compression = ProcessingProfiles(compression=CompressionProfile(enabled=True))
@@ -151,6 +190,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--minutes", type=int, default=5)
     parser.add_argument("--ffmpeg", choices=["system", "bundled", "both"], default="both")
+    parser.add_argument("--runs", type=int, default=3, help="rounds of the loudness timings")
     parser.add_argument("--skip-compression", action="store_true")
     parser.add_argument("--work", type=Path, default=WORK)
     args = parser.parse_args()

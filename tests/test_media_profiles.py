@@ -114,9 +114,12 @@ def test_loud_peaks_are_limited_under_the_true_peak_target(tmp_path: Path) -> No
     assert probe(tmp_path / "loud.mp4").duration == pytest.approx(probe(source).duration, abs=0.05)
 
 
-def _pcm(chain: str, tmp_path: Path) -> list[float]:
-    """Mono float samples of a quiet tone with a loud burst at 0.5 s, through `chain`."""
-    tone = "aevalsrc='0.05*sin(2*PI*440*t)+0.6*sin(2*PI*1000*t)*between(t,0.5,0.52)':s=32000:d=1"
+BURST = "0.05*sin(2*PI*440*t)+0.6*sin(2*PI*1000*t)*between(t,0.5,0.52)"
+
+
+def _pcm(chain: str, tmp_path: Path, sound: str = BURST) -> list[float]:
+    """Mono float samples of `sound` (a quiet tone with a loud burst at 0.5 s), through `chain`."""
+    tone = f"aevalsrc='{sound}':s=32000:d=1"
     out = tmp_path / "out.raw"
     cmd = [ffmpeg_binary(), "-v", "error", "-y", "-f", "lavfi", "-i", tone, "-af", chain]
     subprocess.run([*cmd, "-f", "f32le", "-c:a", "pcm_f32le", str(out)], check=True, timeout=60)
@@ -134,6 +137,15 @@ def test_the_limiter_holds_the_ceiling_without_delaying_the_sound(tmp_path: Path
     # a delayed output (the limiter's latency not compensated) would differ everywhere.
     before_burst = int(0.49 * 32000)
     assert limited[:before_burst] == pytest.approx(plain[:before_burst], abs=1e-6)
+
+
+def test_the_limiter_leaves_samples_under_its_limit_as_they_are(tmp_path: Path) -> None:
+    # Why the need for it is decided on the sample peak, not the true peak: samples that stay
+    # under the ceiling come out the same with the limiter as without it.
+    tone = "0.3*sin(2*PI*3000*t+0.4)"  # peaks between samples, none past -3.5 dBFS after +3 dB
+    limited = _pcm(LoudnessGain(3.0, -3.5).filters(), tmp_path, tone)
+    assert limited == _pcm(LoudnessGain(3.0, None).filters(), tmp_path, tone)
+    assert max(map(abs, limited)) < 10 ** (-3.5 / 20)
 
 
 def test_a_build_without_the_limiters_delay_compensation_is_reported(tmp_path: Path) -> None:

@@ -95,7 +95,7 @@ def _encode_pieces(
     candidates: list[list[int]],
     progress: Callable[[float], None] | None,
 ) -> list[int]:
-    starts = [0, *(min(frames) - WARMUP_FRAMES for frames in candidates)]
+    starts = [0, *(max(0, min(frames) - WARMUP_FRAMES) for frames in candidates)]
     ends: list[int | None] = [max(frames) + TAIL_FRAMES for frames in candidates]
     ends.append(None)
     parts = [temporary_output(output.with_name(named_after.name)) for _ in starts]
