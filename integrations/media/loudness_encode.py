@@ -3,15 +3,16 @@ encoded with FFmpeg's AAC encoder into an M4A file, in pieces on several cores a
 
 The pieces are joined frame-exactly (`aac_join`), which needs both encoders to be given the
 same samples where they meet. Every piece's FFmpeg decodes the source from its start and drops
-what comes before the piece with `atrim` (decoding costs a twentieth of encoding, and counting
-samples from the start puts every piece exactly on the first piece's sample grid, which seeking
-does not on every build). The gain is the same everywhere, but the limiter has a memory: it
-lowers the gain from 5 ms before a sample over its limit until 50 ms after. So with a limiter,
-a junction goes where no sample (after the gain) reaches the limit from 70 ms before the
-frames that overlap there until 10 ms after: both limiters are idle there, whatever each did
-before. `silencedetect` at the limit finds such stretches in a few seconds around each place.
-When there is none, or the encoders chose different windows at every candidate frame, the
-pieces on either side are one piece.
+what comes before the piece with `atrim`: decoding costs a twentieth of encoding, and after a
+seek some builds drop the first frame and a source with noise substitution (PNS) decodes to
+other noise, while decoding from the start gives every piece the very samples one run has.
+The gain is the same everywhere, but the limiter has a memory: it lowers the gain from 5 ms
+before a sample over its limit until 50 ms after. So with a limiter, a junction goes where no
+sample (after the gain) reaches the limit from 70 ms before the frames that overlap there
+until 10 ms after: both limiters are idle there, whatever each did before. `silencedetect` at
+the limit finds such stretches in a few seconds around each junction. A junction with none is
+left out (the pieces on either side are one); when the encoders chose different windows at
+every candidate frame of a junction, the audio is encoded again in one piece.
 """
 
 from __future__ import annotations
