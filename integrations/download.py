@@ -29,6 +29,7 @@ import httpx
 from integrations.captions import parse_vtt
 from integrations.disk import DiskError, disk_error, free_space, mb
 from integrations.errors import IntegrationError
+from integrations.wide_reads import WideReadTransport
 from integrations.zoom.redact import install_log_redaction, redact_text
 from integrations.zoom.retry import RetryPolicy, parse_retry_after
 
@@ -36,20 +37,7 @@ log = logging.getLogger(__name__)
 install_log_redaction()
 
 
-def _raise_httpcore_read_size(size: int) -> None:
-    """httpcore receives 64 KiB per `recv`; 1 MiB reads halve the client's CPU per byte
-    (benchmarks/README.md). A class attribute, so every httpx client in the process gets it:
-    harmless for small responses (a `recv` returns what is there)."""
-    try:
-        from httpcore._sync.http11 import HTTP11Connection
-    except ImportError:  # pragma: no cover - another httpcore layout
-        return
-    if getattr(HTTP11Connection, "READ_NUM_BYTES", size) < size:
-        HTTP11Connection.READ_NUM_BYTES = size
-
-
-CHUNK_SIZE = 1024 * 1024
-_raise_httpcore_read_size(CHUNK_SIZE)
+CHUNK_SIZE = 1024 * 1024  # also each socket read's size (integrations/wide_reads.py)
 MIB = 1024 * 1024
 Progress = Callable[[int, int], None]
 """`progress(done, total)`: bytes so far and the file's size (0 while it is not known)."""
@@ -263,7 +251,8 @@ def download_file(
         )
         with reserved:
             if client is None:
-                with httpx.Client(timeout=timeout, follow_redirects=True) as own:
+                wide = WideReadTransport(CHUNK_SIZE)
+                with httpx.Client(transport=wide, timeout=timeout, follow_redirects=True) as own:
                     return job.run(own)
             return job.run(client)
 
