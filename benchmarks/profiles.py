@@ -10,8 +10,7 @@ made for it: pink noise in syllable-like bursts, 32 kHz mono AAC like the lectur
 - the loudness profile as it runs: `ebur128` (sample peaks) measures the audio alone, then one
   gain (and the limiter where the peaks need it), the audio encoded in one piece per core joined
   at AAC frames, and a last pass beside the copied video;
-- the same in one piece (`--pieces 1` when auto gives more), to show what the pieces cost and
-  save;
+- the same in one piece (when there are more), to show what the pieces cost and save;
 - the two-pass `loudnorm` it replaced (as the profile ran until issue 17: measure, then apply
   with the measured values, 192 kHz inside, back to the source's rate), same targets;
 - the compression profile (libx264 veryfast CRF 23), unless `--skip-compression`.
