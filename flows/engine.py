@@ -3,14 +3,20 @@
 Each stage pulls its next recording from the store as soon as one of its slots is free
 (`claim(..., limit=1)`), so recordings stream through download -> process -> upload, each stage
 with its own concurrency limit, and two flow runs (two workers) share the work without ever taking
-the same recording. A heartbeat keeps this run's leases alive; a crashed run's leases run out and
-the next run's `recover` returns its rows.
+the same recording. A heartbeat keeps this run's leases and its storage alive; a crashed run's
+leases run out and the next run's `recover` returns its rows.
+
+Workers need not share a disk: process and upload claim only recordings whose media is on this
+run's storage (its MEDIA_DIR), downloads are open to all. A run that downloads also takes over,
+at its start and with every heartbeat, the unfinished recordings of storages no run keeps alive
+(`takeover`): they are downloaded again from Zoom, by this run or any other.
 """
 
 from __future__ import annotations
 
 import contextlib
 import queue
+import socket
 import threading
 import time
 from collections.abc import Sequence
@@ -28,7 +34,7 @@ from integrations.store.database import driver_message
 from integrations.store.models import Recording
 from integrations.store.repository import RecordingStore
 from integrations.store.states import STAGES, ProcessingStatus
-from tasks.common import get_store
+from tasks.common import get_store, local_storage
 from tasks.disk import DiskWait
 
 
@@ -80,12 +86,16 @@ class RunProgress:
     """A Prefect progress artifact: stage tasks done out of those ready when the run began."""
 
     def __init__(
-        self, store: RecordingStore, stages: Sequence[Stage], ids: Sequence[int] | None
+        self,
+        store: RecordingStore,
+        stages: Sequence[Stage],
+        ids: Sequence[int] | None,
+        storage: str,
     ) -> None:
         names = [stage.name for stage in stages]
         # A recording ready for stage k still has every later stage of this run ahead of it.
         self.total = sum(
-            store.ready_count(name, ids) * (len(names) - position)
+            store.ready_count(name, ids, storage=storage) * (len(names) - position)
             for position, name in enumerate(names)
         )
         self.done = 0
@@ -102,24 +112,40 @@ class RunProgress:
 
 
 class LeaseHeartbeat:
-    """Renews every lease the worker holds, every third of the lease, until stopped.
+    """Renews every lease the worker holds and its storage's life, every third of the lease,
+    until stopped.
 
     A failed renewal (the database restarting, a dropped connection) is logged and tried again
     at the next beat: two more beats fit in the lease before another run may take the rows.
     """
 
     def __init__(
-        self, store: RecordingStore, worker: str, lease_seconds: int, logger: Logger | LoggerAdapter
+        self,
+        store: RecordingStore,
+        worker: str,
+        storage: str,
+        lease_seconds: int,
+        logger: Logger | LoggerAdapter,
     ) -> None:
-        self.store, self.worker, self.lease_seconds = store, worker, lease_seconds
+        self.store, self.worker, self.storage = store, worker, storage
+        self.lease_seconds = lease_seconds
         self.logger = logger
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, name="lease-heartbeat", daemon=True)
 
+    def keep_storage_alive(self) -> None:
+        self.store.touch_storage(
+            self.storage,
+            media_dir=str(get_settings().media_dir.resolve()),
+            host=socket.gethostname(),
+            lease_seconds=self.lease_seconds,
+        )
+
     def _beat(self) -> None:
-        while not self._stop.wait(max(self.lease_seconds / 3, 0.5)):
+        while not self._stop.wait(beat_seconds(self.lease_seconds)):
             try:
                 self.store.renew(self.worker, self.lease_seconds)
+                self.keep_storage_alive()
             except SQLAlchemyError as exc:
                 self.logger.warning(
                     "Could not renew this run's leases (trying again): %s", driver_message(exc)
@@ -134,6 +160,45 @@ class LeaseHeartbeat:
         self._thread.join(timeout=10)
 
 
+def beat_seconds(lease_seconds: int) -> float:
+    return max(lease_seconds / 3, 0.5)
+
+
+class Recovery:
+    """Rows a run may pick up from others: expired leases (`recover`), and, for a run that
+    downloads, the unfinished recordings of storages no run keeps alive (`takeover`)."""
+
+    def __init__(
+        self,
+        store: RecordingStore,
+        storage: str,
+        takes_over: bool,
+        ids: Sequence[int] | None,
+        logger: Logger | LoggerAdapter,
+    ) -> None:
+        self.store, self.storage, self.takes_over, self.ids = store, storage, takes_over, ids
+        self.logger = logger
+
+    def __call__(self) -> None:
+        for change in self.store.recover():
+            self.logger.warning(
+                "Recording %s: %s -> %s (a previous run's lease ran out)",
+                change.recording_id,
+                change.before,
+                change.after,
+            )
+        if not self.takes_over:
+            return
+        for change in self.store.takeover(self.storage, ids=self.ids):
+            self.logger.warning(
+                "Recording %s: %s -> %s: %s",
+                change.recording_id,
+                change.before,
+                change.after,
+                change.reason,
+            )
+
+
 def run_stages(
     stages: Sequence[Stage],
     worker: str,
@@ -145,23 +210,27 @@ def run_stages(
     settings = get_settings()
     store = get_store()
     logger = get_run_logger()
-    for change in store.recover():
-        logger.warning(
-            "Recording %s: %s -> %s (a previous run's lease ran out)",
-            change.recording_id,
-            change.before,
-            change.after,
-        )
+    storage = local_storage()
+    heartbeat = LeaseHeartbeat(store, worker, storage, settings.lease_seconds, logger)
+    heartbeat.keep_storage_alive()
+    takes_over = any(stage.name == "download" for stage in stages)
+    recover = Recovery(store, storage, takes_over, ids, logger)
+    recover()
+    next_recovery = time.monotonic() + beat_seconds(settings.lease_seconds)
     report = RunReport()
-    progress = RunProgress(store, stages, ids)
+    progress = RunProgress(store, stages, ids, storage)
     done: queue.SimpleQueue[PrefectFuture] = queue.SimpleQueue()
     running: dict[str, dict[PrefectFuture, tuple[Recording, float]]] = {s.name: {} for s in stages}
     settled_here: set[int] = set()
-    with LeaseHeartbeat(store, worker, settings.lease_seconds, logger):
+    slots = Slots(store, worker, storage, ids, settled_here, running, report, done)
+    with heartbeat:
         try:
             while True:
+                if time.monotonic() >= next_recovery:
+                    recover()
+                    next_recovery = time.monotonic() + beat_seconds(settings.lease_seconds)
                 for stage in reversed(stages):  # downstream first: finished work moves on
-                    _fill_slots(stage, store, worker, ids, settled_here, running, report, done)
+                    slots.fill(stage)
                 if not any(running.values()):
                     break
                 finished = _finished(done, poll_seconds)
@@ -172,35 +241,43 @@ def run_stages(
     return report
 
 
-def _fill_slots(
-    stage: Stage,
-    store: RecordingStore,
-    worker: str,
-    ids: Sequence[int] | None,
-    settled_here: set[int],
-    running: dict[str, dict[PrefectFuture, tuple[Recording, float]]],
-    report: RunReport,
-    done: queue.SimpleQueue[PrefectFuture],
-) -> None:
-    settings = get_settings()
-    while len(running[stage.name]) < stage.limit and stage.name not in report.disk_waits:
-        claimed = store.claim(
-            stage.name,
-            worker,
-            lease_seconds=settings.lease_seconds,
-            ids=ids,
-            exclude=settled_here,
-            limit=1,
-            max_attempts=settings.max_attempts,
-        )
-        if not claimed:
-            return
-        row = claimed[0]
-        report.note_claim(stage.name, row)
-        named = stage.task.with_options(task_run_name=task_run_name(stage.name, row))
-        future = named.submit(row.id, worker, **stage.kwargs)
-        future.add_done_callback(done.put)
-        running[stage.name][future] = (row, time.monotonic())
+@dataclass
+class Slots:
+    """Claims rows for a stage's free slots and submits their tasks."""
+
+    store: RecordingStore
+    worker: str
+    storage: str
+    ids: Sequence[int] | None
+    settled_here: set[int]
+    running: dict[str, dict[PrefectFuture, tuple[Recording, float]]]
+    report: RunReport
+    done: queue.SimpleQueue[PrefectFuture]
+
+    def waits_for_disk(self, stage: Stage) -> bool:
+        return stage.name in self.report.disk_waits
+
+    def fill(self, stage: Stage) -> None:
+        settings = get_settings()
+        while len(self.running[stage.name]) < stage.limit and not self.waits_for_disk(stage):
+            claimed = self.store.claim(
+                stage.name,
+                self.worker,
+                lease_seconds=settings.lease_seconds,
+                storage=self.storage,
+                ids=self.ids,
+                exclude=self.settled_here,
+                limit=1,
+                max_attempts=settings.max_attempts,
+            )
+            if not claimed:
+                return
+            row = claimed[0]
+            self.report.note_claim(stage.name, row)
+            named = stage.task.with_options(task_run_name=task_run_name(stage.name, row))
+            future = named.submit(row.id, self.worker, **stage.kwargs)
+            future.add_done_callback(self.done.put)
+            self.running[stage.name][future] = (row, time.monotonic())
 
 
 def _finished(done: queue.SimpleQueue[PrefectFuture], poll_seconds: float) -> list[PrefectFuture]:

@@ -8,12 +8,14 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import httpx
 from prefect.states import Failed, State
 
 from config.settings import get_settings
+from integrations.storage_id import storage_id
 from integrations.store.models import Recording
 from integrations.store.repository import LostClaimError, RecordingStore
 from integrations.store.states import STAGES, ProcessingStatus
@@ -30,6 +32,11 @@ def _store_for(url: str) -> RecordingStore:
 def get_store() -> RecordingStore:
     """The status store of this process (one engine and pool per URL, shared by all tasks)."""
     return _store_for(get_settings().resolved_database_url)
+
+
+def local_storage() -> str:
+    """The id of this worker's media storage (its `MEDIA_DIR`'s), created on first use."""
+    return storage_id(get_settings().media_dir)
 
 
 def run_logger() -> logging.Logger | logging.LoggerAdapter:
@@ -113,6 +120,30 @@ class StageOutcome:
     fields: dict[str, Any] = field(default_factory=dict)
     status: ProcessingStatus | None = None
     reason: str | None = None
+
+
+class MediaLostError(FileNotFoundError):
+    """A recording's local media is gone and Zoom's copy was freed: only a person can help."""
+
+
+def download_again(recording: Recording, missing: Path) -> StageOutcome:
+    """The outcome for a recording whose local media is gone: back to INITIALIZED, to be
+    downloaded again from Zoom by any worker (resuming what is there). `MediaLostError` (the
+    row ends FAILED) when Zoom's copy was already freed (`free-zoom`)."""
+    if recording.zoom_cleanup:
+        raise MediaLostError(
+            f"needs a person: {missing} is missing and the Zoom recording was already freed "
+            f"({recording.zoom_cleanup}); put the file back, then run "
+            f"`zoom-publisher reset --recordings {recording.id}`"
+        )
+    reason = f"{missing} is missing on this storage: downloading it again from Zoom"
+    run_logger().warning("Recording %s: %s", recording.id, reason)
+    return StageOutcome(
+        status=ProcessingStatus.INITIALIZED,
+        reason=reason,
+        # Not a failed try: the download starts afresh, on whichever storage claims it.
+        fields={"storage": None, "source_path": None, "processed_path": None, "attempts": 0},
+    )
 
 
 def retries_left() -> bool:

@@ -39,6 +39,7 @@ from integrations.zoom.retry import WaitTooLong
 from tasks.common import (
     StageOutcome,
     get_store,
+    local_storage,
     retrying_task,
     run_claimed,
     run_logger,
@@ -131,7 +132,7 @@ def fetch(recording: Recording) -> StageOutcome:
             reason=reason,
             fields={"not_before": exc.resume_at, "attempts": 0},  # waiting is not a failed try
         )
-    return StageOutcome(fields={"source_path": str(dest)})
+    return StageOutcome(fields={"source_path": str(dest), "storage": local_storage()})
 
 
 def _fetch_video(

@@ -25,12 +25,15 @@ from integrations.media.trim import TrimOptions, trim_file
 from integrations.store.models import Recording
 from integrations.store.states import ProcessingStatus
 from integrations.thumbnails import check_thumbnail
-from tasks.common import SkipRecording, StageOutcome, run_claimed, run_logger
+from tasks.common import (
+    SkipRecording,
+    StageOutcome,
+    download_again,
+    local_storage,
+    run_claimed,
+    run_logger,
+)
 from tasks.progress import Tracker
-
-
-class SourceMissingError(FileNotFoundError):
-    """The downloaded file is gone; the recording must be downloaded again."""
 
 
 def process(recording: Recording) -> StageOutcome:
@@ -38,15 +41,13 @@ def process(recording: Recording) -> StageOutcome:
 
     A recording without silence at either end is published as downloaded (no rewrite); one
     without any sound is skipped. An audio-only recording is published as a video of its
-    rule's thumbnail, and skipped when the rule sets none.
+    rule's thumbnail, and skipped when the rule sets none. A source that is gone is
+    downloaded again (`download_again`).
     """
     settings = get_settings()
     source = Path(recording.source_path or "")
     if not source.is_file():
-        raise SourceMissingError(
-            f"the downloaded file {source} is missing; "
-            f"run `zoom-publisher reset --recordings {recording.id}` after downloading it again"
-        )
+        return download_again(recording, source)
     picture = _picture_for(recording, source)
     working = settings.processing_dir / source.name
     final = settings.processed_dir / source.name
@@ -73,7 +74,7 @@ def process(recording: Recording) -> StageOutcome:
             final = final.with_suffix(".mp4")
         if media == source:
             run_logger().info("Recording %s has no silence to cut; published as is", recording.id)
-            return StageOutcome(fields={**fields, "processed_path": str(source)})
+            return StageOutcome(fields={**fields, **_here(source)})
         with disk_errors(final):
             final.parent.mkdir(parents=True, exist_ok=True)
             media.replace(final)
@@ -93,7 +94,12 @@ def process(recording: Recording) -> StageOutcome:
         result.source_duration,
         result.method,
     )
-    return StageOutcome(fields={**fields, "processed_path": str(final)})
+    return StageOutcome(fields={**fields, **_here(final)})
+
+
+def _here(processed: Path) -> dict[str, str]:
+    """The processed file, and this storage as the one holding the recording's media."""
+    return {"processed_path": str(processed), "storage": local_storage()}
 
 
 def _with_profiles(recording: Recording, media: Path, working: Path, duration: float) -> Path:

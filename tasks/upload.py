@@ -64,6 +64,7 @@ from integrations.youtube import (
 )
 from tasks.common import (
     StageOutcome,
+    download_again,
     get_store,
     human_reason,
     is_transient,
@@ -359,9 +360,10 @@ def _youtube_video(
     metadata = _youtube_metadata(job, publication)
     store.update(rid, platform, title=metadata.title)
     size = path.stat().st_size
+    stamp = media_stamp(path)
 
     def on_session(uri: str) -> None:
-        store.record_session(rid, platform, uri)
+        store.record_session(rid, platform, uri, media=stamp)
 
     with Tracker(f"upload-{rid}-youtube", f"Uploading {rid} to YouTube", size) as tracker:
 
@@ -378,8 +380,14 @@ def _youtube_video(
                 on_progress=on_progress,
             )
 
+        session = publication.upload_session
         try:
-            video = upload(publication.upload_session)
+            video = None
+            # A session stored before copies were told apart (no `session_media`) is resumed.
+            if session is not None and publication.session_media not in (None, stamp):
+                video = _finished_elsewhere(job, publication, client, session)
+                session = None
+            video = video or upload(session)
         except UploadSessionGone:
             # The session expired or was lost: the video may exist already (the answer to the
             # last chunk was lost). Only when it does not is the file sent again.
@@ -401,6 +409,34 @@ def _youtube_video(
     )
     run_logger().info("Recording %s: uploaded to YouTube as %s", rid, video_id)
     return video_id
+
+
+def media_stamp(path: Path) -> str:
+    """Which copy of the media a file is ("size:mtime_ns"): a copy made again differs."""
+    stat = path.stat()
+    return f"{stat.st_size}:{stat.st_mtime_ns}"
+
+
+def _finished_elsewhere(
+    job: UploadJob, publication: Publication, client: YouTubeClient, session: str
+) -> dict[str, Any] | None:
+    """The video of a stored session that was sending another copy of the media (one made
+    before a takeover, or before the file was lost), if that upload finished; else the session
+    is dropped, since this copy's bytes may differ from what it holds, and None."""
+    rid = job.recording_id
+    size = int(str(publication.session_media).split(":")[0])
+    state = client.query_session(session, size)
+    if isinstance(state, dict):
+        run_logger().info("Recording %s: an earlier copy's upload had finished", rid)
+        return state
+    run_logger().info(
+        "Recording %s: the stored YouTube session was sending another copy of the media "
+        "(%d bytes confirmed); uploading this copy from the start",
+        rid,
+        state,
+    )
+    job.publications.update(rid, Platform.YOUTUBE, upload_session=None, bytes_confirmed=0)
+    return None
 
 
 def _youtube_thumbnail(job: UploadJob, client: YouTubeClient, video_id: str, path: Path) -> None:
@@ -578,12 +614,23 @@ PUBLISHERS: dict[Platform, Callable[[UploadJob, Publication], PlatformResult]] =
 # ---- the stage ------------------------------------------------------------------------------
 
 
+def _missing_media(row: Recording, chosen: list[Platform]) -> Path | None:
+    """The recording's media file, when it is gone and a chosen platform is not done yet."""
+    name = row.processed_path or row.source_path
+    if not name or Path(name).is_file():
+        return None
+    done = {p.platform for p in row.publications if p.status == PlatformStatus.UPLOADED}
+    return Path(name) if set(chosen) - done else None
+
+
 def publish(row: Recording, platforms: list[str]) -> StageOutcome:
     """Publish one claimed recording on every requested, enabled platform not yet done."""
     settings = get_settings()
     config = load_app_config(settings.app_config, missing_ok=True)
     chosen = select_platforms(platforms, config)
     job = UploadJob(row, config, settings, PublicationStore(get_store()))
+    if missing := _missing_media(row, chosen):
+        return download_again(row, missing)
     logger = run_logger()
     results: dict[Platform, PlatformResult] = {}
     for platform in chosen:

@@ -92,7 +92,7 @@ def postgres_database() -> Iterator[str]:
 
 def _empty_tables(store: RecordingStore) -> None:
     with store.engine.begin() as connection:
-        for table in ("publications", "recordings", "quota_usage"):
+        for table in ("publications", "recordings", "quota_usage", "storages"):
             connection.execute(text(f"DELETE FROM {table}"))
 
 

@@ -72,7 +72,7 @@ def test_the_heartbeat_outlives_a_failed_renewal(
     flaky = DroppingStore(store.url)
     logger = logging.getLogger("test-heartbeat")
 
-    with LeaseHeartbeat(flaky, "worker-a", lease_seconds=3, logger=logger):
+    with LeaseHeartbeat(flaky, "worker-a", "storage-a", lease_seconds=3, logger=logger):
         time.sleep(4)  # past the first lease: only later beats can have kept it
 
     held = store.get(row.id)

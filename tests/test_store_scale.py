@@ -107,6 +107,31 @@ def test_claim_reads_the_claimable_index_not_the_history_on_postgres(
     assert "ix_recordings_start_time" not in plan, plan
 
 
+def test_a_claim_on_one_storage_reads_the_claimable_index_on_postgres(
+    postgres_store: RecordingStore,
+) -> None:
+    store = postgres_store
+    _history_with_ready_rows(store, FILL_POSTGRES)
+    start = datetime(2026, 10, 1, 9, tzinfo=UTC)  # older than every ready row: claimed first
+    for _ in range(20):  # another storage's downloaded rows, passed over
+        add_recording(store, status=S.DOWNLOADED, storage="other", start_time=start)
+    mine = add_recording(store, status=S.DOWNLOADED, storage="mine", start_time=start)
+    with store.engine.connect() as connection:
+        connection.execution_options(isolation_level="AUTOCOMMIT").execute(
+            text("ANALYZE recordings")
+        )
+    statements = Statements(store)
+
+    claimed = store.claim("process", "w", lease_seconds=60, storage="mine", limit=1)
+
+    assert [row.id for row in claimed] == [mine.id]
+    plan = _explain_postgres(store, *statements.first("UPDATE"))
+    # The planner may read the claimable index, or look the stage's input status and FAILED up
+    # in ix_recordings_status: either way only ready rows, never the finished history.
+    assert INDEX in plan or "Index Cond: (((status)::text = 'DOWNLOADED'" in plan, plan
+    assert "Seq Scan on recordings" not in plan, plan
+
+
 def test_ready_count_counts_in_the_database_without_the_history_on_postgres(
     postgres_store: RecordingStore,
 ) -> None:

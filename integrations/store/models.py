@@ -120,6 +120,9 @@ class Recording(Base):
     trim_start: Mapped[float | None] = mapped_column(Float)
     trim_end: Mapped[float | None] = mapped_column(Float)
     trim_method: Mapped[str | None] = mapped_column(String(32))
+    # The storage (a MEDIA_DIR's id, integrations/storage_id.py) holding the downloaded and
+    # processed media; None before the download (and for rows stored before it was kept).
+    storage: Mapped[str | None] = mapped_column(String(64))
 
     zoom_cleanup: Mapped[str | None] = mapped_column(String(16))  # "trash"/"delete" once done
     zoom_cleaned_at: Mapped[datetime | None] = mapped_column()
@@ -160,6 +163,9 @@ class Publication(Base):
     url: Mapped[str | None] = mapped_column(Text)
     collection_id: Mapped[str | None] = mapped_column(String(128))  # playlist or album
     upload_session: Mapped[str | None] = mapped_column(Text)
+    # Which file the session is sending ("size:mtime_ns", `media_stamp`): a session opened for
+    # another copy (the media made again after a takeover) is not resumed with this one's bytes.
+    session_media: Mapped[str | None] = mapped_column(String(64))
     bytes_confirmed: Mapped[int] = mapped_column(BigInteger, default=0)
     total_bytes: Mapped[int | None] = mapped_column(BigInteger)
     thumbnail_done: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -187,3 +193,14 @@ class QuotaUsage(Base):
     day: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM-DD in the quota's zone
     units: Mapped[int] = mapped_column(Integer, default=0)
     exhausted_until: Mapped[datetime | None] = mapped_column()
+
+
+class Storage(Base):
+    """A media storage that a run works on: alive while a run on it renews `alive_until`."""
+
+    __tablename__ = "storages"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    media_dir: Mapped[str] = mapped_column(Text)  # as the last run on it named it
+    host: Mapped[str] = mapped_column(String(255))  # where that run was
+    alive_until: Mapped[datetime] = mapped_column()

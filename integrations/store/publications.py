@@ -37,6 +37,7 @@ UPDATABLE = frozenset(
         "url",
         "collection_id",
         "upload_session",
+        "session_media",
         "bytes_confirmed",
         "total_bytes",
         "thumbnail_done",
@@ -133,9 +134,18 @@ class PublicationStore:
         """The byte count the server confirmed (only ever grows within a session)."""
         self.update(recording_id, platform, bytes_confirmed=confirmed)
 
-    def record_session(self, recording_id: int, platform: Platform, session_uri: str) -> None:
-        """A new resumable session: stored before any byte of the file is sent."""
-        self.update(recording_id, platform, upload_session=session_uri, bytes_confirmed=0)
+    def record_session(
+        self, recording_id: int, platform: Platform, session_uri: str, media: str | None = None
+    ) -> None:
+        """A new resumable session, stored before any byte of the file is sent, with which copy
+        of the media it sends (`media`, see `session_media`)."""
+        self.update(
+            recording_id,
+            platform,
+            upload_session=session_uri,
+            session_media=media,
+            bytes_confirmed=0,
+        )
 
     def mark_uploaded(self, recording_id: int, platform: Platform) -> None:
         self.update(

@@ -24,8 +24,9 @@ from integrations.store.database import (
     upgrade_to_head,
 )
 from integrations.store.errors import LostClaimError, RecordingNotFoundError
-from integrations.store.models import CLAIMABLE, Recording, utcnow
+from integrations.store.models import CLAIMABLE, Recording, Storage, utcnow
 from integrations.store.states import (
+    MEDIA_STAGES,
     STABLE_RESTART_POINTS,
     STAGES,
     WORKING,
@@ -41,11 +42,12 @@ STAGE_OUTPUTS = frozenset(output for _, _, output in STAGES.values())
 
 @dataclass(frozen=True)
 class StatusChange:
-    """One row moved by `recover` or `reset`, for reports."""
+    """One row moved by `recover`, `reset` or `takeover`, for reports."""
 
     recording_id: int
     before: ProcessingStatus
     after: ProcessingStatus
+    reason: str | None = None
 
 
 class RecordingStore:
@@ -216,19 +218,23 @@ class RecordingStore:
         worker: str,
         *,
         lease_seconds: int,
+        storage: str | None = None,
         ids: Sequence[int] | None = None,
         exclude: Iterable[int] = (),
         limit: int | None = None,
         max_attempts: int = 3,
+        now: datetime | None = None,
     ) -> list[Recording]:
         """Atomically take up to `limit` rows ready for `stage` and put them in its working status.
 
         Ready means the stage's input status, or FAILED there with attempts left, and not deferred
-        (`not_before` in the future). Rows held by another worker are never returned.
+        (`not_before` in the future). Rows held by another worker are never returned. With
+        `storage` (the claiming worker's), process and upload take only rows whose media is on
+        that storage or has no storage recorded; downloads are open to every storage.
         """
         _, working, _ = STAGES[stage]
-        now = utcnow()
-        candidates = self._ready_query(stage, now, ids, exclude, max_attempts)
+        now = now or utcnow()
+        candidates = self._ready_query(stage, now, ids, exclude, max_attempts, storage)
         if limit is not None:
             candidates = candidates.limit(limit)
         candidates = candidates.with_for_update(skip_locked=True)
@@ -250,18 +256,26 @@ class RecordingStore:
             return _rows(session, claimed)
 
     def ready(
-        self, stage: str, ids: Sequence[int] | None = None, max_attempts: int = 3
+        self,
+        stage: str,
+        ids: Sequence[int] | None = None,
+        max_attempts: int = 3,
+        storage: str | None = None,
     ) -> list[Recording]:
         """The rows `claim` would take for `stage` now, without taking them (dry runs)."""
-        query = self._ready_query(stage, utcnow(), ids, (), max_attempts)
+        query = self._ready_query(stage, utcnow(), ids, (), max_attempts, storage)
         with self.session() as session:
             return _rows(session, session.scalars(query).all())
 
     def ready_count(
-        self, stage: str, ids: Sequence[int] | None = None, max_attempts: int = 3
+        self,
+        stage: str,
+        ids: Sequence[int] | None = None,
+        max_attempts: int = 3,
+        storage: str | None = None,
     ) -> int:
         """How many rows `ready` would return, counted by the database (no rows loaded)."""
-        ready = self._ready_query(stage, utcnow(), ids, (), max_attempts).order_by(None)
+        ready = self._ready_query(stage, utcnow(), ids, (), max_attempts, storage).order_by(None)
         with self.session() as session:
             return session.scalar(select(func.count()).select_from(ready.subquery())) or 0
 
@@ -272,8 +286,10 @@ class RecordingStore:
         ids: Sequence[int] | None,
         exclude: Iterable[int],
         max_attempts: int,
+        storage: str | None = None,
     ):
-        """IDs ready for `stage`: its input status, or FAILED there with attempts left; due."""
+        """IDs ready for `stage`: its input status, or FAILED there with attempts left; due;
+        for a stage that reads media and a given `storage`, only rows on it or on none."""
         input_status = STAGES[stage][0]
         ready = or_(
             Recording.status == input_status,
@@ -293,6 +309,10 @@ class RecordingStore:
             .where(claimable, ready, due)
             .order_by(Recording.start_time, Recording.id)
         )
+        if storage is not None and stage in MEDIA_STAGES:
+            # A filter on the claimable rows the index yields: other storages' ready rows are
+            # passed over, the finished history is still never read.
+            query = query.where(or_(Recording.storage.is_(None), Recording.storage == storage))
         if ids is not None:
             query = query.where(Recording.id.in_(list(ids)))
         if excluded := list(exclude):
@@ -320,6 +340,96 @@ class RecordingStore:
                 .values(claimed_until=now + timedelta(seconds=lease_seconds))
             )
             return result.rowcount
+
+    def touch_storage(
+        self,
+        storage: str,
+        *,
+        media_dir: str,
+        host: str,
+        lease_seconds: int,
+        now: datetime | None = None,
+    ) -> None:
+        """Mark `storage` alive for `lease_seconds` more (a run works on it): every run does at
+        its start and with each heartbeat. Its recordings are taken over once nobody does."""
+        values = {
+            "media_dir": media_dir,
+            "host": host,
+            "alive_until": (now or utcnow()) + timedelta(seconds=lease_seconds),
+        }
+        for attempt in range(2):
+            with self.session() as session:
+                renewed = session.execute(
+                    update(Storage).where(Storage.id == storage).values(**values)
+                ).rowcount
+            if renewed:
+                return
+            try:
+                with self.session() as session:
+                    session.add(Storage(id=storage, **values))
+                return
+            except IntegrityError:  # another run on the same storage registered it first
+                if attempt:
+                    raise
+
+    def takeover(
+        self, storage: str, ids: Sequence[int] | None = None, now: datetime | None = None
+    ) -> list[StatusChange]:
+        """Send the unfinished recordings of storages nobody works on to a new download.
+
+        Rows DOWNLOADED or PROCESSED (and due) whose media is on another storage that no run has
+        renewed (`touch_storage`) go back to INITIALIZED with no storage and no paths: any worker
+        downloads them again from Zoom, where the source stays until it is published; their
+        unfinished uploads start over. A row whose Zoom source was already freed cannot be
+        downloaded again: it is FAILED with a reason that asks a person for its storage.
+        With `ids`, only those rows (a run limited to them takes over nothing else).
+        """
+        now = now or utcnow()
+        alive = select(Storage.id).where(Storage.alive_until >= now)
+        stranded = and_(
+            Recording.status.in_([S.DOWNLOADED, S.PROCESSED]),
+            Recording.storage.is_not(None),
+            Recording.storage != storage,
+            Recording.storage.not_in(alive),
+            or_(Recording.not_before.is_(None), Recording.not_before <= now),
+        )
+        if ids is not None:
+            stranded = and_(stranded, Recording.id.in_(list(ids)))
+        changes: list[StatusChange] = []
+        with self.session() as session:
+            rows = session.scalars(
+                select(Recording).where(stranded).with_for_update(skip_locked=True)
+            ).all()
+            gone = {row.storage for row in rows}
+            last_seen = {
+                found.id: found.alive_until
+                for found in session.scalars(select(Storage).where(Storage.id.in_(gone)))
+            }
+            for row in rows:
+                since = last_seen.get(row.storage or "")
+                where = f"storage {row.storage} (no run alive there since {_minute(since)})"
+                if row.zoom_cleanup:
+                    target = S.FAILED
+                    reason = (
+                        f"needs a person: its media is only on {where} and its Zoom recording "
+                        f"was already freed ({row.zoom_cleanup}); start a worker on that storage "
+                        "again to finish it"
+                    )
+                    fields: dict[str, Any] = {}
+                else:
+                    target = S.INITIALIZED
+                    reason = f"taken over from {where}: downloading it again from Zoom"
+                    fields = {
+                        "storage": None,
+                        "source_path": None,
+                        "processed_path": None,
+                        "attempts": 0,
+                    }
+                    _restart_uploads(row)
+                check_transition(row.id, row.status, target)
+                changes.append(StatusChange(row.id, row.status, target, reason))
+                _apply(row, target, reason, fields)
+        return changes
 
     def recover(self, now: datetime | None = None) -> list[StatusChange]:
         """Return rows whose lease ran out (a crashed or killed run) to their last good status."""
@@ -352,10 +462,19 @@ class RecordingStore:
                 _apply(row, target, reason, {})
                 if clear_attempts:
                     row.attempts = 0
-                for publication in row.publications:
-                    if publication.status in (PlatformStatus.UPLOADING, PlatformStatus.FAILED):
-                        publication.status = PlatformStatus.PENDING
+                _restart_uploads(row)
         return changes
+
+
+def _restart_uploads(row: Recording) -> None:
+    """Publications left mid-upload or failed go back to PENDING (tried again from the store)."""
+    for publication in row.publications:
+        if publication.status in (PlatformStatus.UPLOADING, PlatformStatus.FAILED):
+            publication.status = PlatformStatus.PENDING
+
+
+def _minute(moment: datetime | None) -> str:
+    return f"{moment:%Y-%m-%d %H:%M} UTC" if moment else "ever"
 
 
 def _rows(session: Session, ids: Sequence[int]) -> list[Recording]:

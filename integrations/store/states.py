@@ -41,16 +41,22 @@ STAGES: dict[str, tuple[ProcessingStatus, ProcessingStatus, ProcessingStatus]] =
     "upload": (S.PROCESSED, S.UPLOADING, S.UPLOADED),
 }
 WORKING = frozenset(working for _, working, _ in STAGES.values())
+# The stages that read a recording's local media: they run on the storage that holds it.
+# Downloads are open to every storage (that is how work spreads).
+MEDIA_STAGES = frozenset({"process", "upload"})
 STABLE_RESTART_POINTS = frozenset({S.INITIALIZED, S.DOWNLOADED, S.PROCESSED})
 
+# -> INITIALIZED from a later status: the media is gone (or on a storage nobody works on any
+# more), so the recording is downloaded again from Zoom. -> FAILED from DOWNLOADED or PROCESSED:
+# the same, but Zoom's copy was already freed, so a person must bring the media back.
 TRANSITIONS: dict[ProcessingStatus, frozenset[ProcessingStatus]] = {
     S.INITIALIZED: frozenset({S.DOWNLOADING, S.SKIPPED, S.EXPIRED}),
     S.DOWNLOADING: frozenset({S.DOWNLOADED, S.FAILED, S.INITIALIZED}),
-    S.DOWNLOADED: frozenset({S.PROCESSING, S.EXPIRED}),
-    S.PROCESSING: frozenset({S.PROCESSED, S.FAILED, S.SKIPPED, S.DOWNLOADED}),
-    S.PROCESSED: frozenset({S.UPLOADING, S.EXPIRED}),
+    S.DOWNLOADED: frozenset({S.PROCESSING, S.EXPIRED, S.INITIALIZED, S.FAILED}),
+    S.PROCESSING: frozenset({S.PROCESSED, S.FAILED, S.SKIPPED, S.DOWNLOADED, S.INITIALIZED}),
+    S.PROCESSED: frozenset({S.UPLOADING, S.EXPIRED, S.INITIALIZED, S.FAILED}),
     # UPLOADING -> PROCESSED: released unfinished (lease expired, or a platform waits for quota).
-    S.UPLOADING: frozenset({S.UPLOADED, S.FAILED, S.PROCESSED}),
+    S.UPLOADING: frozenset({S.UPLOADED, S.FAILED, S.PROCESSED, S.INITIALIZED}),
     # UPLOADED -> UPLOADING: a platform enabled later publishes what is missing.
     S.UPLOADED: frozenset({S.UPLOADING, S.EXPIRED}),
     # FAILED goes back to its last good status by `reset`, or straight into the stage it failed in.
