@@ -476,6 +476,73 @@ def test_vk_video_saved_without_its_file_is_replaced_not_duplicated(
     assert final.remote_id != f"{empty.owner_id}_{empty.video_id}"
 
 
+class Killed(Exception):  # noqa: N818 - what happened to the worker
+    """Raised from `on_progress`: the uploading worker dies after its first chunk."""
+
+
+def another_copy(media: Path, folder: Path) -> Path:
+    """The media made again elsewhere (after a takeover): same size, other bytes, other file."""
+    copy = folder / "made-again.mp4"
+    data = bytearray(media.read_bytes())
+    data[600_000:601_000] = bytes(1000)  # differs in the first chunk, which the dead one sent
+    copy.write_bytes(bytes(data))
+    return copy
+
+
+def test_a_session_sending_another_copy_is_not_resumed_with_this_ones_bytes(
+    store, sandbox, media, tmp_path
+):
+    from tasks.upload import media_stamp
+
+    yt = sandbox.youtube
+    sessions: list[str] = []
+    client = YouTubeClient(yt.authorized_user_info(), api_url=sandbox.youtube_url, chunk_size=MIB)
+
+    def die(confirmed: int) -> None:
+        raise Killed
+
+    with pytest.raises(Killed):  # the worker that held the first copy dies mid-upload
+        client.upload_video(
+            media, VideoMetadata("Lecture", ""), on_session=sessions.append, on_progress=die
+        )
+    copy = another_copy(media, tmp_path)
+    row = add_processed(store, copy)
+    publications = PublicationStore(store)
+    publications.get_or_create(row.id, Platform.YOUTUBE)
+    publications.start_attempt(row.id, Platform.YOUTUBE, media.stat().st_size)
+    publications.record_session(row.id, Platform.YOUTUBE, sessions[0], media=media_stamp(media))
+
+    assert run_task(store, row.id, ["youtube"]) == S.UPLOADED
+
+    (video,) = yt.videos.values()
+    assert video["sha256"] == sha256(copy) != sha256(media)
+    assert len(yt.sessions) == 2 and yt.session_for(sessions[0]).video_id is None
+    found = publication(store, row.id, Platform.YOUTUBE)
+    assert found.remote_id == video["id"] and found.session_media is not None
+
+
+def test_a_session_that_finished_another_copy_is_taken_not_uploaded_again(
+    store, sandbox, media, tmp_path
+):
+    from tasks.upload import media_stamp
+
+    yt = sandbox.youtube
+    sessions: list[str] = []
+    client = YouTubeClient(yt.authorized_user_info(), api_url=sandbox.youtube_url, chunk_size=MIB)
+    # The dead worker sent every byte of its copy but never heard the answer.
+    video = client.upload_video(media, VideoMetadata("Lecture", ""), on_session=sessions.append)
+    row = add_processed(store, another_copy(media, tmp_path))
+    publications = PublicationStore(store)
+    publications.get_or_create(row.id, Platform.YOUTUBE)
+    publications.record_session(row.id, Platform.YOUTUBE, sessions[0], media=media_stamp(media))
+    wire = yt.upload_wire_bytes
+
+    assert run_task(store, row.id, ["youtube"]) == S.UPLOADED
+
+    assert publication(store, row.id, Platform.YOUTUBE).remote_id == video["id"]
+    assert len(yt.videos) == 1 and len(yt.sessions) == 1 and yt.upload_wire_bytes == wire
+
+
 def test_session_gone_with_the_video_already_created_is_not_uploaded_again(store, sandbox, media):
     yt = sandbox.youtube
     row = add_processed(store, media)
