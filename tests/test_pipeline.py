@@ -205,6 +205,48 @@ def test_two_runs_started_together_share_the_work_without_overlap(
     store.dispose()
 
 
+def test_a_storage_no_run_keeps_alive_is_taken_over_by_another_which_downloads_again(
+    world: DemoWorld, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flows.download import download_flow
+    from flows.sync import sync_flow
+    from integrations.storage_id import storage_id
+
+    def machine(name: str) -> str:
+        """This process becomes a worker with its own disk: MEDIA_DIR and its storage id."""
+        monkeypatch.setenv("MEDIA_DIR", str(tmp_path / name))
+        get_settings.cache_clear()
+        return storage_id(tmp_path / name)
+
+    store = RecordingStore(get_settings().resolved_database_url)
+    machine_a = machine("machine-a")
+    sync_flow()
+    ids = [r.id for r in store.list(statuses=[S.INITIALIZED])][:2]
+    download_flow(recording_ids=ids)
+    assert [(r.status, r.storage) for r in store.list(ids=ids)] == [(S.DOWNLOADED, machine_a)] * 2
+    from_zoom = len(world.zoom.calls("GET", r"^/rec/download/"))
+
+    machine_b = machine("machine-b")
+    assert full_pipeline_flow(sync=False, recording_ids=ids, return_state=True).is_completed()
+    # Machine A's run renewed its storage moments ago: B leaves A's recordings to A.
+    assert [(r.status, r.storage) for r in store.list(ids=ids)] == [(S.DOWNLOADED, machine_a)] * 2
+
+    # Machine A is gone: no run renews its storage any more.
+    store.touch_storage(machine_a, media_dir="gone", host="machine-a", lease_seconds=-1)
+    state = full_pipeline_flow(sync=False, recording_ids=ids, return_state=True)
+
+    assert state.is_completed(), state.message
+    downloads = [r.path for r in world.zoom.calls("GET", r"^/rec/download/")]
+    assert sorted(downloads[from_zoom:]) == sorted(downloads[:from_zoom]), "from Zoom again"
+    for recording in store.list(ids=ids):
+        assert (recording.status, recording.storage) == (S.UPLOADED, machine_b)
+        assert Path(recording.processed_path).is_relative_to(tmp_path / "machine-b")
+        assert {p.status for p in recording.publications} == {PlatformStatus.UPLOADED}
+    assert len(world.youtube.videos) == 2
+    assert len([v for v in world.vk.videos.values() if v.get("size")]) == 2
+    store.dispose()
+
+
 def test_zoom_storage_is_freed_only_for_verified_complete_publications(
     world: DemoWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:

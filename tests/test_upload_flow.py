@@ -476,6 +476,20 @@ def test_vk_video_saved_without_its_file_is_replaced_not_duplicated(
     assert final.remote_id != f"{empty.owner_id}_{empty.video_id}"
 
 
+def test_a_media_file_that_vanished_is_downloaded_again_before_any_call(store, sandbox, tmp_path):
+    gone = tmp_path / "video" / "processed_video" / "7-lecture.mp4"
+    row = add_processed(store, gone, source_path=str(gone.with_name("source.mp4")))
+
+    assert run_task(store, row.id, ["youtube", "vk"]) == S.INITIALIZED
+
+    again = store.get(row.id)
+    assert (
+        again.status_reason == f"{gone} is missing on this storage: downloading it again from Zoom"
+    )
+    assert (again.processed_path, again.source_path, again.storage) == (None, None, None)
+    assert not sandbox.youtube.requests and not sandbox.vk.requests
+
+
 class Killed(Exception):  # noqa: N818 - what happened to the worker
     """Raised from `on_progress`: the uploading worker dies after its first chunk."""
 
