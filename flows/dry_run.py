@@ -20,7 +20,7 @@ from integrations.media.probe import probe
 from integrations.media.silence import detect_sound
 from integrations.media.trim import TrimOptions, decide_span
 from integrations.store.models import Recording
-from tasks.common import get_store
+from tasks.common import get_store, local_storage
 from tasks.sync import list_account_recordings, recording_values, why_skipped
 
 Rows = list[dict[str, Any]]
@@ -59,7 +59,8 @@ def preview_sync(start: date, end: date) -> Rows:
 
 
 def _ready(stage: str, ids: list[int] | None) -> list[Recording]:
-    return get_store().ready(stage, ids, get_settings().max_attempts)
+    """What this worker would claim for `stage`: for process and upload, on its storage."""
+    return get_store().ready(stage, ids, get_settings().max_attempts, local_storage())
 
 
 def preview_download(ids: list[int] | None) -> Rows:
@@ -91,7 +92,8 @@ def preview_process(ids: list[int] | None) -> Rows:
     rows = []
     for recording in _ready("process", ids):
         source = Path(recording.source_path or "")
-        found = trim_points(source) if source.is_file() else {"would": f"fail: {source} missing"}
+        missing = {"would": f"download again: {source} is missing"}
+        found = trim_points(source) if source.is_file() else missing
         rows.append({"id": recording.id, "topic": recording.topic, **found})
     return publish("process", rows)
 

@@ -222,7 +222,11 @@ def run_stages(
     done: queue.SimpleQueue[PrefectFuture] = queue.SimpleQueue()
     running: dict[str, dict[PrefectFuture, tuple[Recording, float]]] = {s.name: {} for s in stages}
     settled_here: set[int] = set()
-    slots = Slots(store, worker, storage, ids, settled_here, running, report, done)
+    # A run that also cuts and publishes keeps no more recordings ahead of its uploads than its
+    # cut and upload slots: it downloads no work it cannot start soon, so other workers get it.
+    later = [stage.limit for stage in stages if stage.name != "download"]
+    ahead_limit = sum(later) if takes_over and later else None
+    slots = Slots(store, worker, storage, ahead_limit, ids, settled_here, running, report, done)
     with heartbeat:
         try:
             while True:
@@ -248,6 +252,7 @@ class Slots:
     store: RecordingStore
     worker: str
     storage: str
+    ahead_limit: int | None  # downloads wait while this storage holds as many ahead of upload
     ids: Sequence[int] | None
     settled_here: set[int]
     running: dict[str, dict[PrefectFuture, tuple[Recording, float]]]
@@ -257,9 +262,15 @@ class Slots:
     def waits_for_disk(self, stage: Stage) -> bool:
         return stage.name in self.report.disk_waits
 
+    def backlog_full(self) -> bool:
+        limit = self.ahead_limit
+        return limit is not None and self.store.ahead_of_upload(self.storage, self.ids) >= limit
+
     def fill(self, stage: Stage) -> None:
         settings = get_settings()
         while len(self.running[stage.name]) < stage.limit and not self.waits_for_disk(stage):
+            if stage.name == "download" and self.backlog_full():
+                return
             claimed = self.store.claim(
                 stage.name,
                 self.worker,

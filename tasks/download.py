@@ -39,7 +39,6 @@ from integrations.zoom.retry import WaitTooLong
 from tasks.common import (
     StageOutcome,
     get_store,
-    local_storage,
     retrying_task,
     run_claimed,
     run_logger,
@@ -132,7 +131,7 @@ def fetch(recording: Recording) -> StageOutcome:
             reason=reason,
             fields={"not_before": exc.resume_at, "attempts": 0},  # waiting is not a failed try
         )
-    return StageOutcome(fields={"source_path": str(dest), "storage": local_storage()})
+    return StageOutcome(fields={"source_path": str(dest)})
 
 
 def _fetch_video(

@@ -94,6 +94,7 @@ def test_stages_that_read_media_claim_only_their_storage_and_downloads_are_open(
     assert [r.id for r in store.claim("download", "run-a", lease_seconds=LEASE, storage=A)] == [
         new.id
     ]
+    assert store.get(new.id).storage == A, "its download goes to A's disk"
 
     assert [r.id for r in store.claim("process", "run-b", lease_seconds=LEASE, storage=B)] == [
         on_b.id
@@ -111,6 +112,23 @@ def test_a_failed_stage_is_retried_on_its_own_storage_only(store: RecordingStore
     assert [r.id for r in store.claim("upload", "run-a", lease_seconds=LEASE, storage=A)] == [
         failed.id
     ]
+
+
+def test_what_a_storage_holds_ahead_of_upload_is_counted_without_parked_rows(
+    store: RecordingStore,
+) -> None:
+    rows = [
+        add_recording(store, status=status, storage=A)
+        for status in (S.DOWNLOADING, S.DOWNLOADED, S.PROCESSING, S.PROCESSED)
+    ]
+    add_recording(store, status=S.PROCESSED, storage=A, not_before=later(3600))  # quota
+    for status in (S.UPLOADING, S.UPLOADED, S.FAILED, S.INITIALIZED):
+        add_recording(store, status=status, storage=A)
+    add_recording(store, status=S.DOWNLOADED, storage=B)
+
+    assert store.ahead_of_upload(A, now=T0) == 4
+    assert store.ahead_of_upload(A, ids=[rows[0].id, rows[3].id], now=T0) == 2
+    assert store.ahead_of_upload(B, now=T0) == 1
 
 
 # ---- takeover -------------------------------------------------------------------------------

@@ -230,7 +230,8 @@ class RecordingStore:
         Ready means the stage's input status, or FAILED there with attempts left, and not deferred
         (`not_before` in the future). Rows held by another worker are never returned. With
         `storage` (the claiming worker's), process and upload take only rows whose media is on
-        that storage or has no storage recorded; downloads are open to every storage.
+        that storage or has no storage recorded; downloads are open to every storage, and a
+        row claimed for download is on the claimer's storage from then on.
         """
         _, working, _ = STAGES[stage]
         now = now or utcnow()
@@ -238,6 +239,7 @@ class RecordingStore:
         if limit is not None:
             candidates = candidates.limit(limit)
         candidates = candidates.with_for_update(skip_locked=True)
+        located = {"storage": storage} if storage is not None and stage not in MEDIA_STAGES else {}
         with self.session() as session:
             claimed = session.scalars(
                 update(Recording)
@@ -250,6 +252,7 @@ class RecordingStore:
                     attempts=Recording.attempts + 1,
                     status_changed_at=now,
                     updated_at=now,
+                    **located,
                 )
                 .returning(Recording.id)
             ).all()
@@ -278,6 +281,24 @@ class RecordingStore:
         ready = self._ready_query(stage, utcnow(), ids, (), max_attempts, storage).order_by(None)
         with self.session() as session:
             return session.scalar(select(func.count()).select_from(ready.subquery())) or 0
+
+    def ahead_of_upload(
+        self, storage: str, ids: Sequence[int] | None = None, now: datetime | None = None
+    ) -> int:
+        """How many recordings (of `ids`, default all) on `storage` are being downloaded, wait
+        for or are in the cut, or wait for an upload slot; one parked until a quota resets is
+        not counted."""
+        now = now or utcnow()
+        ahead = [S.DOWNLOADING, S.DOWNLOADED, S.PROCESSING, S.PROCESSED]
+        query = select(func.count()).where(
+            Recording.status.in_(ahead),
+            Recording.storage == storage,
+            or_(Recording.not_before.is_(None), Recording.not_before <= now),
+        )
+        if ids is not None:
+            query = query.where(Recording.id.in_(list(ids)))
+        with self.session() as session:
+            return session.scalar(query) or 0
 
     @staticmethod
     def _ready_query(
