@@ -10,6 +10,7 @@ without hard links (FAT, exFAT) use an exclusive create instead.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 import socket
@@ -21,29 +22,36 @@ MARKER = ".zoom-publisher-storage"
 MAX_LENGTH = 64  # the store's column
 
 
-class StorageIdError(OSError):
-    """`MEDIA_DIR` cannot hold or give its storage id (missing, read-only, unreadable)."""
-
-
 def storage_id(media_dir: Path) -> str:
-    """The id of the storage holding `media_dir`, created on first use."""
+    """The id of the storage holding `media_dir`, created on first use.
+
+    A folder that cannot hold it (read-only, full, not creatable) gets an id made from this
+    host and the folder's path, not written: nothing can be downloaded there before it can be
+    written, and from then on the written id names it.
+    """
     marker = media_dir / MARKER
     try:
         if existing := _read(marker):
             return existing
         media_dir.mkdir(parents=True, exist_ok=True)
         return _create(marker, _new_id())
-    except OSError as exc:
-        raise StorageIdError(
-            f"cannot read or create the storage id {marker}: {exc.strerror or exc}; "
-            "make MEDIA_DIR a writable folder"
-        ) from None
+    except OSError:
+        return unwritten_id(media_dir)
+
+
+def unwritten_id(media_dir: Path) -> str:
+    """`<host>-<12 hex digits of the folder's path>`: the same in every process of this host."""
+    digest = hashlib.sha256(str(media_dir.absolute()).encode()).hexdigest()[:12]
+    return f"{_host()}-{digest}"
+
+
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9.-]", "-", socket.gethostname())[:40] or "storage"
 
 
 def _new_id() -> str:
     """`<host>-<12 hex digits>`: unique, and tells a person which machine made it."""
-    host = re.sub(r"[^A-Za-z0-9.-]", "-", socket.gethostname())[:40] or "storage"
-    return f"{host}-{uuid.uuid4().hex[:12]}"
+    return f"{_host()}-{uuid.uuid4().hex[:12]}"
 
 
 def _read(marker: Path, patience: float = 2.0) -> str | None:

@@ -10,10 +10,9 @@ import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
 from factories import add_recording
 
-from integrations.storage_id import MARKER, StorageIdError, storage_id
+from integrations.storage_id import MARKER, storage_id, unwritten_id
 from integrations.store.publications import PublicationStore
 from integrations.store.repository import RecordingStore
 from integrations.store.states import Platform, PlatformStatus, ProcessingStatus
@@ -60,18 +59,19 @@ def test_a_media_dir_gets_one_id_however_many_workers_ask_at_once(tmp_path: Path
     assert storage_id(tmp_path / "other-disk") != found[0]
 
 
-def test_a_media_dir_that_cannot_hold_the_id_is_one_clear_error(tmp_path: Path) -> None:
-    not_a_folder = tmp_path / "video"
-    not_a_folder.write_text("a file where MEDIA_DIR should be")
+def test_a_media_dir_that_cannot_hold_the_id_yet_is_named_after_host_and_path(
+    tmp_path: Path,
+) -> None:
+    blocked = tmp_path / "video"
+    blocked.write_text("a file where MEDIA_DIR's folder should be")  # as unwritable as it gets
 
-    with pytest.raises(StorageIdError) as caught:
-        storage_id(not_a_folder)
+    assert storage_id(blocked) == storage_id(blocked) == unwritten_id(blocked)
+    assert unwritten_id(blocked) != unwritten_id(tmp_path / "other")
 
-    message = str(caught.value)
-    assert message == (
-        f"cannot read or create the storage id {not_a_folder / MARKER}: Not a directory; "
-        "make MEDIA_DIR a writable folder"
-    )
+    blocked.unlink()  # writable again: the id is written, and names the folder from now on
+    written = storage_id(blocked)
+    assert written != unwritten_id(blocked)
+    assert (blocked / MARKER).read_text().strip() == written == storage_id(blocked)
 
 
 # ---- claims ---------------------------------------------------------------------------------
