@@ -30,7 +30,9 @@ S = ProcessingStatus
 LECTURES = 4
 DEPLOYMENT = "full-pipeline/on-demand"
 LEASE_SECONDS = 3
-UPLOAD_BYTES_PER_SECOND = 300_000  # an upload takes seconds: time to kill one mid-way
+# Transfers take seconds: the workers share the lectures, and an upload can be killed mid-way.
+DOWNLOAD_BYTES_PER_SECOND = 200_000
+UPLOAD_BYTES_PER_SECOND = 300_000
 
 
 def process_tree(root: int) -> list[int]:
@@ -111,6 +113,7 @@ def test_two_workers_without_shared_storage_finish_a_killed_ones_recordings(
         DemoWorld(tmp_path / "world", media_cache=demo_media_cache, plan=plan) as world,
         temporary_settings({PREFECT_API_URL: fleet.env["PREFECT_API_URL"]}),
     ):
+        world.zoom.bandwidth = DOWNLOAD_BYTES_PER_SECOND
         world.youtube.bandwidth = world.vk.bandwidth = UPLOAD_BYTES_PER_SECOND
         world.save_credentials()
         fleet.env |= {
@@ -118,9 +121,10 @@ def test_two_workers_without_shared_storage_finish_a_killed_ones_recordings(
             "DATABASE_URL": postgres_database,
             "APP_CONFIG": str(world.write_app_config()),
             "LEASE_SECONDS": str(LEASE_SECONDS),
-            # One download and one cut at a time: the two workers share the lectures.
+            # One at a time per stage: each worker holds at most two lectures ahead of upload.
             "DOWNLOAD_CONCURRENCY": "1",
             "PROCESS_CONCURRENCY": "1",
+            "UPLOAD_CONCURRENCY": "1",
         }
         prefect(fleet.env, "work-pool", "create", "zoom-publisher", "--type", "process")
         prefect(fleet.env, "--no-prompt", "deploy", "--name", "on-demand")
@@ -166,7 +170,7 @@ def test_two_workers_without_shared_storage_finish_a_killed_ones_recordings(
 def killable(store: RecordingStore, storage_a: str, storage_b: str) -> Recording | None:
     """A's recording that is uploading, once B still has one that has not reached upload."""
     rows = store.list()
-    before_upload = (S.DOWNLOADED, S.PROCESSING, S.PROCESSED)
+    before_upload = (S.DOWNLOADING, S.DOWNLOADED, S.PROCESSING, S.PROCESSED)
     ahead_on_b = [r for r in rows if r.storage == storage_b and r.status in before_upload]
     uploading_on_a = [
         r
