@@ -10,6 +10,9 @@ The audio is stream-copied from the exact start in every case. The end is snappe
 frame boundary at or after `end` where decode order and display order agree, so a copy that
 stops there has no B-frame whose reference was cut off.
 
+Where the cut falls is decided in cut_plan.py on lists of packets; this module reads those
+packets (`plan_start`, `plan_end`) and writes the cut.
+
 A copy or smart cut is written from the source's own index (`splice`): one pass, the index at
 the front, the kept bytes copied by the kernel. Sources whose layout that does not model
 (fragmented MP4s, say) are joined by FFmpeg with the concat demuxer instead, the index reserved
@@ -24,15 +27,23 @@ keyframe is re-encoded whole, and says why.
 from __future__ import annotations
 
 import contextlib
-import itertools
 import logging
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
+from integrations.media.cut_plan import (
+    CutMethod,
+    CutPlan,
+    StartPlan,
+    fallback,
+    join_plans,
+    plan_end_from,
+    plan_start_from,
+    reaches_video_end,
+)
 from integrations.media.errors import FFmpegError, MediaError, UnsupportedMediaError
 from integrations.media.ffmpeg import run_ffmpeg, selected_ffmpeg
 from integrations.media.h264 import (
@@ -64,7 +75,6 @@ from integrations.media.splice import (
 
 logger = logging.getLogger(__name__)
 
-CutMethod = Literal["copy", "smart", "reencode"]
 _SUPPORTED_PIX_FMTS = {"yuv420p", "yuvj420p", "yuv422p", "yuv444p", "yuv420p10le"}
 _INDEX_TOO_SMALL = "reserved_moov_size is too small"
 _SMART_PROFILES = {
@@ -93,68 +103,12 @@ class EncodeSettings:
 
 
 @dataclass(frozen=True)
-class StartPlan:
-    """How the cut begins: the first kept frame and what happens up to the next keyframe."""
-
-    start: float  # pts of the first kept video frame (source seconds)
-    method: CutMethod
-    frame_duration: float
-    keyframe: float | None = None  # smart: first source keyframe after the start
-    head_frames: int = 0  # smart: frames re-encoded before that keyframe
-    reason: str | None = None  # reencode: why the head cannot be joined to a copy
-    copy_from_dts: float | None = None  # decode time of the first source packet copied
-    leading: int = 0  # open GOP: packets decoded right after that one, shown before it
-
-    @property
-    def half(self) -> float:
-        return self.frame_duration / 2
-
-
-@dataclass(frozen=True)
-class CutPlan:
-    """Where exactly the cut falls and how it is made. Times are source seconds."""
-
-    start: float  # pts of the first kept video frame
-    end: float  # pts just after the last kept frame (the source's end when cut there)
-    method: CutMethod
-    frame_duration: float
-    keyframe: float | None = None  # smart: first source keyframe after the start
-    head_frames: int = 0  # smart: frames re-encoded before that keyframe
-    outpoint: float | None = None  # decode-time threshold that ends the copy; None = to the end
-    reason: str | None = None  # why the method was chosen when it is not the best one
-    copy_from_dts: float | None = None  # decode time of the first source packet copied
-    leading: int = 0  # open GOP: packets decoded right after that one, shown before it
-
-    @property
-    def duration(self) -> float:
-        return self.end - self.start
-
-    def head(self) -> StartPlan:
-        """How this cut begins."""
-        return StartPlan(
-            self.start,
-            self.method,
-            self.frame_duration,
-            self.keyframe,
-            self.head_frames,
-            self.reason,
-            self.copy_from_dts,
-            self.leading,
-        )
-
-
-@dataclass(frozen=True)
 class Written:
     """How a cut was written: its method and one phrase saying how (and why so)."""
 
     method: CutMethod
     how: str
     reason: str | None = None  # why the whole span was re-encoded
-
-
-def _fallback(reason: str) -> str:
-    logger.warning("smart cut not possible, re-encoding the whole span: %s", reason)
-    return reason
 
 
 def unsafe_reason(info: MediaInfo) -> str | None:
@@ -173,66 +127,25 @@ def unsafe_reason(info: MediaInfo) -> str | None:
     return None
 
 
+def _packets_near_end(path: Path, end: float) -> list[PacketTime]:
+    """The video packets decoded from about 4 s before `end` to 2 s after it."""
+    packets = read_video_packets(path, max(0.0, end - 2.0), lambda seen: seen[-1].dts > end + 2.0)
+    return [p for p in packets if p.dts >= end - 4.0] or packets
+
+
 def plan_end(info: MediaInfo, end: float) -> tuple[float, float | None]:
     """Snap `end` to the first clean boundary at or after it: (end pts, decode-time outpoint,
-    or None for the file's end)."""
-    half = (info.video.frame_duration if info.video else 1 / 30) / 2
+    or None for the file's end). Reads the packets near it; `plan_end_from` decides."""
+    frame = info.video.frame_duration if info.video else 1 / 30
     video_end = (info.video_duration or info.duration) + info.video_start
-    if end >= video_end - half:
+    if reaches_video_end(end, video_end, frame):
         return video_end, None
-    packets = read_video_packets(
-        info.path, max(0.0, end - 2.0), lambda seen: seen[-1].dts > end + 2.0
-    )
-    packets = [p for p in packets if p.dts >= end - 4.0] or packets
-    # Boundary i (between packet i-1 and i in decode order) is clean when every packet before
-    # it is displayed before every packet after it; the first clean one at or after `end` wins
-    # (the padding is kept whole).
-    suffix_min = [float("inf")] * (len(packets) + 1)
-    for i in range(len(packets) - 1, -1, -1):
-        suffix_min[i] = min(packets[i].pts, suffix_min[i + 1])
-    best: tuple[float, float | None] = (video_end, None)
-    prefix_max = float("-inf")
-    for i in range(1, len(packets)):
-        prefix_max = max(prefix_max, packets[i - 1].pts)
-        boundary = suffix_min[i]
-        if prefix_max < boundary and end - 1e-6 <= boundary < best[0]:
-            best = (boundary, (packets[i - 1].dts + packets[i].dts) / 2)
-    return best
+    return plan_end_from(_packets_near_end(info.path, end), end, video_end)
 
 
-def _first_key_after(packets: list[PacketTime], start: float) -> PacketTime | None:
-    keys = sorted((p for p in packets if p.keyframe and p.pts > start), key=lambda p: p.pts)
-    return keys[0] if keys else None
-
-
-def _leading(packets: list[PacketTime], key: PacketTime) -> list[PacketTime]:
-    """The packets right after `key` in decode order that are shown before it: an open GOP's
-    leading pictures (the copy leaves them out; a smart cut's head re-encodes them)."""
-    after = packets[packets.index(key) + 1 :]
-    return list(itertools.takewhile(lambda p: p.pts < key.pts, after))
-
-
-def _head_reason(info: MediaInfo, key: PacketTime | None, key_dts: float) -> str | None:
-    """Why the head cannot be re-encoded and joined to the copied rest (None when it can);
-    `key_dts` is when the copy decodes the keyframe (the last leading picture's slot)."""
-    reason = unsafe_reason(info)
-    if reason is not None:
-        return reason
-    if key is None:
-        return "no keyframe after the start"
-    delay = round((key.pts - key_dts) / (info.video.frame_duration if info.video else 1 / 30))
-    if delay > 2:
-        return f"source reorder delay of {delay} frames exceeds what the head encode can match"
-    return None
-
-
-def plan_start(info: MediaInfo, start: float) -> StartPlan:
-    """Decide how the cut begins at `start` (frame-accurate; reads packets only, no end needed)."""
-    video = info.video
-    if video is None:
-        raise UnsupportedMediaError(f"{info.path.name} has no video stream")
-    frame = video.frame_duration
-    half = frame / 2
+def _packets_from_start(path: Path, start: float, frame: float) -> list[PacketTime]:
+    """The video packets from the keyframe at or before `start` to a few past the next keyframe
+    (enough to see any open-GOP leading pictures and B-frame reordering)."""
     max_delay = 3  # frames of B-frame reordering looked past the next keyframe
     past_key: list[int] = []  # packets read since the first keyframe after the start
 
@@ -240,58 +153,25 @@ def plan_start(info: MediaInfo, start: float) -> StartPlan:
         last = seen[-1]
         if past_key:
             past_key[0] += 1
-        elif last.keyframe and last.pts > start - half:
+        elif last.keyframe and last.pts > start - frame / 2:
             past_key.append(0)
-        # Read a few packets past the next keyframe to see any open-GOP leading pictures.
         return bool(past_key) and past_key[0] > 2 * max_delay + 4
 
-    packets = read_video_packets(info.path, start, enough)
-    frames = sorted(p.pts for p in packets if p.pts >= start - half)
-    if not frames:
+    return read_video_packets(path, start, enough)
+
+
+def plan_start(info: MediaInfo, start: float) -> StartPlan:
+    """Decide how the cut begins at `start` (frame-accurate; reads packets only, no end needed);
+    `plan_start_from` decides on the packets read."""
+    video = info.video
+    if video is None:
+        raise UnsupportedMediaError(f"{info.path.name} has no video stream")
+    frame = video.frame_duration
+    packets = _packets_from_start(info.path, start, frame)
+    plan = plan_start_from(packets, start, frame, unsafe_reason(info))
+    if plan is None:
         raise MediaError(f"no video frame at or after {start:.3f} s in {info.path.name}")
-    first_pts = frames[0]
-    first = next(p for p in packets if p.pts == first_pts)
-    if first.keyframe:
-        leading = len(_leading(packets, first))
-        return StartPlan(first_pts, "copy", frame, copy_from_dts=first.dts, leading=leading)
-    key = _first_key_after(packets, first_pts)
-    leading_packets = _leading(packets, key) if key is not None else []
-    key_dts = max((p.dts for p in leading_packets), default=key.dts if key else 0.0)
-    reason = _head_reason(info, key, key_dts)
-    if reason is not None or key is None:
-        return StartPlan(first_pts, "reencode", frame, reason=str(reason))
-    head_frames = sum(1 for pts in frames if pts < key.pts - half)
-    return StartPlan(
-        first_pts,
-        "smart",
-        frame,
-        keyframe=key.pts,
-        head_frames=head_frames,
-        copy_from_dts=key.dts,
-        leading=len(leading_packets),
-    )
-
-
-def join_plans(head: StartPlan, end: float, outpoint: float | None) -> CutPlan:
-    """The whole cut: the start's plan up to `end` (a pts from `plan_end`)."""
-    method, reason = head.method, head.reason
-    if method == "smart" and head.keyframe is not None and head.keyframe >= end - head.half:
-        method, reason = "reencode", "no keyframe between the start and the end"
-    if method == "reencode":
-        reason = _fallback(str(reason))
-    keyframe = head.keyframe if method == "smart" else None
-    return CutPlan(
-        head.start,
-        end,
-        method,
-        head.frame_duration,
-        keyframe=keyframe,
-        head_frames=head.head_frames if method == "smart" else 0,
-        outpoint=outpoint,
-        reason=reason,
-        copy_from_dts=head.copy_from_dts if method != "reencode" else None,
-        leading=head.leading if method != "reencode" else 0,
-    )
+    return plan
 
 
 def expected_frames(info: MediaInfo, plan: CutPlan, movie: Movie | None = None) -> int | None:
@@ -472,7 +352,7 @@ def _reencode_instead(
     reason: str,
 ) -> Written:
     reencode(source, info, plan, output, settings, progress)
-    return Written("reencode", f"the whole span re-encoded: {_fallback(reason)}", reason)
+    return Written("reencode", f"the whole span re-encoded: {fallback(reason)}", reason)
 
 
 def _ffmpeg_join(
