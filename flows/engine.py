@@ -259,6 +259,11 @@ class Slots:
     report: RunReport
     done: queue.SimpleQueue[PrefectFuture]
 
+    def in_flight(self) -> set[int]:
+        """Rows whose task has not returned yet: the store may already have them FAILED, which
+        a claim could take again before `_collect` settles them."""
+        return {row.id for tasks in self.running.values() for row, _ in tasks.values()}
+
     def waits_for_disk(self, stage: Stage) -> bool:
         return stage.name in self.report.disk_waits
 
@@ -277,7 +282,7 @@ class Slots:
                 lease_seconds=settings.lease_seconds,
                 storage=self.storage,
                 ids=self.ids,
-                exclude=self.settled_here,
+                exclude=self.settled_here | self.in_flight(),
                 limit=1,
                 max_attempts=settings.max_attempts,
             )

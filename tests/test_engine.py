@@ -51,6 +51,34 @@ def test_a_task_final_in_the_api_but_still_returning_is_collected_once_it_return
     assert all(store.get(row.id).claimed_by is None for row in rows)
 
 
+def _broken(row: object) -> StageOutcome:
+    raise ValueError("the source is broken")
+
+
+@task(name="fail-slowly-returning", cache_policy=NO_CACHE, on_failure=[_linger])
+def fail(recording_id: int, worker: str) -> object:
+    return run_claimed("download", recording_id, worker, _broken)
+
+
+@flow(name="failing-scheduler-under-test")
+def schedule_failures(poll_seconds: float) -> RunReport:
+    return run_stages([Stage("download", fail, 2)], worker_identity(), poll_seconds=poll_seconds)
+
+
+def test_a_row_failed_in_this_run_is_not_claimed_again_while_its_task_returns(
+    prefect_harness: None, store: RecordingStore
+) -> None:
+    """The store has the row FAILED (attempts left) before its task's thread returns: the
+    scheduler, polling often meanwhile, must not claim it again in the same run."""
+    row = add_recording(store, status=S.INITIALIZED)
+
+    schedule_failures(poll_seconds=0.05)
+
+    failed = store.get(row.id)
+    assert failed.status == S.FAILED and failed.attempts == 1
+    assert "the source is broken" in (failed.status_reason or "")
+
+
 class DroppingStore(RecordingStore):
     """A store whose first lease renewal fails as it does when the connection drops."""
 
