@@ -58,6 +58,7 @@ class SmtpEmail(NotificationBlock):
         message["To"] = ", ".join(self.recipients)
         message.set_content(body)
         context = ssl.create_default_context()
+        smtp: smtplib.SMTP
         if self.security == "ssl":
             smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
         else:

@@ -21,6 +21,7 @@ from config.blocks import (
 )
 from config.credentials import read_vk_creds, read_youtube_creds, read_zoom_creds
 from config.errors import CredentialsMissingError
+from config.prefect_sync import synchronous
 
 MASK = "********"
 
@@ -127,12 +128,12 @@ def zoom_block_for(account: str) -> str:
 
 def zoom_accounts() -> list[ZoomAccount]:
     """Every configured Zoom account, secrets loaded."""
-    return [ZoomAccount.load(name) for name in zoom_account_names()]
+    return [synchronous(ZoomAccount.load(name)) for name in zoom_account_names()]
 
 
 def youtube_credentials() -> YouTubeCredentials:
     try:
-        return YouTubeCredentials.load(YOUTUBE_BLOCK)
+        return synchronous(YouTubeCredentials.load(YOUTUBE_BLOCK))
     except ValueError:
         raise CredentialsMissingError(
             "no YouTube credentials: run `zoom-publisher credentials import --youtube FILE` "
@@ -142,7 +143,7 @@ def youtube_credentials() -> YouTubeCredentials:
 
 def vk_credentials() -> VkCredentials:
     try:
-        return VkCredentials.load(VK_BLOCK)
+        return synchronous(VkCredentials.load(VK_BLOCK))
     except ValueError:
         raise CredentialsMissingError(
             "no VK credentials: run `zoom-publisher credentials import --vk FILE`"

@@ -142,7 +142,7 @@ def render(
     youtube_title = clean_title(rule.youtube_title_template.format_map(_Blank(values)), topic)
     vk_template = rule.vk_title_template or rule.youtube_title_template
     thumbnail = resolve_thumbnail(mapping.thumbnail_directory, rule.thumbnail)
-    is_rule = isinstance(rule, MappingRule)
+    matched = rule if isinstance(rule, MappingRule) else None  # None: the defaults applied
     return Publication(
         youtube_title=youtube_title,
         vk_title=clean_title(vk_template.format_map(_Blank(values)), topic, VK_TITLE_LIMIT),
@@ -152,9 +152,9 @@ def render(
         thumbnail=thumbnail,
         tags=list(rule.tags),
         captions=rule.captions,
-        youtube_playlist_id=rule.youtube_playlist_id if is_rule else None,
-        youtube_playlist_title=_fill(rule.youtube_playlist_title, values) if is_rule else None,
-        vk_album_id=rule.vk_album_id if is_rule else None,
-        vk_album_title=_fill(rule.vk_album_title, values) if is_rule else None,
-        rule_pattern=rule.pattern if is_rule else None,
+        youtube_playlist_id=matched.youtube_playlist_id if matched else None,
+        youtube_playlist_title=_fill(matched.youtube_playlist_title, values) if matched else None,
+        vk_album_id=matched.vk_album_id if matched else None,
+        vk_album_title=_fill(matched.vk_album_title, values) if matched else None,
+        rule_pattern=matched.pattern if matched else None,
     )

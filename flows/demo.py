@@ -48,6 +48,7 @@ def run_demo(work_dir: Path, console: Console) -> dict[str, Any]:
     from integrations.sandbox.demo import DemoWorld
 
     with DemoWorld(work_dir) as world:
+        assert world.generation is not None  # made by `start`
         console.print(
             f"Sandbox up: Zoom, YouTube and VK emulators; {len(world.describe())} meeting "
             f"instances in 2 Zoom accounts ({world.generation.seconds:.1f} s to prepare media)."

@@ -6,20 +6,20 @@ from typing import Any
 
 from prefect import flow
 from prefect.states import State
-from prefect.task_runners import ThreadPoolTaskRunner
 
 from config.settings import get_settings
 from flows.dry_run import preview_download
 from flows.engine import Stage, run_stages
 from flows.hooks import RELEASE_HOOKS
 from flows.report import finish_run
+from flows.task_runner import thread_pool
 from tasks.common import worker_identity
 from tasks.download import download_recording_task
 
 
 @flow(
     name="download",
-    task_runner=ThreadPoolTaskRunner(max_workers=get_settings().download_concurrency),
+    task_runner=thread_pool(get_settings().download_concurrency),
     **RELEASE_HOOKS,
 )
 def download_flow(

@@ -29,6 +29,7 @@ from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.futures import PrefectFuture
 from sqlalchemy.exc import SQLAlchemyError
 
+from config.prefect_sync import synchronous
 from config.settings import get_settings
 from integrations.store.database import driver_message
 from integrations.store.models import Recording
@@ -99,8 +100,10 @@ class RunProgress:
             for position, name in enumerate(names)
         )
         self.done = 0
-        self.artifact = create_progress_artifact(
-            progress=0.0, description=f"{' -> '.join(names)}: stage tasks done"
+        self.artifact = synchronous(
+            create_progress_artifact(
+                progress=0.0, description=f"{' -> '.join(names)}: stage tasks done"
+            )
         )
 
     def advance(self, finished: int) -> None:

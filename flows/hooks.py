@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
 
 from tasks.common import get_store, run_logger, worker_identity
 
@@ -22,7 +22,14 @@ def release_claims(flow: Any, flow_run: Any, state: Any) -> None:
         )
 
 
-RELEASE_HOOKS: dict[str, list[Any]] = {
+class FlowHooks(TypedDict):
+    """`@flow` keyword arguments: the hooks of a run that ends without finishing."""
+
+    on_crashed: list[Any]
+    on_cancellation: list[Any]
+
+
+RELEASE_HOOKS: FlowHooks = {
     "on_crashed": [release_claims],
     "on_cancellation": [release_claims],
 }

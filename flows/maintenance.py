@@ -95,7 +95,7 @@ def reset_flow(
     store = get_store()
     if dry_run:
         movable = store.list(ids=recording_ids, statuses=[ProcessingStatus.FAILED, *WORKING])
-        preview = [
+        preview: list[dict[str, object]] = [
             {"id": r.id, "before": r.status.value,
              "after": restart_point(r.status, r.last_good_status).value}
             for r in movable
@@ -103,7 +103,7 @@ def reset_flow(
         create_table_artifact(key="reset-dry-run", table=preview or [{"id": "-"}])
         return preview
     changes = store.reset(recording_ids)
-    rows = [
+    rows: list[dict[str, object]] = [
         {"id": c.recording_id, "before": c.before.value, "after": c.after.value} for c in changes
     ]
     get_run_logger().info("reset %d recordings", len(rows))

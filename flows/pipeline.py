@@ -10,7 +10,6 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.states import State
-from prefect.task_runners import ThreadPoolTaskRunner
 
 from config.app_config import load_app_config
 from config.settings import Settings, get_settings
@@ -20,6 +19,7 @@ from flows.hooks import RELEASE_HOOKS
 from flows.preflight import unusable_ffmpeg
 from flows.report import finish_run
 from flows.sync import sync_flow, sync_range
+from flows.task_runner import thread_pool
 from flows.zoom_cleanup import free_zoom_storage_flow
 from tasks.common import worker_identity
 from tasks.download import download_recording_task
@@ -64,7 +64,7 @@ def _slots(settings: Settings) -> int:
 
 @flow(
     name="full-pipeline",
-    task_runner=ThreadPoolTaskRunner(max_workers=_slots(get_settings())),
+    task_runner=thread_pool(_slots(get_settings())),
     **RELEASE_HOOKS,
 )
 def full_pipeline_flow(

@@ -6,7 +6,6 @@ from typing import Any
 
 from prefect import flow
 from prefect.states import State
-from prefect.task_runners import ThreadPoolTaskRunner
 
 from config.settings import get_settings
 from flows.dry_run import preview_process
@@ -14,13 +13,14 @@ from flows.engine import Stage, run_stages
 from flows.hooks import RELEASE_HOOKS
 from flows.preflight import unusable_ffmpeg
 from flows.report import finish_run
+from flows.task_runner import thread_pool
 from tasks.common import worker_identity
 from tasks.process import process_recording_task
 
 
 @flow(
     name="process",
-    task_runner=ThreadPoolTaskRunner(max_workers=get_settings().process_concurrency),
+    task_runner=thread_pool(get_settings().process_concurrency),
     **RELEASE_HOOKS,
 )
 def process_flow(

@@ -9,11 +9,11 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 from prefect.states import Failed, State
-from prefect.task_runners import ThreadPoolTaskRunner
 
 from config.secrets import zoom_account_names
 from config.settings import get_settings
 from flows.dry_run import preview_sync
+from flows.task_runner import thread_pool
 from tasks.sync import list_account_recordings, store_instances
 
 
@@ -32,7 +32,7 @@ def sync_range(
     return start, end
 
 
-@flow(name="sync", task_runner=ThreadPoolTaskRunner(max_workers=4))
+@flow(name="sync", task_runner=thread_pool(4))
 def sync_flow(
     last_days: int | None = None,
     from_date: date | None = None,

@@ -14,7 +14,6 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.states import Failed, State
-from prefect.task_runners import ThreadPoolTaskRunner
 
 from config.app_config import load_app_config
 from config.settings import get_settings
@@ -22,6 +21,7 @@ from flows.dry_run import preview_upload
 from flows.engine import Stage, run_stages
 from flows.hooks import RELEASE_HOOKS
 from flows.report import finish_run
+from flows.task_runner import thread_pool
 from integrations.store.states import Platform
 from tasks.common import get_store, worker_identity
 from tasks.upload import PLATFORM_NAMES, UploadInputError, select_platforms, upload_recording
@@ -29,7 +29,7 @@ from tasks.upload import PLATFORM_NAMES, UploadInputError, select_platforms, upl
 
 @flow(
     name="upload",
-    task_runner=ThreadPoolTaskRunner(max_workers=max(1, get_settings().upload_concurrency)),
+    task_runner=thread_pool(max(1, get_settings().upload_concurrency)),
     **RELEASE_HOOKS,
 )
 def upload_flow(

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from config.errors import CredentialsMissingError
+from config.prefect_sync import synchronous
 from config.settings import Settings, get_settings
 from integrations.store.repository import RecordingStore
 from integrations.store.states import ProcessingStatus
@@ -57,7 +58,7 @@ def webhook_secret_token(settings: Settings | None = None) -> str:
     from prefect.blocks.system import Secret
 
     try:
-        block = Secret.load(SECRET_BLOCK)
+        block = synchronous(Secret.load(SECRET_BLOCK))
     except ValueError:  # "Unable to find block document named ..."
         block = None
     # `Secret.get()` would JSON-decode the value (a token of digits would become an int).
@@ -334,12 +335,14 @@ class PipelineStarter:
 
         name = (self._settings or get_settings()).webhook_deployment
         try:
-            flow_run = run_deployment(
-                name,
-                parameters={"recording_ids": [recording_id], "sync": False},
-                timeout=0,
-                as_subflow=False,
-                tags=["zoom-webhook"],
+            flow_run = synchronous(
+                run_deployment(
+                    name,
+                    parameters={"recording_ids": [recording_id], "sync": False},
+                    timeout=0,
+                    as_subflow=False,
+                    tags=["zoom-webhook"],
+                )
             )
         except ObjectNotFound:
             logger.warning(

@@ -74,7 +74,7 @@ class RemoteCopies:
             why = video.rejection_reason or video.failure_reason
             status = f"{video.upload_status or 'unknown'}{f' ({why})' if why else ''}"
             return RemoteCheck(f"has upload status {status}, not processed")
-        notes = ()
+        notes: tuple[str, ...] = ()
         wanted = self.config.platforms.youtube.default_privacy
         if video.privacy_status != wanted:
             notes = (f"privacy is {video.privacy_status}, configured {wanted}",)
@@ -121,13 +121,14 @@ def free_zoom_storage_flow(dry_run: bool = False) -> list[dict[str, Any]]:
     rows = []
     for decision in plan.decisions:
         recording = pending[decision.candidate.recording_id]
-        done = decision.removes and not dry_run
-        if done:
+        done = False
+        if decision.action != "keep" and not dry_run:
             with ZoomClient(zoom_account(zoom_block_for(recording.account))) as client:
                 client.delete_recordings(recording.zoom_uuid, action=decision.action)
             store.update_fields(
                 recording.id, zoom_cleanup=decision.action, zoom_cleaned_at=utcnow()
             )
+            done = True
         for note in decision.notes:
             logger.warning("Recording %s: %s", recording.id, note)
         rows.append(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import logging
 import os
 import re
@@ -22,7 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol
+from typing import Any, Literal, Protocol
 
 import httpx
 
@@ -401,7 +402,9 @@ class _Download:
         length = response.headers.get("Content-Length")
         if length is not None and self.expected is None:
             self.expected = self.have + int(length)
-        elif length is not None and int(length) != self.expected - self.have:
+        elif length is not None and self.expected is not None and (
+            int(length) != self.expected - self.have
+        ):
             self._mismatch(
                 f"the server sends {int(length) + self.have} bytes"
                 if status == 200
@@ -423,7 +426,7 @@ class _Download:
     def _write(self, response: httpx.Response) -> str | None:
         encoded = response.headers.get("Content-Encoding", "identity").lower() != "identity"
         pieces = response.iter_bytes() if encoded else response.iter_raw()
-        mode = "ab" if self.have else "wb"
+        mode: Literal["ab", "wb"] = "ab" if self.have else "wb"
         next_report = self.have + self.chunk_size
         # Unbuffered: each received piece (up to `chunk_size`) goes straight to the file.
         with self.part.open(mode, buffering=0) as out:
@@ -461,7 +464,7 @@ class _Download:
         return self.result()
 
 
-def _write_all(out: BinaryIO, data: bytes) -> None:
+def _write_all(out: io.RawIOBase, data: bytes) -> None:
     view = memoryview(data)
     while view:
         written = out.write(view)

@@ -236,7 +236,7 @@ class _RewritingSession(requests.Session):
         self.api_url = api_url.rstrip("/") + "/"
         self.timeout = timeout
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
+    def request(self, method: str, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
         text = url.decode() if isinstance(url, bytes) else url
         for prefix in VK_METHOD_PREFIXES:
             if text.startswith(prefix):
@@ -345,7 +345,7 @@ class VkClient:
         self._vk = vk_api.VkApi(
             token=token, api_version=api_version, session=self._session, config=MemoryConfig
         )
-        self._vk.RPS_DELAY = rps_delay  # type: ignore[misc]
+        self._vk.RPS_DELAY = rps_delay
         # vk_api sleeps 0.5 s and retries error 6 once by itself; retry 6 and 9 here instead,
         # with backoff and an injectable sleep. Captchas are raised, never prompted for.
         self._vk.error_handlers[6] = _raise

@@ -51,7 +51,7 @@ class WebhookRuntime:
 
     def __init__(
         self,
-        callback: Callable[[dict[str, Any]], None],
+        callback: Callable[[dict[str, Any]], object],
         dedup: EventDeduplicator,
         max_workers: int,
     ) -> None:
@@ -114,7 +114,7 @@ async def _read_body(request: Request, limit: int) -> bytes | None:
 
 def create_app(
     secret_token: str,
-    on_recording_completed: Callable[[dict[str, Any]], None],
+    on_recording_completed: Callable[[dict[str, Any]], object],
     *,
     clock: Callable[[], float] = time.time,
     claim: Callable[[str], bool] | None = None,

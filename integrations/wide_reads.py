@@ -117,6 +117,7 @@ class WideReadTransport(httpx.BaseTransport):
             answer = self._pool.handle_request(core)
         except _CORE_ERRORS as exc:
             raise _as_httpx(exc) from exc
+        assert isinstance(answer.stream, Iterable)  # a sync pool's body (httpcore asserts it too)
         return httpx.Response(
             status_code=answer.status,
             headers=answer.headers,

@@ -105,6 +105,10 @@ class YouTubeTransientError(YouTubeError):
     retryable = True
 
 
+# What a resumed upload's status query may fail with and still be retried.
+_QUERY_ERRORS: tuple[type[BaseException], ...] = (YouTubeTransientError, *_NETWORK_ERRORS)
+
+
 class UploadInterrupted(YouTubeTransientError):  # noqa: N818 (names from the design)
     """The upload stopped on repeated network or server errors; its session is still valid.
 
@@ -569,7 +573,7 @@ class YouTubeClient:
                 self._backoff(failures)
             try:
                 result = self.query_session(request.resumable_uri, size)
-            except (YouTubeTransientError, *_NETWORK_ERRORS):
+            except _QUERY_ERRORS:
                 failures += 1
                 continue
             if isinstance(result, dict):

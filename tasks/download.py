@@ -43,6 +43,7 @@ from tasks.common import (
     run_claimed,
     run_logger,
 )
+from tasks.disk import DiskWait
 from tasks.progress import Tracker
 from tasks.sync import recording_values, zoom_account
 
@@ -183,6 +184,6 @@ def fetch_transcript(recording: Recording, video: Path, client: ZoomClient) -> N
 
 
 @retrying_task("download-recording")
-def download_recording_task(recording_id: int, worker: str) -> ProcessingStatus | State:
+def download_recording_task(recording_id: int, worker: str) -> ProcessingStatus | DiskWait | State:
     """Download one recording this run claimed: DOWNLOADED, or FAILED with the reason."""
     return run_claimed("download", recording_id, worker, fetch)

@@ -33,6 +33,7 @@ from tasks.common import (
     run_claimed,
     run_logger,
 )
+from tasks.disk import DiskWait
 from tasks.progress import Tracker
 
 
@@ -182,6 +183,6 @@ def _shift_captions(recording: Recording, source: Path, final: Path, start: floa
 
 
 @task(name="process-recording", cache_policy=NO_CACHE)
-def process_recording_task(recording_id: int, worker: str) -> ProcessingStatus | State:
+def process_recording_task(recording_id: int, worker: str) -> ProcessingStatus | DiskWait | State:
     """Trim one recording this run claimed: PROCESSED, SKIPPED (no sound) or FAILED."""
     return run_claimed("process", recording_id, worker, process)

@@ -11,6 +11,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from config.blocks import ZoomAccount as ZoomAccountBlock
+from config.prefect_sync import synchronous
 from config.settings import get_settings
 from integrations.zoom import (
     ZoomAccount,
@@ -37,7 +38,7 @@ WAITING_FOR_ZOOM = "Zoom is still processing the recording; a later sync picks i
 
 def zoom_account(block_name: str) -> ZoomAccount:
     """The Zoom client's account, loaded from its Prefect block."""
-    block = ZoomAccountBlock.load(block_name)
+    block = synchronous(ZoomAccountBlock.load(block_name))
     return ZoomAccount(
         name=block.account,
         account_id=block.account_id,

@@ -72,6 +72,7 @@ from tasks.common import (
     run_claimed,
     run_logger,
 )
+from tasks.disk import DiskWait
 from tasks.progress import Tracker
 
 MIB = 1024 * 1024
@@ -391,9 +392,10 @@ def _youtube_video(
         except UploadSessionGone:
             # The session expired or was lost: the video may exist already (the answer to the
             # last chunk was lost). Only when it does not is the file sent again.
-            video = client.find_video(marker=youtube_marker(job.row.zoom_uuid))
-            if video is not None:
-                run_logger().info("Recording %s: found video %s on YouTube", rid, video["id"])
+            found = client.find_video(marker=youtube_marker(job.row.zoom_uuid))
+            if found is not None:
+                run_logger().info("Recording %s: found video %s on YouTube", rid, found["id"])
+                video = found
             else:
                 run_logger().info("Recording %s: upload session gone; starting over", rid)
                 store.update(rid, platform, upload_session=None, bytes_confirmed=0)
@@ -667,7 +669,7 @@ def publish(row: Recording, platforms: list[str]) -> StageOutcome:
 @retrying_task("upload-recording")
 def upload_recording(
     recording_id: int, worker: str, platforms: list[str]
-) -> ProcessingStatus | State:
+) -> ProcessingStatus | DiskWait | State:
     """Publish a recording this worker claimed (UPLOADING) to `platforms` ("youtube", "vk").
 
     UPLOADED when every requested, enabled platform has it; PROCESSED with `not_before` when a

@@ -231,7 +231,11 @@ def generate_lectures(
     for spec in missing:
         longest[spec.scene] = max(longest.get(spec.scene, 0.0), spec.seconds)
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        list(pool.map(lambda item: make_base_video(*item, folder), sorted(longest.items())))
+        list(
+            pool.map(
+                lambda item: make_base_video(item[0], item[1], folder), sorted(longest.items())
+            )
+        )
         list(pool.map(lambda spec: make_lecture(spec, folder), missing))
     return GenerationReport(
         paths={s: folder / s.file_name for s in wanted},

@@ -7,11 +7,12 @@ read the movie header (`moov/mvhd`), which a `+faststart` file carries right at 
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
 
 HEAD_BYTES = 64 * 1024  # what an emulator keeps of each upload
 
 
-def _boxes(data: bytes, start: int, end: int):
+def _boxes(data: bytes | bytearray, start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
     """(type, payload start, box end) of the boxes in `data[start:end]`, as far as complete."""
     offset = start
     while offset + 8 <= end:
@@ -27,7 +28,7 @@ def _boxes(data: bytes, start: int, end: int):
         offset += size
 
 
-def movie_duration(head: bytes) -> float | None:
+def movie_duration(head: bytes | bytearray) -> float | None:
     """Seconds from the `mvhd` box in the file's first bytes (None when it is not there)."""
     for kind, payload, end in _boxes(head, 0, len(head)):
         if kind != b"moov":

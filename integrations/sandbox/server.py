@@ -15,10 +15,12 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 Handler = Callable[["Request"], "Response"]
+# An emulator's handler method before binding: (self, request) -> Response.
+HandlerMethod = TypeVar("HandlerMethod", bound=Callable[..., "Response"])
 
 
 @dataclass
@@ -93,11 +95,13 @@ class Route:
     streaming: bool
 
 
-def route(method: str, pattern: str, *, streaming: bool = False) -> Callable[[Handler], Handler]:
+def route(
+    method: str, pattern: str, *, streaming: bool = False
+) -> Callable[[HandlerMethod], HandlerMethod]:
     """Mark an emulator method as the handler of `METHOD pattern` (a full-match regex)."""
 
-    def mark(func: Handler) -> Handler:
-        func._route = (method, pattern, streaming)  # type: ignore[attr-defined]
+    def mark(func: HandlerMethod) -> HandlerMethod:
+        vars(func)["_route"] = (method, pattern, streaming)
         return func
 
     return mark

@@ -31,6 +31,7 @@ from __future__ import annotations
 import base64
 import email.parser
 import email.policy
+from email.message import EmailMessage
 import hashlib
 import json
 import secrets
@@ -322,7 +323,7 @@ class YouTubeEmulator(Emulator):
                         },
                         400,
                     )
-                payload = {"access_token": self._issue_access_token()}
+                payload: dict[str, Any] = {"access_token": self._issue_access_token()}
             elif grant == "authorization_code" and form.get("code") == self.auth_code:
                 payload = {
                     "access_token": self._issue_access_token(),
@@ -625,7 +626,7 @@ class YouTubeEmulator(Emulator):
                 400, "playlistTitleRequired", "The request must specify a playlist title.",
                 "youtube.playlist",
             )  # fmt: skip
-        playlist = {
+        playlist: dict[str, Any] = {
             "kind": "youtube#playlist",
             "id": "PL" + secrets.token_urlsafe(24)[:32],
             "snippet": {
@@ -749,7 +750,7 @@ class YouTubeEmulator(Emulator):
         with self.lock:
             if video_id not in self.videos:
                 return _error(404, "videoNotFound", "The video could not be found.")
-            caption = {
+            caption: dict[str, Any] = {
                 "kind": "youtube#caption",
                 "id": "CAP" + secrets.token_urlsafe(12),
                 "snippet": {
@@ -773,10 +774,13 @@ def _requested_privacy(metadata: dict[str, Any]) -> str:
 def _multipart_parts(request: Request) -> list[tuple[str, bytes]]:
     """The parts of a `multipart/related` body as (content type, payload) pairs."""
     head = f"Content-Type: {request.header('content-type', '')}\r\n\r\n".encode()
-    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + request.body)
+    message = email.parser.BytesParser(EmailMessage, policy=email.policy.HTTP).parsebytes(
+        head + request.body
+    )
     if not message.is_multipart():
         return [(message.get_content_type(), request.body)]
-    return [
-        (part.get_content_type(), part.get_payload(decode=True) or b"")
-        for part in message.iter_parts()  # type: ignore[attr-defined]
-    ]
+    parts = []
+    for part in message.iter_parts():
+        payload = part.get_payload(decode=True)  # bytes; None for a nested multipart
+        parts.append((part.get_content_type(), payload if isinstance(payload, bytes) else b""))
+    return parts

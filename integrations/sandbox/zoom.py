@@ -126,9 +126,13 @@ class SandboxAccount:
     @property
     def credentials(self) -> Any:
         """The client-side `ZoomAccount` for this account."""
+        from pydantic import SecretStr
+
         from integrations.zoom import ZoomAccount
 
-        return ZoomAccount(self.name, self.account_id, self.client_id, self.client_secret)
+        return ZoomAccount(
+            self.name, self.account_id, self.client_id, SecretStr(self.client_secret)
+        )
 
 
 @dataclass

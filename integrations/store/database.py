@@ -104,6 +104,7 @@ def sqlite_disk_fault(exc: BaseException, url: str | None = None) -> DiskWriteEr
         return None
     path = Path(parsed.database)
     said = driver_message(exc).lower()
+    code: int | None
     if "full" in said:
         code = errno.ENOSPC
     elif "i/o" in said:

@@ -114,7 +114,7 @@ class PublicationStore:
             if result.rowcount == 0:
                 raise LookupError(f"recording {recording_id} has no {platform} publication")
 
-    def start_attempt(self, recording_id: int, platform: Platform, total_bytes: int) -> None:
+    def start_attempt(self, recording_id: int, platform: Platform, total_bytes: int | None) -> None:
         """Mark an attempt under way: UPLOADING, one more attempt, the previous error cleared."""
         with self.store.session() as session:
             session.execute(

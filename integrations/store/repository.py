@@ -7,12 +7,13 @@ workers never take the same row and a crashed worker's rows come back when its l
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, literal_column, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, literal_column, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -101,7 +102,7 @@ class RecordingStore:
         until: datetime | None = None,
         ids: Iterable[int] | None = None,
         statuses: Iterable[ProcessingStatus] | None = None,
-    ) -> list[Recording]:
+    ) -> builtins.list[Recording]:
         """Recordings ordered by start time, with their publications loaded."""
         query = select(Recording).options(selectinload(Recording.publications))
         if since is not None:
@@ -121,7 +122,7 @@ class RecordingStore:
             query = select(Recording).where(Recording.zoom_uuid == zoom_uuid)
             return session.scalars(query).one_or_none()
 
-    def missing_ids(self, ids: Iterable[int]) -> list[int]:
+    def missing_ids(self, ids: Iterable[int]) -> builtins.list[int]:
         wanted = set(ids)
         with self.session() as session:
             found = set(session.scalars(select(Recording.id).where(Recording.id.in_(wanted))))
@@ -224,7 +225,7 @@ class RecordingStore:
         limit: int | None = None,
         max_attempts: int = 3,
         now: datetime | None = None,
-    ) -> list[Recording]:
+    ) -> builtins.list[Recording]:
         """Atomically take up to `limit` rows ready for `stage` and put them in its working status.
 
         Ready means the stage's input status, or FAILED there with attempts left, and not deferred
@@ -264,7 +265,7 @@ class RecordingStore:
         ids: Sequence[int] | None = None,
         max_attempts: int = 3,
         storage: str | None = None,
-    ) -> list[Recording]:
+    ) -> builtins.list[Recording]:
         """The rows `claim` would take for `stage` now, without taking them (dry runs)."""
         query = self._ready_query(stage, utcnow(), ids, (), max_attempts, storage)
         with self.session() as session:
@@ -395,7 +396,7 @@ class RecordingStore:
 
     def takeover(
         self, storage: str, ids: Sequence[int] | None = None, now: datetime | None = None
-    ) -> list[StatusChange]:
+    ) -> builtins.list[StatusChange]:
         """Send the unfinished recordings of storages nobody works on to a new download.
 
         Rows DOWNLOADED or PROCESSED (and due) whose media is on another storage that no run has
@@ -452,24 +453,26 @@ class RecordingStore:
                 _apply(row, target, reason, fields)
         return changes
 
-    def recover(self, now: datetime | None = None) -> list[StatusChange]:
+    def recover(self, now: datetime | None = None) -> builtins.list[StatusChange]:
         """Return rows whose lease ran out (a crashed or killed run) to their last good status."""
         expired = and_(Recording.status.in_(WORKING), Recording.claimed_until < (now or utcnow()))
         return self._release(expired, "lease expired; recovered")
 
-    def release(self, worker: str) -> list[StatusChange]:
+    def release(self, worker: str) -> builtins.list[StatusChange]:
         """Return every row `worker` still holds to its last good status (a run ending early)."""
         held = and_(Recording.status.in_(WORKING), Recording.claimed_by == worker)
         return self._release(held, f"released by {worker}")
 
-    def reset(self, ids: Iterable[int] | None = None) -> list[StatusChange]:
+    def reset(self, ids: Iterable[int] | None = None) -> builtins.list[StatusChange]:
         """Return FAILED and working (stuck) rows to their last good status, attempts cleared."""
-        movable = Recording.status.in_([S.FAILED, *WORKING])
+        movable: ColumnElement[bool] = Recording.status.in_([S.FAILED, *WORKING])
         if ids is not None:
             movable = and_(movable, Recording.id.in_(list(ids)))
         return self._release(movable, "reset by user", clear_attempts=True)
 
-    def _release(self, condition, reason: str, clear_attempts: bool = False) -> list[StatusChange]:
+    def _release(
+        self, condition: ColumnElement[bool], reason: str, clear_attempts: bool = False
+    ) -> builtins.list[StatusChange]:
         """Move the rows matching `condition` (working or FAILED ones) to their restart point."""
         changes: list[StatusChange] = []
         with self.session() as session:
