@@ -402,8 +402,10 @@ class _Download:
         length = response.headers.get("Content-Length")
         if length is not None and self.expected is None:
             self.expected = self.have + int(length)
-        elif length is not None and self.expected is not None and (
-            int(length) != self.expected - self.have
+        elif (
+            length is not None
+            and self.expected is not None
+            and (int(length) != self.expected - self.have)
         ):
             self._mismatch(
                 f"the server sends {int(length) + self.have} bytes"

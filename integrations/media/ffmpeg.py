@@ -154,11 +154,13 @@ def run_ffmpeg(
         preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
     )
     err_chunks: list[bytes] = []
+    err_pipe = proc.stderr
+    assert err_pipe is not None  # stderr=PIPE
     progress_reader = _ProgressReader(proc, duration, progress)
     readers = [
         threading.Thread(target=progress_reader, daemon=True),
         threading.Thread(
-            target=lambda: err_chunks.append(proc.stderr.read()),  # type: ignore[union-attr]
+            target=lambda: err_chunks.append(err_pipe.read()),
             daemon=True,
         ),
     ]

@@ -20,6 +20,7 @@ from pathlib import Path
 import av
 
 from integrations.media.errors import MediaError
+from integrations.media.probe import time_base_of
 
 
 class AvccError(MediaError):
@@ -208,7 +209,8 @@ def remux_with_extradata(source: Path, destination: Path, extradata: bytes) -> N
     """Copy the first video stream of `source` into an MP4 whose sample entry holds `extradata`."""
     with av.open(str(source)) as inp:
         stream = inp.streams.video[0]
-        timescale = str(stream.time_base.denominator) if stream.time_base.numerator == 1 else None
+        time_base = time_base_of(stream)
+        timescale = str(time_base.denominator) if time_base.numerator == 1 else None
         options = {"video_track_timescale": timescale} if timescale else {}
         with av.open(str(destination), "w", format="mp4", options=options) as out:
             target = out.add_stream_from_template(stream)
@@ -578,9 +580,10 @@ def keyframe_is_idr(path: Path, dts: float) -> bool:
         extradata = bytes(stream.codec_context.extradata or b"")
         if stream.codec_context.name != "h264" or len(extradata) < 5 or extradata[0] != 1:
             return True
-        container.seek(int(dts / stream.time_base), stream=stream, backward=True)
+        time_base = time_base_of(stream)
+        container.seek(int(dts / time_base), stream=stream, backward=True)
         for packet in container.demux(stream):
-            if packet.dts is None or float(packet.dts * stream.time_base) < dts - 1e-4:
+            if packet.dts is None or float(packet.dts * time_base) < dts - 1e-4:
                 continue
             units = nal_units(bytes(packet), (extradata[4] & 0x03) + 1)
             kinds = {unit[0] & 0x1F for unit in units}

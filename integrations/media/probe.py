@@ -87,6 +87,13 @@ def _open(path: Path) -> av.container.InputContainer:
         raise MediaProbeError(f"cannot read {path.name} as media: {exc}") from exc
 
 
+def time_base_of(stream: av.stream.Stream) -> Fraction:
+    """The stream's time base; a demuxed stream always has one (PyAV types it optional)."""
+    if stream.time_base is None:
+        raise MediaProbeError(f"stream #{stream.index} has no time base")
+    return stream.time_base
+
+
 def _seconds(value: int | None, time_base: Fraction | None) -> float | None:
     if value is None or time_base is None:
         return None
@@ -103,7 +110,7 @@ def describe_stream(stream: av.stream.Stream) -> str:
     tags = stream.metadata
     details: list[str] = []
     ctx = stream.codec_context
-    kind = stream.type
+    kind: str = stream.type
     if _is_picture(stream):
         kind = "cover picture"
     elif stream.type == "data" and "timecode" in tags:  # an MP4/MOV tmcd track
@@ -113,9 +120,9 @@ def describe_stream(stream: av.stream.Stream) -> str:
         details.append(ctx.name)
     else:
         details.append(tags.get("handler_name") or "unknown codec")
-    if stream.type == "audio" and ctx is not None:
+    if isinstance(ctx, av.audio.codeccontext.AudioCodecContext):
         details += [f"{ctx.sample_rate} Hz", ctx.layout.name]
-    elif stream.type == "video" and ctx is not None:
+    elif isinstance(ctx, av.video.codeccontext.VideoCodecContext):
         details.append(f"{ctx.width}x{ctx.height}")
     if tags.get("language", "und") != "und":
         details.append(f"language {tags['language']}")
@@ -143,7 +150,7 @@ def probe(path: Path) -> MediaInfo:
                 width=ctx.width,
                 height=ctx.height,
                 fps=Fraction(fps),
-                time_base=Fraction(stream.time_base),
+                time_base=time_base_of(stream),
                 pix_fmt=ctx.pix_fmt,
                 has_b_frames=bool(ctx.has_b_frames),
                 color_range=int(ctx.color_range) if ctx.color_range is not None else None,
@@ -157,16 +164,15 @@ def probe(path: Path) -> MediaInfo:
             video_start = _seconds(stream.start_time, stream.time_base) or 0.0
         audios = list(container.streams.audio)
         if audios:
-            stream = audios[0]
-            ctx = stream.codec_context
+            track = audios[0]
             audio = AudioParams(
-                codec=ctx.name,
-                sample_rate=ctx.sample_rate,
-                channels=ctx.channels,
-                time_base=Fraction(stream.time_base),
+                codec=track.codec_context.name,
+                sample_rate=track.codec_context.sample_rate,
+                channels=track.codec_context.channels,
+                time_base=time_base_of(track),
             )
-            audio_duration = _seconds(stream.duration, stream.time_base)
-            audio_start = _seconds(stream.start_time, stream.time_base) or 0.0
+            audio_duration = _seconds(track.duration, track.time_base)
+            audio_start = _seconds(track.start_time, track.time_base) or 0.0
         if container.duration is not None:
             duration = container.duration / 1_000_000
         else:
@@ -198,7 +204,7 @@ def iter_video_packets(path: Path, at: float) -> Iterator[PacketTime]:
         if not container.streams.video:
             raise MediaProbeError(f"{path.name} has no video stream")
         stream = container.streams.video[0]
-        time_base = stream.time_base
+        time_base = time_base_of(stream)
         offset = int(max(0.0, at) / time_base)
         try:
             container.seek(offset, stream=stream, backward=True, any_frame=False)

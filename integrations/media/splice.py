@@ -323,7 +323,7 @@ class _Layout:
 
 def _layout(tracks: list[_Plan]) -> _Layout:
     range_start = tracks[0].copied_offsets[0]  # the first copied keyframe
-    gathered: list[tuple[bool, int, int]] = []
+    gathered: list[tuple[bool, int, int] | bytes] = []
     head_at: list[array] = []
     position = 0
     for plan in tracks:

@@ -143,7 +143,8 @@ class _Progress:
         self.last = 0.0
 
     def phase(self, name: str) -> Callable[[float], None] | None:
-        if self.callback is None:
+        callback = self.callback
+        if callback is None:
             return None
         low, high = self.WEIGHTS[name]
 
@@ -151,7 +152,7 @@ class _Progress:
             value = low + (high - low) * min(1.0, max(0.0, fraction))
             if value >= self.last:
                 self.last = value
-                self.callback(value)  # type: ignore[misc]
+                callback(value)
 
         return report
 

@@ -11,7 +11,7 @@ import av
 
 from integrations.media.errors import FFmpegError, MediaError, MediaVerificationError
 from integrations.media.ffmpeg import run_ffmpeg
-from integrations.media.probe import MediaInfo, probe, video_frame_count
+from integrations.media.probe import MediaInfo, probe, time_base_of, video_frame_count
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ def first_timestamps(path: Path, packets: int = 48) -> tuple[float | None, float
         streams = container.streams.video[:1] + container.streams.audio[:1]
         for stream in streams:
             if stream.start_time is not None:
-                firsts[stream.type] = float(stream.start_time * stream.time_base)
+                firsts[stream.type] = float(stream.start_time * time_base_of(stream))
         missing = [s for s in streams if s.type not in firsts]
         seen = 0
         for packet in container.demux(missing) if missing else ():
@@ -203,9 +203,12 @@ def source_frame_index_of_first_frame(
     with av.open(str(source)) as container:
         stream = container.streams.video[0]
         low = start - (search + 0.5) * frame_duration
-        container.seek(int(max(0.0, low) / stream.time_base), stream=stream, backward=True)
+        time_base = time_base_of(stream)
+        container.seek(int(max(0.0, low) / time_base), stream=stream, backward=True)
         for frame in container.decode(stream):
-            t = float(frame.pts * frame.time_base)
+            if frame.pts is None:  # no timestamp: it cannot be placed against `start`
+                continue
+            t = float(frame.pts * time_base)
             if t < low:
                 continue
             if t > start + (search + 0.5) * frame_duration:

@@ -31,7 +31,6 @@ from __future__ import annotations
 import base64
 import email.parser
 import email.policy
-from email.message import EmailMessage
 import hashlib
 import json
 import secrets
@@ -39,6 +38,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.message import EmailMessage
 from typing import Any
 from urllib.parse import parse_qs, unquote_plus
 

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import Any
 
 from integrations.clock import next_midnight
 
@@ -53,19 +54,19 @@ class RetryPolicy:
     jitter: Callable[[], float] = field(default=random.random, repr=False)
 
     @classmethod
-    def from_settings(cls, **overrides: object) -> RetryPolicy:
+    def from_settings(cls, **overrides: Any) -> RetryPolicy:
         """A policy with `http_retry_attempts`, `http_backoff_base` and `rate_limit_patience`
         from the settings."""
         from config.settings import get_settings
 
         settings = get_settings()
-        values: dict[str, object] = {
+        values: dict[str, Any] = {
             "attempts": settings.http_retry_attempts,
             "backoff_base": settings.http_backoff_base,
             "max_retry_after": settings.rate_limit_patience,
         }
         values.update(overrides)
-        return cls(**values)  # type: ignore[arg-type]
+        return cls(**values)
 
     def backoff(self, failure: int) -> float:
         """Seconds to wait after the `failure`-th consecutive failure (1-based)."""
