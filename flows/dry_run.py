@@ -20,8 +20,9 @@ from integrations.media.probe import probe
 from integrations.media.silence import detect_sound
 from integrations.media.trim import TrimOptions, decide_span
 from integrations.store.models import Recording
+from integrations.zoom import ZoomRetryLaterError
 from tasks.common import get_store, local_storage
-from tasks.sync import list_account_recordings, recording_values, why_skipped
+from tasks.sync import account_windows, zoom_account
 
 Rows = list[dict[str, Any]]
 
@@ -40,21 +41,22 @@ def preview_sync(start: date, end: date) -> Rows:
     store = get_store()
     rows = []
     for name in zoom_account_names():
-        listing = list_account_recordings.fn(name, start, end)
-        if listing.deferred:
-            rows.append({"account": listing.account, "would": "defer", "status": listing.deferred})
-        for instance in listing.instances:
-            skip = why_skipped(instance)
-            values = recording_values(listing.account, instance)
-            rows.append(
-                {
-                    "account": listing.account,
-                    "topic": instance.topic,
-                    "start": instance.start_time.isoformat(),
-                    "would": store.preview_synced(instance.uuid, values, skip),
-                    "status": "SKIPPED: " + skip if skip else "INITIALIZED",
-                }
-            )
+        account = zoom_account(name)
+        try:
+            for window in account_windows(account, start, end):
+                would = store.store_synced(window, preview=True)
+                rows.extend(
+                    {
+                        "account": account.name,
+                        "topic": item.values["topic"],
+                        "start": item.values["start_time"].isoformat(),
+                        "would": outcome,
+                        "status": "SKIPPED: " + item.skip if item.skip else "INITIALIZED",
+                    }
+                    for item, outcome in zip(window, would, strict=True)
+                )
+        except ZoomRetryLaterError as exc:
+            rows.append({"account": account.name, "would": "defer", "status": str(exc)})
     return publish("sync", rows)
 
 

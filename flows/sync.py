@@ -14,7 +14,7 @@ from config.secrets import zoom_account_names
 from config.settings import get_settings
 from flows.dry_run import preview_sync
 from flows.task_runner import thread_pool
-from tasks.sync import list_account_recordings, store_instances
+from tasks.sync import sync_account
 
 
 def sync_range(
@@ -39,7 +39,9 @@ def sync_flow(
     to_date: date | None = None,
     dry_run: bool = False,
 ) -> dict[str, int] | list[dict[str, Any]] | State:
-    """List recordings of every Zoom account (all users, all pages) and store each instance.
+    """Store the recordings of every Zoom account (all users, all pages), one task per account
+    that lists and stores a window at a time (small task arguments and results: names, dates,
+    counts).
 
     An account that cannot be listed does not stop the others; the run then ends Failed,
     naming it. An account Zoom asks to come back to later (a daily limit) is deferred: its
@@ -52,29 +54,26 @@ def sync_flow(
         return preview_sync(start, end)
     names = zoom_account_names()
     logger.info("Syncing %d Zoom accounts from %s to %s", len(names), start, end)
-    futures = {name: list_account_recordings.submit(name, start, end) for name in names}
+    futures = {name: sync_account.submit(name, start, end) for name in names}
     totals: Counter[str] = Counter()
     failures: list[str] = []
     rows = []
     for name, future in futures.items():
         try:
-            listing = future.result()
+            done = future.result()
         except Exception as exc:
             failures.append(f"{name}: {exc}")
             continue
-        if listing.deferred:
+        totals.update(done.outcomes)
+        if done.deferred:
             totals["deferred"] += 1
-            logger.warning("Zoom account %s deferred: %s", listing.account, listing.deferred)
-            rows.append({"account": listing.account, "instances": 0, "deferred": listing.deferred})
-            continue
-        outcome = store_instances(listing.account, listing.instances)
-        totals.update(outcome)
+            logger.warning("Zoom account %s deferred: %s", done.account, done.deferred)
         rows.append(
             {
-                "account": listing.account,
-                "instances": len(listing.instances),
-                **outcome,
-                "deferred": "",
+                "account": done.account,
+                "instances": done.instances,
+                **done.outcomes,
+                "deferred": done.deferred or "",
             }
         )
     create_table_artifact(

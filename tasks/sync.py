@@ -1,18 +1,19 @@
-"""Sync tasks: list one Zoom account's recordings, store the instances in the status table."""
+"""Sync tasks: one Zoom account's recordings into the status table, a window at a time."""
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from prefect import get_run_logger, task
-from prefect.cache_policies import NO_CACHE
+from prefect import get_run_logger
 
 from config.blocks import ZoomAccount as ZoomAccountBlock
 from config.prefect_sync import synchronous
 from config.settings import get_settings
+from integrations.store.repository import SyncedInstance
 from integrations.zoom import (
     ZoomAccount,
     ZoomClient,
@@ -25,11 +26,13 @@ from tasks.common import get_store, retrying_task
 
 
 @dataclass(frozen=True)
-class AccountListing:
-    """One account's instances, or, with `deferred`, why its sync waits for a later run."""
+class AccountSync:
+    """What a sync did for one account: how many instances Zoom listed and what became of them,
+    and, with `deferred`, why the rest of its sync waits for a later run."""
 
     account: str
-    instances: list[ZoomInstance]
+    instances: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
     deferred: str | None = None
 
 
@@ -47,27 +50,42 @@ def zoom_account(block_name: str) -> ZoomAccount:
     )
 
 
-@retrying_task("list-zoom-recordings", task_run_name="list-{block_name}")
-def list_account_recordings(block_name: str, start: date, end: date) -> AccountListing:
-    """Every meeting instance with recordings of one account, all users, `start..end` (UTC).
+@retrying_task("sync-zoom-account", task_run_name="sync-{block_name}")
+def sync_account(block_name: str, start: date, end: date) -> AccountSync:
+    """Store every meeting instance with recordings of one account, all users, `start..end`
+    (UTC), one window of Zoom's listing at a time (`RecordingStore.store_synced`: one
+    transaction per page of instances, nothing written for an unchanged one).
 
-    When Zoom asks for a longer wait than `RATE_LIMIT_PATIENCE` (a daily limit), the listing
-    is deferred, not failed nor retried: it says until when, and a run after that syncs it.
+    When Zoom asks for a longer wait than `RATE_LIMIT_PATIENCE` (a daily limit), the account is
+    deferred, not failed nor retried: the windows listed before are stored, the report says
+    until when, and a run after that syncs the rest.
     """
     account = zoom_account(block_name)
-    with ZoomClient(account) as client:
-        try:
-            instances = client.instances(start, end, get_settings().mp4_view_priority)
-        except ZoomRetryLaterError as exc:
-            return AccountListing(account.name, [], deferred=str(exc))
+    store = get_store()
+    instances = 0
+    outcomes: Counter[str] = Counter()
+    try:
+        for window in account_windows(account, start, end):
+            outcomes.update(store.store_synced(window))
+            instances += len(window)
+    except ZoomRetryLaterError as exc:
+        return AccountSync(account.name, instances, dict(outcomes), deferred=str(exc))
     get_run_logger().info(
         "Zoom account %s: %d meeting instances with recordings from %s to %s",
         account.name,
-        len(instances),
+        instances,
         start,
         end,
     )
-    return AccountListing(account.name, instances)
+    return AccountSync(account.name, instances, dict(outcomes))
+
+
+def account_windows(account: ZoomAccount, start: date, end: date) -> Iterator[list[SyncedInstance]]:
+    """What a sync stores for one account, one window of Zoom's listing at a time, oldest
+    first; `ZoomRetryLaterError` when Zoom asks to come back later."""
+    with ZoomClient(account) as client:
+        for window in client.instance_windows(start, end, get_settings().mp4_view_priority):
+            yield synced_instances(account.name, window)
 
 
 def _file(item: ZoomFile) -> dict[str, Any]:
@@ -105,13 +123,9 @@ def why_skipped(instance: ZoomInstance) -> str | None:
     return reason
 
 
-@task(name="store-instances", task_run_name="store-{account}", cache_policy=NO_CACHE)
-def store_instances(account: str, instances: list[ZoomInstance]) -> dict[str, int]:
-    """Upsert every instance; a second sync of the same range changes nothing."""
-    store = get_store()
-    outcomes: Counter[str] = Counter()
-    for instance in instances:
-        values = recording_values(account, instance)
-        outcome = store.upsert_synced(instance.uuid, values, why_skipped(instance))
-        outcomes[outcome] += 1
-    return dict(outcomes)
+def synced_instances(account: str, instances: Iterable[ZoomInstance]) -> list[SyncedInstance]:
+    """The rows a sync stores for these instances of `account`."""
+    return [
+        SyncedInstance(instance.uuid, recording_values(account, instance), why_skipped(instance))
+        for instance in instances
+    ]

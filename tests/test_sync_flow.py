@@ -189,3 +189,59 @@ def test_a_daily_limit_defers_one_account_and_the_others_sync(
         zoom.faults.clear()  # the reset has passed
         assert sync_flow(last_days=3) == {"added": 1, "unchanged": 2}
         assert held.uuid in {r.zoom_uuid for r in store.list()}
+
+
+def test_a_sync_stores_each_accounts_window_in_one_insert_and_a_resync_writes_nothing(
+    prefect_harness: None, store: RecordingStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Zoom's pages of 10 come back as one window per account: one INSERT each; the tasks take
+    an account's block name and dates and give back counts, one task per account."""
+    from sqlalchemy import event
+
+    from tasks.common import get_store
+
+    statements: list[str] = []
+
+    def note(_conn, _cursor, statement, *_args) -> None:
+        statements.append(statement.lstrip().split(None, 1)[0].upper())
+
+    with zoom_sandbox(monkeypatch, page_size_cap=10) as zoom:
+        blocks = []
+        for a in range(2):
+            account = zoom.add_account(f"batch{a}@example.com")
+            blocks.append(save_block(account))
+            for u in range(2):
+                user = zoom.add_user(account)
+                for n in range(15):
+                    zoom.add_meeting(
+                        account,
+                        user,
+                        topic=f"Batch lecture {a}-{u}-{n}",
+                        start_time=TODAY - timedelta(hours=5 * n + u),
+                        duration=90,
+                        files=list(BIG),
+                    )
+        engine = get_store().engine
+        event.listen(engine, "before_cursor_execute", note)
+        try:
+            first = sync_flow(last_days=5, return_state=True)
+            inserts = statements.count("INSERT")
+            statements.clear()
+            second = sync_flow(last_days=5)
+        finally:
+            event.remove(engine, "before_cursor_execute", note)
+
+    assert first.result() == {"added": 60}
+    assert inserts == 2  # one per account: its window of 30 instances over 3 pages per host
+    assert second == {"unchanged": 60}
+    assert not {"INSERT", "UPDATE", "DELETE"} & set(statements), statements
+    with get_client(sync_client=True) as client:
+        tasks = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(
+                id=FlowRunFilterId(any_=[first.state_details.flow_run_id])
+            )
+        )
+    assert sorted(t.name for t in tasks) == sorted(f"sync-{block}" for block in blocks)
+    for a in range(2):  # IDs follow start times within an account, as before
+        rows = [r for r in store.list() if r.account == f"batch{a}@example.com"]
+        assert [r.id for r in rows] == sorted(r.id for r in rows)

@@ -14,6 +14,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, literal_column, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -39,6 +41,19 @@ from integrations.store.states import (
 
 S = ProcessingStatus
 STAGE_OUTPUTS = frozenset(output for _, _, output in STAGES.values())
+# Instances per sync transaction: one page of Zoom's list (300) fits; 500 rows of about 16
+# columns stay far below PostgreSQL's 65,535 and SQLite's 32,766 bound parameters.
+SYNC_BATCH = 500
+
+
+@dataclass(frozen=True)
+class SyncedInstance:
+    """One Zoom meeting instance as a sync stores it: its `recordings` columns, and why a
+    sync filter skips it (None: it passes)."""
+
+    zoom_uuid: str
+    values: dict[str, Any]
+    skip: str | None = None
 
 
 @dataclass(frozen=True)
@@ -139,45 +154,80 @@ class RecordingStore:
         return row
 
     def upsert_synced(self, zoom_uuid: str, values: dict[str, Any], skip: str | None) -> str:
-        """Store one meeting instance from a sync; returns "added", "updated" or "unchanged".
+        """Store one meeting instance (a webhook's event); "added", "updated" or "unchanged"."""
+        return self.store_synced([SyncedInstance(zoom_uuid, values, skip)])[0]
 
-        Metadata Zoom changed is updated. The status is only decided for rows that no stage has
-        touched: new ones, and ones a sync filter skipped (re-checked, e.g. once Zoom finished
-        processing). Rows in progress or done keep their status.
+    def store_synced(self, instances: Sequence[SyncedInstance], preview: bool = False) -> list[str]:
+        """Store a page of a sync's meeting instances: each one's outcome ("added", "updated" or
+        "unchanged"), in order; with `preview`, what would be done, changing nothing.
+
+        One transaction per `SYNC_BATCH` instances: one read of the stored rows, one insert of
+        the new ones (duplicates ignored), and locked row updates only for what Zoom changed;
+        nothing is written for an unchanged recording. Metadata Zoom changed is updated. The
+        status is only decided for rows that no stage has touched: new ones, and ones a sync
+        filter skipped (re-checked, e.g. once Zoom finished processing). Rows in progress or
+        done keep their status. An instance given twice is stored once (the first).
         """
-        for attempt in range(2):
-            try:
-                return self._upsert_synced(zoom_uuid, values, skip)
-            except IntegrityError:  # another sync inserted the same instance first
-                if attempt:
-                    raise
-        raise AssertionError("unreachable")
+        outcomes: dict[str, str] = {}
+        for start in range(0, len(instances), SYNC_BATCH):
+            chunk = {}
+            for item in instances[start : start + SYNC_BATCH]:
+                if item.zoom_uuid not in outcomes:
+                    chunk.setdefault(item.zoom_uuid, item)
+            outcomes.update(self._store_synced(list(chunk.values()), preview))
+        return [outcomes[item.zoom_uuid] for item in instances]
 
-    def _upsert_synced(self, zoom_uuid: str, values: dict[str, Any], skip: str | None) -> str:
+    def _store_synced(self, chunk: list[SyncedInstance], preview: bool) -> dict[str, str]:
+        names = dict.fromkeys(name for item in chunk for name in item.values)
+        columns = [getattr(Recording, name) for name in names]
+        seen = (Recording.zoom_uuid, Recording.status, Recording.status_reason)
+        read = select(*seen, Recording.last_good_status, *columns).where(
+            Recording.zoom_uuid.in_([item.zoom_uuid for item in chunk])
+        )
         with self.session() as session:
-            row = session.scalars(
-                select(Recording).where(Recording.zoom_uuid == zoom_uuid).with_for_update()
-            ).one_or_none()
-            if row is None:
-                status = S.SKIPPED if skip else S.INITIALIZED
-                session.add(
-                    Recording(
-                        zoom_uuid=zoom_uuid,
-                        status=status,
-                        last_good_status=S.INITIALIZED,
-                        status_reason=skip,
-                        **values,
-                    )
-                )
-                return "added"
-            changed, target = _sync_changes(row, values, skip)
-            for name, value in changed.items():
-                setattr(row, name, value)
-            if target is not None:
-                if row.status != target:
-                    check_transition(row.id, row.status, target)
-                _apply(row, target, skip, {})
-            return "updated" if changed or target else "unchanged"
+            stored = {row.zoom_uuid: row for row in session.execute(read)}
+            outcomes = {
+                item.zoom_uuid: _sync_outcome(stored.get(item.zoom_uuid), item) for item in chunk
+            }
+            if preview:
+                return outcomes
+            new = [item for item in chunk if item.zoom_uuid not in stored]
+            added = self._insert_synced(session, new) if new else set()
+            # Changed rows, and new ones another sync (or the webhook) stored first, are read
+            # again under a row lock and updated as they are now.
+            redo = {i.zoom_uuid: i for i in chunk if outcomes[i.zoom_uuid] == "updated"}
+            redo |= {i.zoom_uuid: i for i in new if i.zoom_uuid not in added}
+            if redo:
+                locked = select(Recording).where(Recording.zoom_uuid.in_(redo)).with_for_update()
+                for row in session.scalars(locked):
+                    outcomes[row.zoom_uuid] = _update_synced(row, redo[row.zoom_uuid])
+            return outcomes
+
+    def _insert_synced(self, session: Session, new: list[SyncedInstance]) -> set[str]:
+        """Insert new instances in one statement; returns the UUIDs that were not there yet."""
+        now = utcnow()
+        rows = [
+            {
+                "zoom_uuid": item.zoom_uuid,
+                "status": S.SKIPPED if item.skip else S.INITIALIZED,
+                "last_good_status": S.INITIALIZED,
+                "status_reason": item.skip,
+                "attempts": 0,
+                "created_at": now,
+                "updated_at": now,
+                "status_changed_at": now,
+                **item.values,
+            }
+            for item in new
+        ]
+        insert = postgresql_insert if self.dialect == "postgresql" else sqlite_insert
+        statement = (
+            insert(Recording)
+            .values(rows)
+            .on_conflict_do_nothing(index_elements=[Recording.zoom_uuid])
+            .returning(Recording.zoom_uuid)
+        )
+        return set(session.scalars(statement))
 
     def transition(
         self,
@@ -343,14 +393,7 @@ class RecordingStore:
 
     def preview_synced(self, zoom_uuid: str, values: dict[str, Any], skip: str | None) -> str:
         """What `upsert_synced` would do ("added", "updated", "unchanged"), changing nothing."""
-        with self.session() as session:
-            row = session.scalars(
-                select(Recording).where(Recording.zoom_uuid == zoom_uuid)
-            ).one_or_none()
-            if row is None:
-                return "added"
-            changed, target = _sync_changes(row, values, skip)
-            return "updated" if changed or target else "unchanged"
+        return self.store_synced([SyncedInstance(zoom_uuid, values, skip)], preview=True)[0]
 
     def renew(self, worker: str, lease_seconds: int) -> int:
         """Extend every lease `worker` still holds (its heartbeat); returns how many."""
@@ -513,10 +556,11 @@ def _rows(session: Session, ids: Sequence[int]) -> list[Recording]:
 
 
 def _sync_changes(
-    row: Recording, values: dict[str, Any], skip: str | None
+    row: Any, values: dict[str, Any], skip: str | None
 ) -> tuple[dict[str, Any], ProcessingStatus | None]:
-    """A sync's effect on a stored row: the changed columns, and the status to move it to (only
-    for rows no stage has touched: INITIALIZED, or SKIPPED by a sync filter)."""
+    """A sync's effect on a stored row (a `Recording` or a row of its columns): the changed
+    columns, and the status to move it to (only for rows no stage has touched: INITIALIZED, or
+    SKIPPED by a sync filter)."""
     changed = {k: v for k, v in values.items() if getattr(row, k) != v}
     untouched = row.status == S.INITIALIZED or (
         row.status == S.SKIPPED and row.last_good_status == S.INITIALIZED
@@ -525,6 +569,26 @@ def _sync_changes(
     if untouched and (row.status, row.status_reason) != (target, skip):
         return changed, target
     return changed, None
+
+
+def _sync_outcome(row: Any, item: SyncedInstance) -> str:
+    """What storing `item` does to the stored `row` (None: not stored yet)."""
+    if row is None:
+        return "added"
+    changed, target = _sync_changes(row, item.values, item.skip)
+    return "updated" if changed or target else "unchanged"
+
+
+def _update_synced(row: Recording, item: SyncedInstance) -> str:
+    """Apply a sync's changes to a locked row; "updated" or "unchanged"."""
+    changed, target = _sync_changes(row, item.values, item.skip)
+    for name, value in changed.items():
+        setattr(row, name, value)
+    if target is not None:
+        if row.status != target:
+            check_transition(row.id, row.status, target)
+        _apply(row, target, item.skip, {})
+    return "updated" if changed or target else "unchanged"
 
 
 def _last_good(status: ProcessingStatus, fallback: ProcessingStatus) -> ProcessingStatus:

@@ -253,32 +253,37 @@ class ZoomClient:
                 found.setdefault(user.id, user)
         return list(found.values())
 
-    def user_recordings(self, user_id: str, start: date, end: date) -> list[dict[str, Any]]:
-        """Raw meeting instances of one user with recordings started on `start..end` (UTC
-        days, inclusive): windows of at most 30 days, all pages, deduplicated by UUID."""
-        found: dict[str, dict[str, Any]] = {}
-        path = f"/users/{quote(user_id, safe='')}/recordings"
+    def recording_windows(self, start: date, end: date) -> Iterator[list[dict[str, Any]]]:
+        """Raw meeting instances of every host (active or deactivated) with recordings started
+        on `start..end` (UTC days, inclusive), one window of at most 30 days at a time, oldest
+        window first: all pages of every host, deduplicated by UUID (across windows too), oldest
+        first. A sync stores each window before it lists the next."""
+        hosts = self.hosts()
+        seen: set[str] = set()
         for first, last in date_windows(start, end):
+            found: dict[str, dict[str, Any]] = {}
             params = {"from": first.isoformat(), "to": last.isoformat()}
-            for meeting in self._pages(path, params, "meetings"):
-                found.setdefault(str(meeting["uuid"]), meeting)
-        log.debug("Zoom user %s: %d instances %s..%s", user_id, len(found), start, end)
-        return list(found.values())
-
-    def account_recordings(self, start: date, end: date) -> list[dict[str, Any]]:
-        """Raw meeting instances of every host (active or deactivated), deduplicated by UUID,
-        oldest first."""
-        found: dict[str, dict[str, Any]] = {}
-        for user in self.hosts():
-            for meeting in self.user_recordings(user.id, start, end):
-                found.setdefault(str(meeting["uuid"]), meeting)
-        return sorted(found.values(), key=lambda m: (str(m.get("start_time")), str(m["uuid"])))
+            for user in hosts:
+                path = f"/users/{quote(user.id, safe='')}/recordings"
+                for meeting in self._pages(path, params, "meetings"):
+                    uuid = str(meeting["uuid"])
+                    if uuid not in seen:
+                        found.setdefault(uuid, meeting)
+            seen.update(found)
+            yield sorted(found.values(), key=lambda m: (str(m.get("start_time")), str(m["uuid"])))
 
     def instances(
         self, start: date, end: date, priority: Sequence[str] = DEFAULT_VIEW_PRIORITY
     ) -> list[ZoomInstance]:
-        """`account_recordings` parsed into `ZoomInstance`s (the sync's input)."""
-        return [parse_instance(m, priority) for m in self.account_recordings(start, end)]
+        """Every window's instances, oldest first (`instance_windows` in one list)."""
+        return [i for window in self.instance_windows(start, end, priority) for i in window]
+
+    def instance_windows(
+        self, start: date, end: date, priority: Sequence[str] = DEFAULT_VIEW_PRIORITY
+    ) -> Iterator[list[ZoomInstance]]:
+        """`recording_windows` parsed into `ZoomInstance`s (the sync's input)."""
+        for window in self.recording_windows(start, end):
+            yield [parse_instance(m, priority) for m in window]
 
     def meeting_recordings(
         self, meeting: str | int, include_download_token: bool = False
