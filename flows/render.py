@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
+from rich import box
+from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
@@ -57,6 +59,29 @@ def _platform_cell(recording: Recording, platform: Platform) -> Text:
     return cell
 
 
+def _status_cell(recording: Recording) -> Text:
+    status = Text(recording.status.value, style=STATUS_STYLE.get(recording.status, ""))
+    if recording.status_reason and (
+        recording.status in (ProcessingStatus.FAILED, ProcessingStatus.SKIPPED)
+        or recording.status_reason.startswith("waiting")  # a disk, a quota, an account
+    ):
+        status.append(f"\n{recording.status_reason}", style="dim")
+    return status
+
+
+def _recording_cells(recording: Recording) -> tuple[str | Text, ...]:
+    return (
+        str(recording.id),
+        local_time(recording.start_time),
+        Text(recording.topic),  # as it is: a str would be read as markup ("[draft]" lost)
+        f"{recording.duration_min} min",
+        human_size(recording.total_size),
+        _status_cell(recording),
+        _platform_cell(recording, Platform.YOUTUBE),
+        _platform_cell(recording, Platform.VK),
+    )
+
+
 def recordings_table(recordings: Iterable[Recording], title: str) -> Table:
     """ID, date, topic, duration, size, status (with reason) and per-platform status."""
     table = Table(title=title, title_justify="left", expand=False)
@@ -69,23 +94,44 @@ def recordings_table(recordings: Iterable[Recording], title: str) -> Table:
     table.add_column("YouTube", overflow="fold", max_width=40)
     table.add_column("VK", overflow="fold", max_width=40)
     for recording in recordings:
-        status = Text(recording.status.value, style=STATUS_STYLE.get(recording.status, ""))
-        if recording.status_reason and (
-            recording.status in (ProcessingStatus.FAILED, ProcessingStatus.SKIPPED)
-            or recording.status_reason.startswith("waiting")  # a disk, a quota, an account
-        ):
-            status.append(f"\n{recording.status_reason}", style="dim")
-        table.add_row(
-            str(recording.id),
-            local_time(recording.start_time),
-            recording.topic,
-            f"{recording.duration_min} min",
-            human_size(recording.total_size),
-            status,
-            _platform_cell(recording, Platform.YOUTUBE),
-            _platform_cell(recording, Platform.VK),
-        )
+        table.add_row(*_recording_cells(recording))
     return table
+
+
+def _page_table(recordings: Sequence[Recording], title: str | None) -> Table:
+    """One page of a streamed recordings table: the columns' widths depend on the console's
+    width only (never on the rows), so the pages printed one after another line up as one
+    table; the first page has the title and the header."""
+    table = Table(
+        title=title,
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_header=title is not None,
+        show_edge=False,
+        expand=True,
+    )
+    # `width` is a fixed column's width, and a `ratio` column's least.
+    table.add_column("ID", justify="right", style="bold", width=6, no_wrap=True)
+    table.add_column("Date", width=16)
+    table.add_column("Topic", overflow="fold", ratio=3, width=12)
+    table.add_column("Duration", justify="right", width=8)
+    table.add_column("Size", justify="right", width=9)
+    table.add_column("Status", overflow="fold", ratio=2, width=11)
+    table.add_column("YouTube", overflow="fold", ratio=2, width=8)
+    table.add_column("VK", overflow="fold", ratio=2, width=8)
+    for recording in recordings:
+        table.add_row(*_recording_cells(recording))
+    return table
+
+
+def print_recordings(console: Console, pages: Iterable[Sequence[Recording]], title: str) -> int:
+    """Print recordings as one table, a page at a time as the pages come (the memory of one
+    page, the first screen as soon as the first page is read); returns how many there were."""
+    shown = 0
+    for page in pages:
+        console.print(_page_table(page, None if shown else title))
+        shown += len(page)
+    return shown
 
 
 def publications_table(recordings: Iterable[Recording], title: str) -> Table:
@@ -102,13 +148,19 @@ def publications_table(recordings: Iterable[Recording], title: str) -> Table:
             cut = f"{recording.trim_start:.1f}-{recording.trim_end:.1f}"
         if not recording.publications:
             reason = recording.status_reason or recording.status.value
-            table.add_row(str(recording.id), recording.topic, cut, "-", Text(reason, style="dim"))
+            table.add_row(
+                str(recording.id), Text(recording.topic), cut, "-", Text(reason, style="dim")
+            )
         for publication in recording.publications:
             detail = publication.url or publication.last_error or publication.status.value
             if note := thumbnail_note(publication):
                 detail += f"\n{note}"
             table.add_row(
-                str(recording.id), recording.topic, cut, publication.platform.value, detail
+                str(recording.id),
+                Text(recording.topic),
+                cut,
+                publication.platform.value,
+                Text(detail),
             )
     return table
 

@@ -64,8 +64,8 @@ def upload_flow(
         kwargs={"platforms": chosen},
     )
     report = run_stages([stage], worker_identity(), ids=recording_ids)
-    current = get_store().list(ids=list(report.touched)) if report.touched else []
-    statuses = Counter(r.status.value for r in current)
+    counts = get_store().status_counts(report.touched)
+    statuses = Counter({status.value: count for status, count in counts.items()})
     logger.info(
         "Upload to %s done: %d uploaded, %d waiting for quota, %d failed",
         names,

@@ -1,4 +1,5 @@
-"""Claims and ready counts whose cost follows the ready rows, not the finished history (issue 19).
+"""Claims, ready counts and `list` pages whose cost follows what they return, not the finished
+history (issue 19).
 
 The table is filled with finished rows older than a few ready ones (the worst case for a claim
 ordered by start time), and the planner's plan for the exact SQL the store issues is read back.
@@ -204,3 +205,43 @@ def test_ready_count_is_the_number_of_rows_ready_returns(store: RecordingStore) 
     assert store.ready_count("download") == 2  # INITIALIZED, and FAILED there with attempts left
     assert store.ready_count("download", ids=[failed.id]) == 1
     assert store.ready_count("download", max_attempts=0) == 1
+
+
+def test_pages_go_newest_first_a_page_at_a_time_ties_by_id(store: RecordingStore) -> None:
+    noon = datetime(2026, 11, 20, 12, tzinfo=UTC)
+    rows = [add_recording(store, start_time=noon) for _ in range(5)]
+    rows += [add_recording(store, start_time=noon - timedelta(hours=n)) for n in (2, 1)]
+    rows.append(add_recording(store, start_time=noon + timedelta(hours=1)))
+    newest_first = [r.id for r in sorted(rows, key=lambda r: (r.start_time, r.id), reverse=True)]
+
+    pages = list(store.pages(size=2))
+
+    assert [len(page) for page in pages] == [2, 2, 2, 2]
+    assert [r.id for page in pages for r in page] == newest_first
+    assert [r.id for page in store.pages(size=3, limit=4) for r in page] == newest_first[:4]
+    at_noon = store.pages(since=noon, until=noon + timedelta(minutes=1), size=2)
+    assert [r.id for page in at_noon for r in page] == sorted(
+        (r.id for r in rows[:5]), reverse=True
+    )
+    assert list(store.pages(since=noon + timedelta(days=1))) == []
+
+
+def test_a_deep_page_reads_the_start_time_index_not_the_table_on_postgres(
+    postgres_store: RecordingStore,
+) -> None:
+    store = postgres_store
+    _history_with_ready_rows(store, FILL_POSTGRES)
+    with store.engine.connect() as connection:
+        connection.execution_options(isolation_level="AUTOCOMMIT").execute(
+            text("ANALYZE recordings")
+        )
+    statements = Statements(store)
+
+    pages = store.pages(size=100)
+    first, second = next(pages), next(pages)
+
+    assert first[0].start_time > first[-1].start_time >= second[0].start_time
+    keyset = [s for s in statements.seen if "FROM recordings" in s[0] and "<=" in s[0]]
+    plan = _explain_postgres(store, *keyset[0])
+    assert "Index Scan Backward using ix_recordings_start_time on recordings" in plan, plan
+    assert "Seq Scan on recordings" not in plan, plan

@@ -222,9 +222,11 @@ def print_preview(previews: dict[str, list[dict[str, Any]]]) -> None:
 
 
 def print_outcome(result: dict[str, Any]) -> None:
-    """The recordings the run worked on; then, when a stage waits for the disk (full or
-    read-only), one line per such stage and exit code 2."""
-    from flows.render import recordings_table
+    """The recordings the run worked on, a page at a time (a night's run may have worked on
+    thousands); then, when a stage waits for the disk (full or read-only), one line per such
+    stage and exit code 2."""
+    from flows.render import print_recordings
+    from integrations.store.repository import LIST_PAGE
 
     touched = result.get("touched") or []
     if not touched:
@@ -232,7 +234,11 @@ def print_outcome(result: dict[str, Any]) -> None:
     else:
         store = open_store()
         try:
-            out.print(recordings_table(store.list(ids=touched), "Recordings this run worked on"))
+            pages = (
+                store.list(ids=touched[start : start + LIST_PAGE])
+                for start in range(0, len(touched), LIST_PAGE)
+            )
+            print_recordings(out, pages, "Recordings this run worked on")
         finally:
             store.dispose()
     if waits := result.get("disk_waits"):

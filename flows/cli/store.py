@@ -20,7 +20,10 @@ from flows.cli.common import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from config.app_config import AppConfig
+    from integrations.store.models import Recording
 
 
 @click.command("init-db")
@@ -44,22 +47,52 @@ def init_db() -> None:
 @click.option("--from", "from_", type=click.DateTime(["%Y-%m-%d"]), help="From this day on.")
 @click.option("--to", type=click.DateTime(["%Y-%m-%d"]), help="Up to this day (inclusive).")
 @click.option("--all", "all_", is_flag=True, help="Every recording in the store.")
+@click.option(
+    "--limit", type=click.IntRange(min=1), metavar="N", help="Only the newest N recordings."
+)
 @friendly_errors
 @reads_app_config  # not used here: a wrong file is reported now, not at the next stage
-def list_(last: int | None, from_: datetime | None, to: datetime | None, all_: bool) -> None:
-    """Show recordings in the store (today's by default) with their status per platform."""
-    from flows.render import recordings_table
+def list_(
+    last: int | None,
+    from_: datetime | None,
+    to: datetime | None,
+    all_: bool,
+    limit: int | None,
+) -> None:
+    """Show recordings in the store (today's by default), newest first, with their status per
+    platform. The table is printed a page at a time as it is read, so the first rows show at
+    once and memory stays flat however many there are (`--all` on a year of history)."""
+    from flows.render import print_recordings
 
     since, until, label = _period(last, from_, to, all_)
     store = open_store()
     try:
-        recordings = store.list(since=since, until=until)
+        pages = NewestFirst(store.pages(since=since, until=until, limit=limit and limit + 1), limit)
+        shown = print_recordings(out, pages, f"Recordings {label}, newest first")
     finally:
         store.dispose()
-    if not recordings:
+    if not shown:
         out.print(f"No recordings {label}. Run `zoom-publisher sync` to fetch them from Zoom.")
-        return
-    out.print(recordings_table(recordings, f"Recordings {label}"))
+    elif pages.more:
+        out.print(f"The newest {shown} shown; there are more (a larger --limit shows them).")
+
+
+class NewestFirst:
+    """The store's pages cut at `limit` recordings; `more` says whether the store held more
+    (the pages are read with one extra row)."""
+
+    def __init__(self, pages: Iterator[list[Recording]], limit: int | None) -> None:
+        self.pages, self.limit, self.more = pages, limit, False
+
+    def __iter__(self) -> Iterator[list[Recording]]:
+        shown = 0
+        for page in self.pages:
+            if self.limit is not None and shown + len(page) > self.limit:
+                self.more = True
+                page = page[: self.limit - shown]
+            if page:
+                yield page
+            shown += len(page)
 
 
 def _period(

@@ -8,7 +8,7 @@ workers never take the same row and a crashed worker's rows come back when its l
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -44,6 +44,7 @@ STAGE_OUTPUTS = frozenset(output for _, _, output in STAGES.values())
 # Instances per sync transaction: one page of Zoom's list (300) fits; 500 rows of about 16
 # columns stay far below PostgreSQL's 65,535 and SQLite's 32,766 bound parameters.
 SYNC_BATCH = 500
+LIST_PAGE = 500  # recordings per read when a caller goes through many (`list`, run reports)
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,59 @@ class RecordingStore:
             query = query.where(Recording.status.in_(list(statuses)))
         with self.session() as session:
             return list(session.scalars(query.order_by(Recording.start_time, Recording.id)))
+
+    def pages(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int | None = None,
+        size: int = LIST_PAGE,
+    ) -> Iterator[list[Recording]]:
+        """Recordings newest first (start time, then ID), with their publications, `size` at a
+        time and at most `limit`.
+
+        Each page is one short read that starts after the last row of the page before (keyset
+        paging), so a page costs the same at the top of the table as deep in its history, and
+        the caller holds one page at a time.
+        """
+        query = select(Recording).options(selectinload(Recording.publications))
+        if since is not None:
+            query = query.where(Recording.start_time >= since)
+        if until is not None:
+            query = query.where(Recording.start_time < until)
+        first = query.order_by(Recording.start_time.desc(), Recording.id.desc())
+        page_query, left = first, limit
+        while left is None or left > 0:
+            take = size if left is None else min(size, left)
+            with self.session() as session:
+                page = list(session.scalars(page_query.limit(take)))
+            if page:
+                yield page
+            if len(page) < take:
+                return
+            last = page[-1]
+            page_query = first.where(
+                Recording.start_time <= last.start_time,
+                or_(Recording.start_time < last.start_time, Recording.id < last.id),
+            )
+            if left is not None:
+                left -= take
+
+    def status_counts(self, ids: Iterable[int]) -> dict[ProcessingStatus, int]:
+        """How many of these recordings are in each status, counted by the database."""
+        counts: dict[ProcessingStatus, int] = {}
+        wanted = list(ids)
+        with self.session() as session:
+            for start in range(0, len(wanted), LIST_PAGE):
+                query = (
+                    select(Recording.status, func.count())
+                    .where(Recording.id.in_(wanted[start : start + LIST_PAGE]))
+                    .group_by(Recording.status)
+                )
+                for status, count in session.execute(query):
+                    counts[status] = counts.get(status, 0) + count
+        return counts
 
     def by_uuid(self, zoom_uuid: str) -> Recording | None:
         """The recording of one Zoom meeting instance, if stored."""
@@ -221,13 +275,15 @@ class RecordingStore:
             for item in new
         ]
         insert = postgresql_insert if self.dialect == "postgresql" else sqlite_insert
+        table = Recording.__table__
         statement = (
-            insert(Recording)
-            .values(rows)
-            .on_conflict_do_nothing(index_elements=[Recording.zoom_uuid])
-            .returning(Recording.zoom_uuid)
+            insert(table)
+            .on_conflict_do_nothing(index_elements=[table.c.zoom_uuid])
+            .returning(table.c.zoom_uuid)
         )
-        return set(session.scalars(statement))
+        # Compiled once and cached; SQLAlchemy sends the rows as one multi-row VALUES statement
+        # (its "insertmanyvalues": up to 1,000 rows a statement).
+        return set(session.execute(statement, rows).scalars())
 
     def transition(
         self,
@@ -317,9 +373,15 @@ class RecordingStore:
         storage: str | None = None,
     ) -> builtins.list[Recording]:
         """The rows `claim` would take for `stage` now, without taking them (dry runs)."""
-        query = self._ready_query(stage, utcnow(), ids, (), max_attempts, storage)
-        with self.session() as session:
-            return _rows(session, session.scalars(query).all())
+        ready = self._ready_query(stage, utcnow(), ids, (), max_attempts, storage)
+        query = (
+            select(Recording)
+            .where(Recording.id.in_(ready.order_by(None).scalar_subquery()))
+            .options(selectinload(Recording.publications))
+            .order_by(Recording.start_time, Recording.id)
+        )
+        with self.session() as session:  # one query, however many are ready (no ID list)
+            return list(session.scalars(query))
 
     def ready_count(
         self,
