@@ -1,7 +1,9 @@
 """A year at 10,000 recordings a day: claims, sync and `list` against the size of the history.
 
 Three parts, each printing ratios against a baseline measured in the same run (PostgreSQL, the
-production store; one fresh database per store, dropped at the end):
+production store; one fresh database per store, dropped at the end). The stores are filled
+first and then measured in rounds that take each store in turn, so that the load of a shared
+machine, which changes by the minute, weighs on every store alike.
 
 - claims: stores of 10,000 / 100,000 (/ 1,000,000 with --million) finished rows, all older than
   1,000 ready ones (the worst case for a claim ordered by start time), plus one with the ready
@@ -9,14 +11,14 @@ production store; one fresh database per store, dropped at the end):
   `ready_count()`, medians; the ratio to the 10,000-row store.
 - list: the same stores through the real command in its own process (start-up included):
   today's `list` (the 1,000 ready rows), the first page of `list --all` (`--limit 100`), and
-  the whole of `list --all` streamed; wall time and peak RSS (the process's own VmHWM), ratios
-  to the store that holds the ready rows alone.
+  the whole of `list --all` streamed (up to --stream-max rows of history); wall time, the time
+  to the first row, and peak RSS (the process's own VmHWM); ratios to the store without history.
 - sync: emulated Zoom worlds of 1,000 and 10,000 recordings (20 accounts of 5 hosts, the last
   13 days; the emulator in its own process), each synced twice into a fresh database (first,
   then nothing new): the per-recording path that is left (Zoom's listing, then
-  `RecordingStore.upsert_synced` once per instance, as `sync` wrote until issue 19 and the
-  webhook still writes one event, without Prefect), and the `sync` flow itself under a
-  temporary Prefect server.
+  `RecordingStore.upsert_synced` once per instance: one transaction per recording, as `sync`
+  wrote until issue 19 and the webhook still writes an event, here without Prefect), and the
+  `sync` flow itself under a temporary Prefect server.
 
     uv run python benchmarks/scale.py                       # 10k and 100k stores, both worlds
     uv run python benchmarks/scale.py --million             # also the 1,000,000-row store
@@ -165,23 +167,32 @@ def timed(action: Callable[[], object]) -> float:
 # -- claims -----------------------------------------------------------------------------------
 
 
-def measure_claims(url: str) -> dict[str, float]:
-    """Median milliseconds of one `claim(limit=1)` and of one `ready_count()`."""
+def claim_samples(url: str, claims: int, counts: int) -> tuple[list[float], list[float]]:
+    """Seconds of `claims` claims of one row (as the engine claims) and of `counts` ready
+    counts, on a warm connection."""
     from integrations.store.repository import RecordingStore
 
     store = RecordingStore.open(url)
     try:
-        for _ in range(5):  # warm the connection pool and the caches
+        for _ in range(3):  # warm the connection pool and the caches
             store.ready_count("download")
-        counts = [timed(lambda: store.ready_count("download")) for _ in range(50)]
-        claims = [
+        took = [timed(lambda: store.ready_count("download")) for _ in range(counts)]
+        claimed = [
             timed(lambda: store.claim("download", "bench", lease_seconds=3600, limit=1))
-            for _ in range(CLAIMS)
+            for _ in range(claims)
         ]
-        store.reset()  # the claimed rows go back: the list part sees the same store
     finally:
         store.dispose()
-    return {"claim": median_ms(claims), "count": median_ms(counts)}
+    return claimed, took
+
+
+def release_claims(url: str) -> None:
+    """The claimed rows back to INITIALIZED: the list part sees the store as it was filled."""
+    from integrations.store.repository import RecordingStore
+
+    store = RecordingStore.open(url)
+    store.reset()
+    store.dispose()
 
 
 # -- list -------------------------------------------------------------------------------------
@@ -230,23 +241,6 @@ def run_list(url: str, *args: str) -> tuple[float, float, float, int]:
         raise RuntimeError(f"list {' '.join(args)} failed: {errors[-2000:]}")
     peak_kb = next(int(line.split()[1]) for line in errors.splitlines() if line.startswith("PEAK"))
     return first_row or total, total, peak_kb / 1024, lines
-
-
-def measure_list(url: str, whole: bool, runs: int = 3) -> dict[str, tuple[float, float, float]]:
-    """Per command: median seconds to the first row and in all, and the largest peak MB."""
-    commands = {"today": (), "all, first page": ("--all", "--limit", "100")}
-    results = {}
-    for label, args in commands.items():
-        samples = [run_list(url, *args) for _ in range(runs)]
-        results[label] = (
-            statistics.median(s[0] for s in samples),
-            statistics.median(s[1] for s in samples),
-            max(s[2] for s in samples),
-        )
-    if whole:
-        first, total, peak, lines = run_list(url, "--all")
-        results[f"all, {lines:,} lines"] = (first, total, peak)
-    return results
 
 
 # -- sync -------------------------------------------------------------------------------------
@@ -389,42 +383,76 @@ def main() -> None:
 
 
 def stores(sizes: list[int], parts: set[str], stream_max: int) -> None:
-    claims: dict[int, dict[str, float]] = {}
-    listed: dict[int, dict[str, tuple[float, float, float]]] = {}
-    for size in sizes:
-        with fresh_database(f"store{size}") as url:
+    """Every store is filled first, then measured in rounds that take each store in turn, so
+    that a shared machine's load, which changes by the minute, weighs on every store alike."""
+    with contextlib.ExitStack() as stack:
+        urls = {}
+        for size in sizes:
+            urls[size] = url = stack.enter_context(fresh_database(f"store{size}"))
             seconds = fill(url, size, READY)
             print(
                 f"store: {size:,} finished rows + {READY:,} ready, filled in {seconds:.1f} s, "
                 f"{store_megabytes(url):,.0f} MB on disk with indexes"
             )
-            if "claims" in parts:
-                claims[size] = measure_claims(url)
-            if "list" in parts:
-                listed[size] = measure_list(url, whole=size <= stream_max)
-    if claims:
-        base = claims[sizes[1] if len(sizes) > 1 else 0]
-        print(f"\nClaims (median of {CLAIMS} claims of one row, of 50 ready counts):")
-        print("  finished rows   claim ms  x 10k store   ready_count ms  x 10k store")
-        for size, times in claims.items():
+        if "claims" in parts:
+            report_claims(urls)
+        if "list" in parts:
+            report_list(urls, stream_max)
+
+
+def report_claims(urls: dict[int, str]) -> None:
+    rounds = 10
+    claims: dict[int, list[float]] = {size: [] for size in urls}
+    counts: dict[int, list[float]] = {size: [] for size in urls}
+    for _ in range(rounds):
+        for size, url in urls.items():
+            claimed, counted = claim_samples(url, CLAIMS // rounds, 5)
+            claims[size] += claimed
+            counts[size] += counted
+    for url in urls.values():
+        release_claims(url)
+    base = 10_000 if 10_000 in urls else min(urls)
+    print(f"\nClaims (median of {CLAIMS} claims of one row and of {5 * rounds} ready counts):")
+    print(f"  finished rows   claim ms  x {base:,} rows   ready_count ms  x {base:,} rows")
+    for size in urls:
+        claim, count = median_ms(claims[size]), median_ms(counts[size])
+        claim_ratio = claim / median_ms(claims[base])
+        count_ratio = count / median_ms(counts[base])
+        print(
+            f"  {size:>13,}   {claim:8.2f}  {claim_ratio:12.2f}x"
+            f"   {count:14.2f}  {count_ratio:12.2f}x"
+        )
+    print("  target: a claim with 1,000,000 finished rows within 1.5x of one with 10,000")
+
+
+def report_list(urls: dict[int, str], stream_max: int) -> None:
+    commands = {"today": (), "all, first page": ("--all", "--limit", "100")}
+    samples: dict[tuple[int, str], list[tuple[float, float, float, int]]] = {}
+    for _ in range(3):
+        for size, url in urls.items():
+            for label, args in commands.items():
+                samples.setdefault((size, label), []).append(run_list(url, *args))
+    streamed = {size: run_list(url, "--all") for size, url in urls.items() if size <= stream_max}
+    base = min(urls)
+    print("\nlist, in its own process, start-up included (medians of 3; peak: the largest):")
+    print(f"  finished rows   command             first row s   total s  x {base:,} rows   peak MB")
+    for size in urls:
+        for label in commands:
+            runs = samples[(size, label)]
+            first = statistics.median(r[0] for r in runs)
+            total = statistics.median(r[1] for r in runs)
+            ratio = total / statistics.median(r[1] for r in samples[(base, label)])
+            peak = max(r[2] for r in runs)
             print(
-                f"  {size:>13,}   {times['claim']:8.2f}  {times['claim'] / base['claim']:10.2f}x"
-                f"   {times['count']:14.2f}  {times['count'] / base['count']:10.2f}x"
+                f"  {size:>13,}   {label:<18}  {first:11.2f}  {total:8.2f}  {ratio:9.2f}x"
+                f"  {peak:8.1f}"
             )
-        print("  target: a claim with 1,000,000 finished rows within 1.5x of one with 10,000")
-    if listed:
-        base, commands = listed[0], ("today", "all, first page")
-        print("\nlist, in its own process (median of 3; start-up included):")
-        print("  finished rows   command            first row s   total s  x ready-only   peak MB")
-        for size, results in listed.items():
-            for label, (first, total, peak) in results.items():
-                ratio = f"{total / base[label][1]:10.2f}x" if label in commands else " " * 11
-                print(
-                    f"  {size:>13,}   {label:<17}  {first:11.2f}  {total:8.2f}"
-                    f"  {ratio}  {peak:8.1f}"
-                )
-        print("  target: today's and the first page of --all within 1.5x of the ready-only")
-        print("  store's at 1,000,000 rows; peak memory flat")
+        if size in streamed:
+            first, total, peak, lines = streamed[size]
+            label = f"all ({lines:,} lines)"
+            print(f"  {size:>13,}   {label:<18}  {first:11.2f}  {total:8.2f}  {'':10}  {peak:8.1f}")
+    print("  target: today's and the first page of --all within 1.5x of the store without")
+    print("  history at 1,000,000 rows; peak memory flat")
 
 
 def worlds(sizes: list[int]) -> None:
