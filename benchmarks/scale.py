@@ -51,6 +51,7 @@ ADMIN_URL = os.environ.get(
 )
 READY = 1_000
 CLAIMS = 200
+COUNTS = 50
 ACCOUNTS, HOSTS = 20, 5
 MIB = 1024 * 1024
 
@@ -165,25 +166,6 @@ def timed(action: Callable[[], object]) -> float:
 
 
 # -- claims -----------------------------------------------------------------------------------
-
-
-def claim_samples(url: str, claims: int, counts: int) -> tuple[list[float], list[float]]:
-    """Seconds of `claims` claims of one row (as the engine claims) and of `counts` ready
-    counts, on a warm connection."""
-    from integrations.store.repository import RecordingStore
-
-    store = RecordingStore.open(url)
-    try:
-        for _ in range(3):  # warm the connection pool and the caches
-            store.ready_count("download")
-        took = [timed(lambda: store.ready_count("download")) for _ in range(counts)]
-        claimed = [
-            timed(lambda: store.claim("download", "bench", lease_seconds=3600, limit=1))
-            for _ in range(claims)
-        ]
-    finally:
-        store.dispose()
-    return claimed, took
 
 
 def release_claims(url: str) -> None:
@@ -401,18 +383,31 @@ def stores(sizes: list[int], parts: set[str], stream_max: int) -> None:
 
 
 def report_claims(urls: dict[int, str]) -> None:
-    rounds = 10
+    """One claim of one row (as the engine claims) on each store in turn, `CLAIMS` times, and
+    likewise `ready_count`, on warm connections."""
+    from integrations.store.repository import RecordingStore
+
+    stores = {size: RecordingStore.open(url) for size, url in urls.items()}
     claims: dict[int, list[float]] = {size: [] for size in urls}
     counts: dict[int, list[float]] = {size: [] for size in urls}
-    for _ in range(rounds):
-        for size, url in urls.items():
-            claimed, counted = claim_samples(url, CLAIMS // rounds, 5)
-            claims[size] += claimed
-            counts[size] += counted
+    try:
+        for store in stores.values():
+            for _ in range(3):  # the connection pool and the caches warmed
+                store.ready_count("download")
+        for n in range(CLAIMS):
+            for size, store in stores.items():
+                claims[size].append(
+                    timed(lambda s=store: s.claim("download", "bench", lease_seconds=3600, limit=1))
+                )
+                if n < COUNTS:
+                    counts[size].append(timed(lambda s=store: s.ready_count("download")))
+    finally:
+        for store in stores.values():
+            store.dispose()
     for url in urls.values():
         release_claims(url)
     base = 10_000 if 10_000 in urls else min(urls)
-    print(f"\nClaims (median of {CLAIMS} claims of one row and of {5 * rounds} ready counts):")
+    print(f"\nClaims (medians of {CLAIMS} claims of one row and of {COUNTS} ready counts):")
     print(f"  finished rows   claim ms  x {base:,} rows   ready_count ms  x {base:,} rows")
     for size in urls:
         claim, count = median_ms(claims[size]), median_ms(counts[size])
