@@ -39,7 +39,7 @@ def publish(stage: str, rows: Rows) -> Rows:
 def preview_sync(start: date, end: date) -> Rows:
     """Each instance Zoom lists: whether it would be added, updated or left, and its status."""
     store = get_store()
-    rows = []
+    rows: Rows = []
     for name in zoom_account_names():
         account = zoom_account(name)
         try:

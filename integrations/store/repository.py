@@ -13,12 +13,14 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from typing import cast as cast_as
 
 from sqlalchemy import (
     JSON,
     ColumnElement,
     Select,
     String,
+    Table,
     Text,
     and_,
     any_,
@@ -156,7 +158,7 @@ class RecordingStore:
         until: datetime | None = None,
         limit: int | None = None,
         size: int = LIST_PAGE,
-    ) -> Iterator[list[Recording]]:
+    ) -> Iterator[builtins.list[Recording]]:
         """Recordings newest first (start time, then ID), with their publications, `size` at a
         time and at most `limit`.
 
@@ -228,7 +230,9 @@ class RecordingStore:
         """Store one meeting instance (a webhook's event); "added", "updated" or "unchanged"."""
         return self.store_synced([SyncedInstance(zoom_uuid, values, skip)])[0]
 
-    def store_synced(self, instances: Sequence[SyncedInstance], preview: bool = False) -> list[str]:
+    def store_synced(
+        self, instances: Sequence[SyncedInstance], preview: bool = False
+    ) -> builtins.list[str]:
         """Store a page of a sync's meeting instances: each one's outcome ("added", "updated" or
         "unchanged"), in order; with `preview`, what would be done, changing nothing.
 
@@ -241,14 +245,14 @@ class RecordingStore:
         """
         outcomes: dict[str, str] = {}
         for start in range(0, len(instances), SYNC_BATCH):
-            chunk = {}
+            chunk: dict[str, SyncedInstance] = {}
             for item in instances[start : start + SYNC_BATCH]:
                 if item.zoom_uuid not in outcomes:
                     chunk.setdefault(item.zoom_uuid, item)
             outcomes.update(self._store_synced(list(chunk.values()), preview))
         return [outcomes[item.zoom_uuid] for item in instances]
 
-    def _store_synced(self, chunk: list[SyncedInstance], preview: bool) -> dict[str, str]:
+    def _store_synced(self, chunk: builtins.list[SyncedInstance], preview: bool) -> dict[str, str]:
         names = dict.fromkeys(name for item in chunk for name in item.values)
         columns = [getattr(Recording, name) for name in names]
         seen = (Recording.zoom_uuid, Recording.status, Recording.status_reason)
@@ -274,7 +278,7 @@ class RecordingStore:
                     outcomes[row.zoom_uuid] = _update_synced(row, redo[row.zoom_uuid])
             return outcomes
 
-    def _insert_synced(self, session: Session, new: list[SyncedInstance]) -> set[str]:
+    def _insert_synced(self, session: Session, new: builtins.list[SyncedInstance]) -> set[str]:
         """Insert new instances in one statement; returns the UUIDs that were not there yet."""
         now = utcnow()
         rows = [
@@ -291,18 +295,23 @@ class RecordingStore:
             }
             for item in new
         ]
-        table = Recording.__table__
+        table = cast_as(Table, Recording.__table__)
         if self.dialect == "postgresql":
             names, recordset = _json_recordset(rows)
-            statement = postgresql_insert(table).from_select(names, recordset)
-        else:
-            statement = sqlite_insert(table)
-        statement = statement.on_conflict_do_nothing(index_elements=[table.c.zoom_uuid])
-        statement = statement.returning(table.c.zoom_uuid)
-        if self.dialect == "postgresql":
-            return set(session.scalars(statement))
+            from_json = (
+                postgresql_insert(table)
+                .from_select(names, recordset)
+                .on_conflict_do_nothing(index_elements=[table.c.zoom_uuid])
+                .returning(table.c.zoom_uuid)
+            )
+            return set(session.scalars(from_json))
         # SQLite: compiled once; SQLAlchemy sends the rows as one multi-row VALUES statement.
-        return set(session.execute(statement, rows).scalars())
+        values = (
+            sqlite_insert(table)
+            .on_conflict_do_nothing(index_elements=[table.c.zoom_uuid])
+            .returning(table.c.zoom_uuid)
+        )
+        return set(session.execute(values, rows).scalars())
 
     def _uuid_in(self, uuids: Iterable[str]):
         """`zoom_uuid` is one of `uuids`: on PostgreSQL one array parameter (a short statement
@@ -549,7 +558,7 @@ class RecordingStore:
         )
         if ids is not None:
             stranded = and_(stranded, Recording.id.in_(list(ids)))
-        changes: list[StatusChange] = []
+        changes: builtins.list[StatusChange] = []
         with self.session() as session:
             rows = session.scalars(
                 select(Recording).where(stranded).with_for_update(skip_locked=True)
@@ -606,7 +615,7 @@ class RecordingStore:
         self, condition: ColumnElement[bool], reason: str, clear_attempts: bool = False
     ) -> builtins.list[StatusChange]:
         """Move the rows matching `condition` (working or FAILED ones) to their restart point."""
-        changes: list[StatusChange] = []
+        changes: builtins.list[StatusChange] = []
         with self.session() as session:
             rows = session.scalars(
                 select(Recording).where(condition).with_for_update(skip_locked=True)
