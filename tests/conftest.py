@@ -27,6 +27,12 @@ SYSTEM_FFMPEG_REQUIRED = (
 )
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slow tests (a real Prefect server and workers, mostly waiting) first: under
+    pytest-xdist they then overlap the rest instead of running alone at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(autouse=True)
 def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Every test gets its own data and media folders and no `.env` from the working tree."""
