@@ -73,8 +73,19 @@ def prefect(env: dict[str, str], *args: str, timeout: float = 180) -> str:
     return done.stdout
 
 
+def stop_worker(worker: subprocess.Popen) -> None:
+    """SIGTERM to the worker's process group; SIGKILL if it has not ended 20 s later (a worker
+    on a loaded machine may still be starting its flow run's process)."""
+    os.killpg(worker.pid, signal.SIGTERM)
+    try:
+        worker.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait(timeout=10)
+
+
 def test_on_demand_deployment_runs_on_a_worker(
-    prefect_server: dict[str, str], postgres_database: str, tmp_path: Path
+    prefect_server: dict[str, str], postgres_database: str, demo_media_cache: Path, tmp_path: Path
 ) -> None:
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
@@ -83,7 +94,7 @@ def test_on_demand_deployment_runs_on_a_worker(
     with store.engine.begin() as connection:
         for table in ("publications", "recordings", "quota_usage"):
             connection.exec_driver_sql(f"DELETE FROM {table}")
-    with DemoWorld(tmp_path / "world") as world:
+    with DemoWorld(tmp_path / "world", media_cache=demo_media_cache) as world:
         with temporary_settings({PREFECT_API_URL: env["PREFECT_API_URL"]}):
             world.save_credentials()
         run_env = {
@@ -117,8 +128,7 @@ def test_on_demand_deployment_runs_on_a_worker(
                 timeout=300,
             )
         finally:
-            os.killpg(worker.pid, signal.SIGTERM)
-            worker.wait(timeout=60)
+            stop_worker(worker)
 
         assert "Completed" in watched, watched
         statuses = sorted(r.status.value for r in store.list())
