@@ -10,11 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from config.settings import get_settings
 from integrations.media.ffmpeg import bundled_ffmpeg, selected_ffmpeg
+from integrations.store.models import Base
 from integrations.store.repository import RecordingStore
 
 os.environ.setdefault("COLUMNS", "200")  # Rich tables in CliRunner output: no wrapping
@@ -103,9 +103,20 @@ def postgres_database() -> Iterator[str]:
 
 
 def _empty_tables(store: RecordingStore) -> None:
+    """Every table of the models emptied, children first."""
     with store.engine.begin() as connection:
-        for table in ("publications", "recordings", "quota_usage", "storages"):
-            connection.execute(text(f"DELETE FROM {table}"))
+        for table in reversed(Base.metadata.sorted_tables):
+            connection.execute(table.delete())
+
+
+@pytest.fixture
+def empty_postgres(postgres_database: str) -> str:
+    """The session's PostgreSQL database with every table emptied, for tests whose other
+    processes (workers, flow runs, `serve`) open the store by its URL."""
+    store = RecordingStore(postgres_database)
+    _empty_tables(store)
+    store.dispose()
+    return postgres_database
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

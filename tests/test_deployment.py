@@ -85,22 +85,19 @@ def stop_worker(worker: subprocess.Popen) -> None:
 
 
 def test_on_demand_deployment_runs_on_a_worker(
-    prefect_server: dict[str, str], postgres_database: str, demo_media_cache: Path, tmp_path: Path
+    prefect_server: dict[str, str], empty_postgres: str, demo_media_cache: Path, tmp_path: Path
 ) -> None:
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     env = prefect_server
-    store = RecordingStore(postgres_database)
-    with store.engine.begin() as connection:
-        for table in ("publications", "recordings", "quota_usage"):
-            connection.exec_driver_sql(f"DELETE FROM {table}")
+    store = RecordingStore(empty_postgres)
     with DemoWorld(tmp_path / "world", media_cache=demo_media_cache) as world:
         with temporary_settings({PREFECT_API_URL: env["PREFECT_API_URL"]}):
             world.save_credentials()
         run_env = {
             **env,
             **world.environment(),
-            "DATABASE_URL": postgres_database,
+            "DATABASE_URL": empty_postgres,
             "MEDIA_DIR": str(tmp_path / "video"),
             "APP_CONFIG": str(world.write_app_config()),
         }

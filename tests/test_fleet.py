@@ -98,16 +98,13 @@ def sha256(path: Path) -> str:
 
 @pytest.mark.timeout(600)  # a server, two workers and their flow-run processes start
 def test_two_workers_without_shared_storage_finish_a_killed_ones_recordings(
-    fleet: Fleet, postgres_database: str, demo_media_cache: Path, tmp_path: Path
+    fleet: Fleet, empty_postgres: str, demo_media_cache: Path, tmp_path: Path
 ) -> None:
     from prefect.client.orchestration import get_client
     from prefect.deployments import run_deployment
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    store = RecordingStore(postgres_database)
-    with store.engine.begin() as connection:
-        for table in ("publications", "recordings", "quota_usage", "storages"):
-            connection.exec_driver_sql(f"DELETE FROM {table}")
+    store = RecordingStore(empty_postgres)
     plan = [r for r in default_plan() if r.expected == PUBLISHED][:LECTURES]
     with (
         DemoWorld(tmp_path / "world", media_cache=demo_media_cache, plan=plan) as world,
@@ -118,7 +115,7 @@ def test_two_workers_without_shared_storage_finish_a_killed_ones_recordings(
         world.save_credentials()
         fleet.env |= {
             **world.environment(),
-            "DATABASE_URL": postgres_database,
+            "DATABASE_URL": empty_postgres,
             "APP_CONFIG": str(world.write_app_config()),
             "LEASE_SECONDS": str(LEASE_SECONDS),
             # One at a time per stage: each worker holds at most two lectures ahead of upload.

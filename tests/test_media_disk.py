@@ -54,21 +54,16 @@ def media_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path
 @pytest.fixture
 def world(
     prefect_harness: None,
-    postgres_database: str,
+    empty_postgres: str,
     media_disk: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[DemoWorld]:
-    store = RecordingStore(postgres_database)
-    with store.engine.begin() as connection:
-        for table in ("publications", "recordings", "quota_usage"):
-            connection.exec_driver_sql(f"DELETE FROM {table}")
-    store.dispose()
     # Its own media cache: the three short lectures only, not the default plan's nine.
     with DemoWorld(tmp_path / "world", plan=plan()) as demo:
         settings = {
             **demo.environment(),
-            "DATABASE_URL": postgres_database,
+            "DATABASE_URL": empty_postgres,
             "APP_CONFIG": str(demo.write_app_config()),
             "HTTP_BACKOFF_BASE": "0.01",
             "MIN_SIZE_MB": "0",  # the short lectures pass the sync's size filter

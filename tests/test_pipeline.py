@@ -30,21 +30,16 @@ RUN_PIPELINE = "from flows.pipeline import full_pipeline_flow; full_pipeline_flo
 @pytest.fixture
 def world(
     prefect_harness: None,
-    postgres_database: str,
+    empty_postgres: str,
     demo_media_cache: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[DemoWorld]:
     """The demo world's emulators, credentials and settings, with an empty PostgreSQL store."""
-    store = RecordingStore(postgres_database)
-    with store.engine.begin() as connection:
-        for table in ("publications", "recordings", "quota_usage"):
-            connection.exec_driver_sql(f"DELETE FROM {table}")
-    store.dispose()
     with DemoWorld(tmp_path / "world", media_cache=demo_media_cache) as demo:
         settings = {
             **demo.environment(),
-            "DATABASE_URL": postgres_database,
+            "DATABASE_URL": empty_postgres,
             "APP_CONFIG": str(demo.write_app_config()),
             "HTTP_BACKOFF_BASE": "0.01",
         }

@@ -69,7 +69,7 @@ def deployment(api: str, name: str) -> dict | None:
 @pytest.mark.slow
 def test_serve_runs_a_deployment_started_with_prefect_deployment_run(
     prefect_server: dict[str, str],  # noqa: F811 - the imported fixture
-    postgres_database: str,
+    empty_postgres: str,
     demo_media_cache: Path,
     tmp_path: Path,
 ) -> None:
@@ -77,10 +77,7 @@ def test_serve_runs_a_deployment_started_with_prefect_deployment_run(
 
     env = prefect_server
     api = env["PREFECT_API_URL"]
-    store = RecordingStore(postgres_database)
-    with store.engine.begin() as connection:
-        for table in ("publications", "recordings", "quota_usage"):
-            connection.exec_driver_sql(f"DELETE FROM {table}")
+    store = RecordingStore(empty_postgres)
     plan = [r for r in default_plan() if r.topic == "Python Advanced Lecture 1"]
     with DemoWorld(tmp_path / "world", media_cache=demo_media_cache, plan=plan) as world:
         with temporary_settings({PREFECT_API_URL: api}):
@@ -90,7 +87,7 @@ def test_serve_runs_a_deployment_started_with_prefect_deployment_run(
             env={
                 **env,
                 **world.environment(),
-                "DATABASE_URL": postgres_database,
+                "DATABASE_URL": empty_postgres,
                 "MEDIA_DIR": str(tmp_path / "video"),
                 "APP_CONFIG": str(world.write_app_config()),
                 "PREFECT_RUNNER_POLL_FREQUENCY": "1",
