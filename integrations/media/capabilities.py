@@ -30,7 +30,7 @@ _REQUIRED_SECTIONS = {
 # Filter options the loudness profile needs (a build whose alimiter cannot compensate its delay
 # would shift the sound against the picture).
 _REQUIRED_FILTER_OPTIONS = {
-    ("ebur128", "peak"): "the ebur128 filter's true-peak mode (loudness measurement)",
+    ("ebur128", "peak"): "the ebur128 filter's peak option (loudness measurement)",
     ("alimiter", "latency"): "the alimiter filter's delay compensation (loudness limiting)",
 }
 _REQUIRED_OPTIONS = {
