@@ -83,6 +83,14 @@ def postgres_store(postgres_database: str) -> Iterator[RecordingStore]:
     store.dispose()
 
 
+def _analyze(store: RecordingStore) -> None:
+    """Fresh planner statistics for `recordings` (autovacuum would take its time)."""
+    with store.engine.connect() as connection:
+        connection.execution_options(isolation_level="AUTOCOMMIT").execute(
+            text("ANALYZE recordings")
+        )
+
+
 def _explain_postgres(store: RecordingStore, statement: str, parameters: Any) -> str:
     with store.engine.connect() as connection:
         rows = connection.exec_driver_sql("EXPLAIN " + statement, parameters).scalars()
@@ -94,10 +102,7 @@ def test_claim_reads_the_claimable_index_not_the_history_on_postgres(
 ) -> None:
     store = postgres_store
     ready = _history_with_ready_rows(store, FILL_POSTGRES)
-    with store.engine.connect() as connection:
-        connection.execution_options(isolation_level="AUTOCOMMIT").execute(
-            text("ANALYZE recordings")
-        )
+    _analyze(store)
     statements = Statements(store)
 
     claimed = store.claim("download", "w", lease_seconds=60, limit=1)
@@ -118,10 +123,7 @@ def test_a_claim_on_one_storage_reads_the_claimable_index_on_postgres(
     for _ in range(20):  # another storage's downloaded rows, passed over
         add_recording(store, status=S.DOWNLOADED, storage="other", start_time=start)
     mine = add_recording(store, status=S.DOWNLOADED, storage="mine", start_time=start)
-    with store.engine.connect() as connection:
-        connection.execution_options(isolation_level="AUTOCOMMIT").execute(
-            text("ANALYZE recordings")
-        )
+    _analyze(store)
     statements = Statements(store)
 
     claimed = store.claim("process", "w", lease_seconds=60, storage="mine", limit=1)
@@ -139,10 +141,7 @@ def test_ready_count_counts_in_the_database_without_the_history_on_postgres(
 ) -> None:
     store = postgres_store
     _history_with_ready_rows(store, FILL_POSTGRES)
-    with store.engine.connect() as connection:
-        connection.execution_options(isolation_level="AUTOCOMMIT").execute(
-            text("ANALYZE recordings")
-        )
+    _analyze(store)
     statements = Statements(store)
 
     assert store.ready_count("download") == 3
@@ -232,10 +231,7 @@ def test_a_deep_page_reads_the_start_time_index_not_the_table_on_postgres(
 ) -> None:
     store = postgres_store
     _history_with_ready_rows(store, FILL_POSTGRES)
-    with store.engine.connect() as connection:
-        connection.execution_options(isolation_level="AUTOCOMMIT").execute(
-            text("ANALYZE recordings")
-        )
+    _analyze(store)
     statements = Statements(store)
 
     pages = store.pages(size=100)

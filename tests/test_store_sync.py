@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import event
 
 from integrations.store.repository import SYNC_BATCH, RecordingStore, SyncedInstance
 from integrations.store.states import ProcessingStatus
@@ -150,10 +150,8 @@ def test_a_page_gives_what_one_instance_at_a_time_gives(store: RecordingStore) -
 
 
 @pytest.fixture
-def postgres_store(postgres_database: str) -> Iterator[RecordingStore]:
-    store = RecordingStore.open(postgres_database)
-    with store.engine.begin() as connection:
-        connection.execute(text("DELETE FROM recordings"))
+def postgres_store(empty_postgres: str) -> Iterator[RecordingStore]:
+    store = RecordingStore.open(empty_postgres)
     yield store
     store.dispose()
 
