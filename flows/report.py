@@ -10,7 +10,6 @@ from prefect.states import Failed, State
 
 from flows.alerts import send_run_alerts
 from flows.engine import RunReport, Touched
-from flows.render import thumbnail_note
 from integrations.store.models import Recording
 from integrations.store.repository import LIST_PAGE
 from integrations.store.states import ProcessingStatus
@@ -27,7 +26,7 @@ def _links(recording: Recording) -> str:
 def _notes(recording: Recording) -> str:
     """What a publication lacks although it went out (a refused thumbnail), per platform."""
     return "; ".join(
-        f"{p.platform.value}: {note}" for p in recording.publications if (note := thumbnail_note(p))
+        f"{p.platform.value}: {note}" for p in recording.publications if (note := p.thumbnail_note)
     )
 
 

@@ -33,8 +33,8 @@ def friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         # Light modules only: `trim` starts without SQLAlchemy or the config models.
         from config.errors import ConfigError, CredentialsMissingError
         from flows.cli.prefect_home import check_temporary_server_home
+        from flows.cli.selection import SelectionError
         from flows.cli.stopping import Stopped
-        from flows.selection import SelectionError
         from integrations.disk import DiskError
         from integrations.media.capabilities import UnsupportedFFmpegError
         from integrations.store.errors import RecordingNotFoundError, StoreUnavailableError
@@ -142,7 +142,7 @@ def dry_run_option(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def require_selection(all_: bool, recordings: str | None, interactive: bool) -> list[int] | None:
     """None for --all (or -i), else the parsed IDs; exactly one way must be chosen."""
-    from flows.selection import SelectionError, parse_ids
+    from flows.cli.selection import SelectionError, parse_ids
 
     if all_ and recordings is not None:
         raise UsageProblem("--all and --recordings exclude each other")
@@ -188,7 +188,7 @@ def run_flow(flow: Any, **parameters: Any) -> Any:
 
 def chosen_ids(stage: str, ids: list[int] | None, interactive: bool) -> list[int] | None:
     """The IDs to run: checked to exist; with -i, picked from the recordings ready for `stage`."""
-    from flows.selection import pick_recordings
+    from flows.cli.selection import pick_recordings
 
     store = open_store()
     try:
@@ -204,14 +204,14 @@ def chosen_ids(stage: str, ids: list[int] | None, interactive: bool) -> list[int
 
 
 def run_with_progress(flow: Any, **parameters: Any) -> Any:
-    from flows.progress_display import RichProgress
+    from flows.cli.progress import RichProgress
 
     with RichProgress(out):
         return run_flow(flow, **parameters)
 
 
 def print_preview(previews: dict[str, list[dict[str, Any]]]) -> None:
-    from flows.render import rows_table
+    from flows.cli.tables import rows_table
 
     for stage, rows in previews.items():
         if rows:
@@ -225,7 +225,7 @@ def print_outcome(result: dict[str, Any]) -> None:
     """The recordings the run worked on, a page at a time (a night's run may have worked on
     thousands); then, when a stage waits for the disk (full or read-only), one line per such
     stage and exit code 2."""
-    from flows.render import print_recordings
+    from flows.cli.tables import print_recordings
     from integrations.store.repository import LIST_PAGE
 
     touched = result.get("touched") or []

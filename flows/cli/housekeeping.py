@@ -26,8 +26,8 @@ from flows.cli.common import (
 def clean(days: int, dry_run: bool) -> None:
     """Delete local media of finished (published or skipped) recordings older than N days."""
     open_store().dispose()
+    from flows.cli.tables import human_size
     from flows.maintenance import clean_flow
-    from flows.render import human_size
 
     rows = run_flow(clean_flow, days=days, dry_run=dry_run)
     for row in rows:
@@ -75,8 +75,8 @@ def free_zoom(dry_run: bool) -> None:
 def demo(work_dir: Path) -> None:
     """Run the whole pipeline against local Zoom, YouTube and VK emulators (no accounts needed)."""
     require_ffmpeg()
-    from flows.demo import run_demo
-    from flows.render import publications_table, recordings_table
+    from flows.cli.demo import run_demo
+    from flows.cli.tables import publications_table, recordings_table
 
     outcome = run_demo(work_dir.resolve(), out)
     store = open_store()

@@ -71,7 +71,7 @@ def sync(
             "them."
         )
     if interactive:
-        from flows.selection import assign_rules
+        from flows.cli.selection import assign_rules
 
         mapping = app_config(None, missing_ok=True).video_title_mapping
         store = open_store()
@@ -130,7 +130,7 @@ def upload(**options: Any) -> None:
         print_preview({"upload": rows})
         return
     if options["interactive"] and ids:
-        from flows.selection import confirm_titles
+        from flows.cli.selection import confirm_titles
 
         config = app_config(None, missing_ok=True)
         store = open_store()

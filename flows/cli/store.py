@@ -62,7 +62,7 @@ def list_(
     """Show recordings in the store (today's by default), newest first, with their status per
     platform. The table is printed a page at a time as it is read, so the first rows show at
     once and memory stays flat however many there are (`--all` on a year of history)."""
-    from flows.render import print_recordings
+    from flows.cli.tables import print_recordings
 
     since, until, label = _period(last, from_, to, all_)
     store = open_store()
@@ -123,8 +123,8 @@ def _period(
 @friendly_errors
 def reset(recordings: str | None, yes: bool, dry_run: bool) -> None:
     """Return FAILED and stuck recordings to their last good status, so the next run redoes them."""
-    from flows.render import recordings_table
-    from flows.selection import parse_ids
+    from flows.cli.selection import parse_ids
+    from flows.cli.tables import recordings_table
     from integrations.store.states import WORKING, ProcessingStatus
 
     ids = parse_ids(recordings) if recordings is not None else None

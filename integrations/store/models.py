@@ -182,6 +182,13 @@ class Publication(Base):
 
     recording: Mapped[Recording] = relationship(back_populates="publications")
 
+    @property
+    def thumbnail_note(self) -> str | None:
+        """Why the video has no custom thumbnail, when the platform refused it for good."""
+        if self.thumbnail_refused is None:
+            return None
+        return f"no custom thumbnail: {self.thumbnail_refused}"
+
 
 class QuotaUsage(Base):
     """API units spent per platform, quota bucket and quota day (YouTube: per Pacific day)."""

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from integrations.store.models import Publication, Recording
+from integrations.store.models import Recording
 from integrations.store.states import Platform, PlatformStatus, ProcessingStatus
 
 STATUS_STYLE = {
@@ -39,13 +39,6 @@ def local_time(moment: datetime) -> str:
     return moment.astimezone().strftime("%Y-%m-%d %H:%M")
 
 
-def thumbnail_note(publication: Publication) -> str | None:
-    """Why the video has no custom thumbnail, when the platform refused it for good."""
-    if publication.thumbnail_refused is None:
-        return None
-    return f"no custom thumbnail: {publication.thumbnail_refused}"
-
-
 def _platform_cell(recording: Recording, platform: Platform) -> Text:
     publication = recording.publication(platform)
     if publication is None:
@@ -54,7 +47,7 @@ def _platform_cell(recording: Recording, platform: Platform) -> Text:
     if publication.status == PlatformStatus.WAITING and publication.waiting_until:
         label += f" until {local_time(publication.waiting_until)}"
     cell = Text(label, style=STATUS_STYLE.get(publication.status, ""))
-    if note := thumbnail_note(publication):
+    if note := publication.thumbnail_note:
         cell.append(f"\n{note}", style="yellow")
     return cell
 
@@ -153,7 +146,7 @@ def publications_table(recordings: Iterable[Recording], title: str) -> Table:
             )
         for publication in recording.publications:
             detail = publication.url or publication.last_error or publication.status.value
-            if note := thumbnail_note(publication):
+            if note := publication.thumbnail_note:
                 detail += f"\n{note}"
             table.add_row(
                 str(recording.id),

@@ -63,8 +63,8 @@ def run_demo(work_dir: Path, console: Console) -> dict[str, Any]:
         console.print("Starting Prefect (ephemeral mode, first start takes ~20 s)...")
         world.save_credentials()
 
+        from flows.cli.progress import RichProgress
         from flows.pipeline import full_pipeline_flow
-        from flows.progress_display import RichProgress
 
         with RichProgress(console):
             state = full_pipeline_flow(return_state=True)

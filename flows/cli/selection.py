@@ -70,7 +70,7 @@ def pick_recordings(store, stage: str, console, ids: list[int] | None = None) ->
     """Show the recordings ready for `stage` and ask which to take (`-i`)."""
     import click
 
-    from flows.render import recordings_table
+    from flows.cli.tables import recordings_table
     from integrations.store.states import STAGES, ProcessingStatus
 
     ready_status = STAGES[stage][0]
