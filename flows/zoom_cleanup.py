@@ -17,18 +17,18 @@ from prefect.artifacts import create_table_artifact
 from config.app_config import AppConfig, load_app_config
 from config.secrets import zoom_block_for
 from config.settings import get_settings
-from integrations.cleanup import (
+from integrations.store.models import Recording, utcnow
+from integrations.store.states import ProcessingStatus
+from integrations.vk import VkClient
+from integrations.youtube import YouTubeClient
+from integrations.zoom import ZoomClient
+from integrations.zoom.deletion import (
     CleanupCandidate,
     PublicationState,
     RemoteCheck,
     duration_problem,
     zoom_deletion_plan,
 )
-from integrations.store.models import Recording, utcnow
-from integrations.store.states import ProcessingStatus
-from integrations.vk import VkClient
-from integrations.youtube import YouTubeClient
-from integrations.zoom import ZoomClient
 from tasks.common import get_store
 from tasks.sync import zoom_account
 from tasks.upload import youtube_token_info

@@ -45,8 +45,8 @@ from googleapiclient.errors import HttpError
 from googleapiclient.http import MediaFileUpload
 
 from config.settings import get_settings
-from integrations.cleanup import parse_iso8601_duration
 from integrations.clock import next_midnight
+from integrations.iso8601 import parse_iso8601_duration
 from integrations.thumbnails import check_thumbnail
 
 log = logging.getLogger(__name__)

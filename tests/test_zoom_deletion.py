@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from integrations.cleanup import (
+from integrations.store.states import Platform, PlatformStatus
+from integrations.zoom.deletion import (
     CleanupCandidate,
     PublicationState,
     RemoteCheck,
     duration_matches,
     duration_problem,
-    parse_iso8601_duration,
     zoom_deletion_plan,
 )
-from integrations.store.states import Platform, PlatformStatus
 
 BOTH = ("youtube", "vk")
 
@@ -171,12 +170,3 @@ def test_duration_tolerance() -> None:
     assert duration_problem(3600.0, 3601.0) is None
     assert duration_problem(3600.0, None) == "reports no duration yet"
     assert duration_problem(3600.0, 1800.4) == "lasts 1800 s, expected 3600 s"
-
-
-def test_parse_iso8601_duration() -> None:
-    assert parse_iso8601_duration("PT1H2M3S") == 3723
-    assert parse_iso8601_duration("PT59M59S") == 3599
-    assert parse_iso8601_duration("P1DT1S") == 86401
-    assert parse_iso8601_duration("P0D") == 0  # YouTube while processing: fails verification
-    with pytest.raises(ValueError):
-        parse_iso8601_duration("1:00:00")

@@ -1,18 +1,17 @@
 """Which Zoom cloud recordings may be moved to Zoom's trash or deleted (`delete_from_zoom`).
 
-A recording's Zoom copy goes only when clean-up is on, every enabled platform's publication
-is UPLOADED, no publication of any platform is FAILED, WAITING or otherwise unfinished, and
-each enabled platform, asked again (`verify`), returns the video finished (processed, its files
-present) with the expected duration. Everything else is kept, with the reasons, so that a dry
-run can show both lists. What a platform reports without blocking (a privacy that differs from
-the configured one) is carried in the reasons.
+A recording's Zoom copy goes only when `delete_from_zoom` is not off, every enabled platform's
+publication is UPLOADED, no publication of any platform is FAILED, WAITING or otherwise
+unfinished, and each enabled platform, asked again (`verify`), returns the video finished
+(processed, its files present) with the expected duration. Everything else is kept, with the
+reasons, so that a dry run can show both lists. What a platform reports without blocking (a
+privacy that differs from the configured one) is carried in the reasons.
 
 Pure: the caller adapts its rows to `CleanupCandidate` and performs the plan.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -121,20 +120,6 @@ def duration_problem(expected_s: float, actual_s: float | None) -> str | None:
     if actual_s is None or actual_s <= 0:
         return "reports no duration yet"
     return f"lasts {actual_s:.0f} s, expected {expected_s:.0f} s"
-
-
-_ISO_DURATION = re.compile(
-    r"^P(?:(?P<d>\d+)D)?(?:T(?:(?P<h>\d+)H)?(?:(?P<m>\d+)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?$"
-)
-
-
-def parse_iso8601_duration(value: str) -> float:
-    """YouTube's `contentDetails.duration` (`PT1H2M3S`, `P0D` while processing) in seconds."""
-    match = _ISO_DURATION.match(value.strip())
-    if not match or value.strip() in ("P", "PT"):
-        raise ValueError(f"not an ISO 8601 duration: {value!r}")
-    days, hours, minutes = (int(match.group(k) or 0) for k in "dhm")
-    return ((days * 24 + hours) * 60 + minutes) * 60 + float(match.group("s") or 0)
 
 
 def _decide(
