@@ -11,8 +11,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from factories import add_recording
+from racing import RACERS, race
+from sqlalchemy import select
 
 from integrations.storage_id import MARKER, storage_id, unwritten_id
+from integrations.store.models import Storage
 from integrations.store.publications import PublicationStore
 from integrations.store.repository import RecordingStore
 from integrations.store.states import Platform, PlatformStatus, ProcessingStatus
@@ -270,3 +273,12 @@ def test_a_vanished_source_whose_zoom_copy_was_freed_fails_asking_a_person(
         f"needs a person: {gone} is missing and the Zoom recording was already freed "
         f"(delete); put the file back, then run `zoom-publisher reset --recordings {row.id}`"
     )
+
+
+def test_runs_registering_one_storage_at_once_leave_one_row_renewed(store: RecordingStore) -> None:
+    race(lambda i: alive(store, A, now=later(i)))
+
+    with store.session() as session:
+        (registered,) = session.scalars(select(Storage)).all()
+    assert registered.id == A and registered.host == A
+    assert registered.alive_until in {later(i + LEASE) for i in range(RACERS)}

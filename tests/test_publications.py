@@ -9,6 +9,7 @@ import pytest
 from integrations.store.publications import PublicationStore, quota_day
 from integrations.store.states import Platform, PlatformStatus, ProcessingStatus
 from tests.factories import add_recording
+from tests.racing import RACERS, race
 
 
 def test_get_or_create_is_idempotent_and_updates_stick(store):
@@ -112,3 +113,36 @@ def test_the_upgrade_keeps_only_titles_typed_before_any_attempt_as_chosen(tmp_pa
         rows = db.execute(text("SELECT platform, chosen_title FROM publications ORDER BY id"))
         assert rows.all() == [("youtube", "Typed by hand"), ("vk", None)]
     engine.dispose()
+
+
+def test_workers_creating_one_publication_at_once_all_get_the_same_row(store):
+    row = add_recording(store, status=ProcessingStatus.PROCESSED)
+    publications = PublicationStore(store)
+
+    made = race(lambda _: publications.get_or_create(row.id, Platform.VK))
+
+    assert {p.id for p in made} == {publications.get(row.id, Platform.VK).id}
+    assert all(p.status == PlatformStatus.PENDING for p in made)
+    assert len(store.get(row.id).publications) == 1
+
+
+def test_workers_counting_quota_at_once_lose_no_unit(store):
+    publications = PublicationStore(store)
+    noon = datetime(2026, 7, 1, 19, tzinfo=UTC)
+
+    totals = race(lambda _: publications.add_units(Platform.YOUTUBE, "default", 3, now=noon))
+
+    # Each call answers the day's total just after its own units: 3, 6, ... in some order.
+    assert sorted(totals) == [3 * n for n in range(1, RACERS + 1)]
+    assert publications.units_used(Platform.YOUTUBE, "default", "2026-07-01") == 3 * RACERS
+
+
+def test_workers_marking_a_quota_used_up_at_once_keep_the_latest_time(store):
+    publications = PublicationStore(store)
+    now = datetime.now(UTC)
+    until = [now + timedelta(minutes=10 * (1 + i)) for i in range(RACERS)]
+
+    race(lambda i: publications.mark_exhausted(Platform.VK, "video.save", until[i]))
+
+    assert publications.exhausted_until(Platform.VK) == max(until)
+    assert publications.units_used(Platform.VK, "default") == 0

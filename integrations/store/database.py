@@ -8,9 +8,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from integrations.disk import DiskWriteError, describe, folder_fault
 from integrations.store.errors import StoreUnavailableError
@@ -62,6 +63,15 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """A session whose work commits on success and rolls back on any error."""
     with factory() as session, session.begin():
         yield session
+
+
+def upsert(dialect: str, model: type[DeclarativeBase]) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT into `model`'s table that can say what a conflict on a unique key does
+    (`on_conflict_do_nothing` / `on_conflict_do_update`): PostgreSQL's and SQLite's (3.24+)
+    clause, one statement where an update-then-insert loop would need two and a retry."""
+    if dialect == "postgresql":
+        return postgresql.insert(model)
+    return sqlite.insert(model)
 
 
 def _alembic_config(url: str):

@@ -18,9 +18,9 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import or_, select, update
 
+from integrations.store.database import upsert
 from integrations.store.models import Publication, QuotaUsage, utcnow
 from integrations.store.repository import RecordingStore
 from integrations.store.states import Platform, PlatformStatus
@@ -75,29 +75,35 @@ class PublicationStore:
             ).one_or_none()
 
     def get_or_create(self, recording_id: int, platform: Platform) -> Publication:
-        """The publication of a recording on a platform, created PENDING when there is none."""
-        for attempt in range(2):
-            found = self.get(recording_id, platform)
-            if found is not None:
-                return found
-            try:
-                with self.store.session() as session:
-                    row = Publication(
-                        recording_id=recording_id,
-                        platform=platform,
-                        status=PlatformStatus.PENDING,
-                        bytes_confirmed=0,
-                        attempts=0,
-                        thumbnail_done=False,
-                        collection_done=False,
-                        caption_done=False,
-                    )
-                    session.add(row)
-                return row
-            except IntegrityError:  # another worker created it first
-                if attempt:
-                    raise
-        raise AssertionError("unreachable")
+        """The publication of a recording on a platform, created PENDING when there is none.
+
+        One `INSERT ... ON CONFLICT DO NOTHING`: of two workers creating it at once, one
+        inserts and both read the same row.
+        """
+        now = utcnow()
+        create = (
+            upsert(self.store.dialect, Publication)
+            .values(
+                recording_id=recording_id,
+                platform=platform,
+                status=PlatformStatus.PENDING,
+                bytes_confirmed=0,
+                attempts=0,
+                thumbnail_done=False,
+                collection_done=False,
+                caption_done=False,
+                created_at=now,
+                updated_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["recording_id", "platform"])
+        )
+        with self.store.session() as session:
+            session.execute(create)
+            return session.scalars(
+                select(Publication).where(
+                    Publication.recording_id == recording_id, Publication.platform == platform
+                )
+            ).one()
 
     def update(self, recording_id: int, platform: Platform, **fields: Any) -> None:
         """Set columns of one publication (it must exist)."""
@@ -186,27 +192,21 @@ class PublicationStore:
     def add_units(
         self, platform: Platform, bucket: str, units: int, now: datetime | None = None
     ) -> int:
-        """Count `units` spent in `bucket` on the current quota day; returns the day's total."""
-        day = quota_day(platform, now)
-        key = (QuotaUsage.platform == platform, QuotaUsage.bucket == bucket, QuotaUsage.day == day)
-        for attempt in range(2):
-            with self.store.session() as session:
-                total = session.execute(
-                    update(QuotaUsage)
-                    .where(*key)
-                    .values(units=QuotaUsage.units + units)
-                    .returning(QuotaUsage.units)
-                ).scalar_one_or_none()
-                if total is not None:
-                    return total
-            try:
-                with self.store.session() as session:
-                    session.add(QuotaUsage(platform=platform, bucket=bucket, day=day, units=units))
-                return units
-            except IntegrityError:  # another worker inserted the day's row first: add to it
-                if attempt:
-                    raise
-        raise AssertionError("unreachable")
+        """Count `units` spent in `bucket` on the current quota day; returns the day's total.
+
+        One statement: the day's row is created with `units`, or `units` is added to it
+        (`ON CONFLICT DO UPDATE SET units = units + excluded.units`), so that workers counting
+        at once never lose a count.
+        """
+        count = upsert(self.store.dialect, QuotaUsage).values(
+            platform=platform, bucket=bucket, day=quota_day(platform, now), units=units
+        )
+        total = count.on_conflict_do_update(
+            index_elements=["platform", "bucket", "day"],
+            set_={"units": QuotaUsage.units + count.excluded.units},
+        ).returning(QuotaUsage.units)
+        with self.store.session() as session:
+            return session.execute(total).scalar_one()
 
     def units_used(self, platform: Platform, bucket: str, day: date | str | None = None) -> int:
         """Units counted in `bucket` on `day` (default: the current quota day)."""
@@ -224,30 +224,23 @@ class PublicationStore:
     def mark_exhausted(
         self, platform: Platform, bucket: str, until: datetime, now: datetime | None = None
     ) -> None:
-        """Remember that `bucket` is used up until `until` (e.g. the next Pacific midnight)."""
-        day = quota_day(platform, now)
-        for attempt in range(2):
-            with self.store.session() as session:
-                row = session.get(QuotaUsage, (platform, bucket, day), with_for_update=True)
-                if row is not None:
-                    if row.exhausted_until is None or row.exhausted_until < until:
-                        row.exhausted_until = until
-                    return
-            try:
-                with self.store.session() as session:
-                    session.add(
-                        QuotaUsage(
-                            platform=platform,
-                            bucket=bucket,
-                            day=day,
-                            units=0,
-                            exhausted_until=until,
-                        )
-                    )
-                return
-            except IntegrityError:
-                if attempt:
-                    raise
+        """Remember that `bucket` is used up until `until` (e.g. the next Pacific midnight);
+        a later time already stored is kept."""
+        mark = upsert(self.store.dialect, QuotaUsage).values(
+            platform=platform,
+            bucket=bucket,
+            day=quota_day(platform, now),
+            units=0,
+            exhausted_until=until,
+        )
+        stored = QuotaUsage.exhausted_until
+        mark = mark.on_conflict_do_update(
+            index_elements=["platform", "bucket", "day"],
+            set_={"exhausted_until": mark.excluded.exhausted_until},
+            where=or_(stored.is_(None), stored < mark.excluded.exhausted_until),
+        )
+        with self.store.session() as session:
+            session.execute(mark)
 
     def exhausted_until(
         self,

@@ -35,7 +35,6 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from integrations.store.database import (
@@ -44,6 +43,7 @@ from integrations.store.database import (
     session_factory,
     transaction,
     upgrade_to_head,
+    upsert,
 )
 from integrations.store.errors import LostClaimError, RecordingNotFoundError
 from integrations.store.models import CLAIMABLE, Recording, Storage, utcnow
@@ -515,25 +515,15 @@ class RecordingStore:
     ) -> None:
         """Mark `storage` alive for `lease_seconds` more (a run works on it): every run does at
         its start and with each heartbeat. Its recordings are taken over once nobody does."""
-        values = {
-            "media_dir": media_dir,
-            "host": host,
-            "alive_until": (now or utcnow()) + timedelta(seconds=lease_seconds),
-        }
-        for attempt in range(2):
-            with self.session() as session:
-                renewed = session.execute(
-                    update(Storage).where(Storage.id == storage).values(**values)
-                ).rowcount
-            if renewed:
-                return
-            try:
-                with self.session() as session:
-                    session.add(Storage(id=storage, **values))
-                return
-            except IntegrityError:  # another run on the same storage registered it first
-                if attempt:
-                    raise
+        register = upsert(self.dialect, Storage).values(
+            id=storage,
+            media_dir=media_dir,
+            host=host,
+            alive_until=(now or utcnow()) + timedelta(seconds=lease_seconds),
+        )
+        renew = {name: register.excluded[name] for name in ("media_dir", "host", "alive_until")}
+        with self.session() as session:
+            session.execute(register.on_conflict_do_update(index_elements=["id"], set_=renew))
 
     def takeover(
         self, storage: str, ids: Sequence[int] | None = None, now: datetime | None = None
