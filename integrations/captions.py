@@ -18,11 +18,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from integrations.errors import IntegrationError
+
 _TIMESTAMP = re.compile(r"^(?:(\d{2,}):)?([0-5]\d):([0-5]\d)\.(\d{3})$")
 _ARROW = "-->"
 
 
-class CaptionFormatError(ValueError):
+class CaptionFormatError(IntegrationError, ValueError):
     """The file is not WebVTT this module can read; `line` is 1-based."""
 
     def __init__(self, line: int, message: str, source: str | None = None) -> None:

@@ -14,6 +14,8 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+from integrations.errors import IntegrationError
+
 MIB = 1024 * 1024
 
 # A full or read-only disk: nothing is wrong with the work, it waits until the disk has room.
@@ -24,7 +26,7 @@ DISK_ERRNOS = WAIT_ERRNOS | {errnos.EACCES, errnos.EPERM, errnos.EIO}
 _GONE_ERRNOS = frozenset({errnos.ENOENT, errnos.ENOTDIR})
 
 
-class DiskError(Exception):
+class DiskError(IntegrationError):
     """The operating system refused to write a file: a full or read-only disk, no permission,
     an I/O error, a folder that vanished. The message names the path and the cause.
 

@@ -60,9 +60,8 @@ class DownloadHTTPError(DownloadError):
     """An HTTP answer that retrying in this call will not fix (403, 404, ...)."""
 
     def __init__(self, message: str, status: int) -> None:
-        super().__init__(message)
+        super().__init__(message, retryable=status == 429 or status >= 500)
         self.status = status
-        self.retryable = status == 429 or status >= 500
 
 
 class DownloadAuthError(DownloadError):
@@ -82,7 +81,6 @@ class InsufficientDiskSpaceError(DownloadError, DiskError):
 
     def __init__(self, message: str, *, path: Path, needed: int, free: int) -> None:
         DiskError.__init__(self, message, path=path, errno=errno.ENOSPC, needed=needed, free=free)
-        self.message = message
 
 
 class InvalidMediaError(DownloadError):
@@ -96,7 +94,6 @@ class LocalFileError(DownloadError, DiskError):
 
     def __init__(self, message: str, *, path: Path, errno: int | None) -> None:
         DiskError.__init__(self, message, path=path, errno=errno)
-        self.message = message
 
 
 @contextmanager

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from integrations.errors import IntegrationError
+
 MAX_THUMBNAIL_BYTES = 2 * 1024 * 1024
 
 _MAGIC = {
@@ -16,7 +18,7 @@ _MAGIC = {
 }
 
 
-class ThumbnailError(ValueError):
+class ThumbnailError(IntegrationError, ValueError):
     """A thumbnail that cannot be uploaded; the message says which file and what to change."""
 
 

@@ -34,6 +34,7 @@ from vk_api.exceptions import ApiError, ApiHttpError, Captcha
 
 from config.settings import get_settings
 from integrations.clock import next_midnight
+from integrations.errors import IntegrationError
 from integrations.thumbnails import check_thumbnail
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ MOSCOW = ZoneInfo("Europe/Moscow")
 # ---- errors ---------------------------------------------------------------------------------
 
 
-class VkError(Exception):
+class VkError(IntegrationError):
     """Base of every error this module raises. `retryable` tells a task whether to try again."""
 
     retryable = False

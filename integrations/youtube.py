@@ -46,6 +46,7 @@ from googleapiclient.http import MediaFileUpload
 
 from config.settings import get_settings
 from integrations.clock import next_midnight
+from integrations.errors import IntegrationError
 from integrations.iso8601 import parse_iso8601_duration
 from integrations.thumbnails import check_thumbnail
 
@@ -93,7 +94,7 @@ _NETWORK_ERRORS: tuple[type[BaseException], ...] = (
 # ---- errors ---------------------------------------------------------------------------------
 
 
-class YouTubeError(Exception):
+class YouTubeError(IntegrationError):
     """Base of every error this module raises. `retryable` tells a task whether to try again."""
 
     retryable = False

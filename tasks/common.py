@@ -15,6 +15,7 @@ import httpx
 from prefect.states import Failed, State
 
 from config.settings import get_settings
+from integrations.errors import IntegrationError
 from integrations.storage_id import storage_id
 from integrations.store.models import Recording
 from integrations.store.repository import LostClaimError, RecordingStore
@@ -51,10 +52,10 @@ def run_logger() -> logging.Logger | logging.LoggerAdapter:
 
 
 def is_transient(exc: BaseException) -> bool:
-    """Whether a later try may succeed: network trouble, 429, 5xx; never bad input."""
-    marked = getattr(exc, "retryable", None)
-    if isinstance(marked, bool):
-        return marked
+    """Whether a later try may succeed: network trouble, 429, 5xx; never bad input. An
+    integration's error says so itself (`IntegrationError.retryable`)."""
+    if isinstance(exc, IntegrationError):
+        return exc.retryable
     if isinstance(exc, httpx.HTTPStatusError):
         return exc.response.status_code == 429 or exc.response.status_code >= 500
     return isinstance(exc, httpx.TransportError | TimeoutError | ConnectionError)

@@ -41,6 +41,7 @@ from config.secrets import vk_credentials, youtube_credentials
 from config.settings import Settings, get_settings
 from config.titles import Publication as Rendered
 from config.titles import render
+from integrations.errors import IntegrationError
 from integrations.filenames import transcript_path
 from integrations.store.models import Publication, Recording
 from integrations.store.publications import PublicationStore
@@ -83,19 +84,19 @@ class UploadInputError(ValueError):
     """The recording cannot be published as it is (file, format, size, configuration)."""
 
 
-class UploadError(RuntimeError):
+class UploadError(IntegrationError, RuntimeError):
     """Some platforms failed; the message lists each with its reason.
 
     `retryable` is true only when every failure is worth retrying (network, 5xx, rate limits).
     """
 
     def __init__(self, recording_id: int, failures: dict[Platform, BaseException]) -> None:
-        self.failures = failures
-        self.retryable = all(is_transient(exc) for exc in failures.values())
         listed = "; ".join(
             f"{PLATFORM_NAMES[platform]}: {human_reason(exc)}" for platform, exc in failures.items()
         )
-        super().__init__(f"upload failed on {listed}")
+        retryable = all(is_transient(exc) for exc in failures.values())
+        super().__init__(f"upload failed on {listed}", retryable=retryable)
+        self.failures = failures
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Exceptions of the media core. Catch `MediaError` for all of them."""
+"""Exceptions of the media core. Catch `MediaError` for all of them (an `IntegrationError`)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import errno as errno_codes
 from pathlib import Path
 
 from integrations.disk import DiskError
+from integrations.errors import IntegrationError
 
 
-class MediaError(Exception):
+class MediaError(IntegrationError):
     """Base class: something about a media file or an FFmpeg run went wrong."""
 
 

@@ -15,9 +15,10 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from integrations.clock import next_midnight
+from integrations.errors import IntegrationError
 
 
-class WaitTooLong(Exception):  # noqa: N818 - a verdict on the wait, not a failure
+class WaitTooLong(IntegrationError):  # noqa: N818 - a verdict on the wait, not a failure
     """A server asked for a longer wait than the policy's patience: come back at `resume_at`.
 
     Not `retryable`: a retry within the run cannot help; a run after `resume_at` can.
