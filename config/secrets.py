@@ -22,8 +22,10 @@ from config.blocks import (
 from config.credentials import read_vk_creds, read_youtube_creds, read_zoom_creds
 from config.errors import CredentialsMissingError
 from config.prefect_sync import synchronous
+from config.settings import Settings, get_settings
 
 MASK = "********"
+WEBHOOK_SECRET_BLOCK = "zoom-webhook-secret-token"
 
 
 @dataclass(frozen=True)
@@ -182,3 +184,32 @@ def store_youtube_authorization(
     saved.refresh_token = SecretStr(str(refresh))
     saved.token_uri = str(info.get("token_uri") or client.get("token_uri") or saved.token_uri)
     saved.save(YOUTUBE_BLOCK, overwrite=True)
+
+
+class WebhookSecretMissingError(CredentialsMissingError):
+    """Neither `ZOOM_WEBHOOK_SECRET_TOKEN` nor the Secret block holds the token."""
+
+
+def webhook_secret_token(settings: Settings | None = None) -> str:
+    """The Zoom app's secret token: `ZOOM_WEBHOOK_SECRET_TOKEN`, else the Prefect Secret block
+    `zoom-webhook-secret-token`. Raises `WebhookSecretMissingError` saying how to set one."""
+    settings = settings or get_settings()
+    configured = settings.zoom_webhook_secret_token
+    if configured is not None and configured.get_secret_value().strip():
+        return configured.get_secret_value().strip()
+    from prefect.blocks.system import Secret
+
+    try:
+        block = synchronous(Secret.load(WEBHOOK_SECRET_BLOCK))
+    except ValueError:  # "Unable to find block document named ..."
+        block = None
+    # `Secret.get()` would JSON-decode the value (a token of digits would become an int).
+    value = block.value.get_secret_value() if block is not None else None
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    raise WebhookSecretMissingError(
+        "no Zoom webhook secret token: set ZOOM_WEBHOOK_SECRET_TOKEN, or save it in a Prefect "
+        f"Secret block named `{WEBHOOK_SECRET_BLOCK}` (Prefect UI: Blocks > Secret, or "
+        f"`Secret(value=TOKEN).save('{WEBHOOK_SECRET_BLOCK}')` from prefect.blocks.system). "
+        "The token is on your Zoom app's Feature page, next to the event subscription."
+    )

@@ -16,17 +16,11 @@ import httpx
 import pytest
 import uvicorn
 
-from integrations.webhook import (
-    EventDeduplicator,
-    InvalidSignatureError,
-    StaleRequestError,
-    TTLSet,
-    event_key,
-    sign,
-    url_validation_response,
-    verify_request,
-)
-from integrations.webhook_app import create_app
+from integrations.webhook.app import create_app
+from integrations.webhook.errors import InvalidSignatureError, StaleRequestError
+from integrations.webhook.events import event_key
+from integrations.webhook.recent import TTLSet
+from integrations.webhook.signature import sign, url_validation_response, verify_request
 
 with warnings.catch_warnings():  # Starlette 1.x: "use httpx2" (not available here)
     warnings.simplefilter("ignore")
@@ -157,28 +151,6 @@ def test_ttl_set_is_thread_safe() -> None:
     assert wins.count(True) == 1
 
 
-def test_deduplicator_persistent_claim() -> None:
-    durable: set[str] = {"old"}
-    calls: list[str] = []
-
-    def claim(key: str) -> bool:
-        calls.append(key)
-        if key == "boom":
-            raise OSError("db down")
-        new = key not in durable
-        durable.add(key)
-        return new
-
-    dedup = EventDeduplicator(TTLSet(), claim=claim)
-    assert not dedup.accept("old")  # known to the durable store (e.g. after a restart)
-    assert dedup.accept("new")
-    assert not dedup.accept("new")
-    assert calls == ["old", "new"]  # the memory store answered the repeat
-    with pytest.raises(OSError):
-        dedup.accept("boom")
-    assert "boom" not in dedup.memory  # a retry gets another chance
-
-
 # -- the app ----------------------------------------------------------------------------------
 
 
@@ -305,22 +277,6 @@ def test_failing_callback_is_logged_and_redelivery_accepted(caplog) -> None:
         client.post("/zoom/webhook", **signed(completed_event()))
         client.app.state.webhook.drain(5)
     assert len(calls) == 2
-
-
-def test_claim_failure_is_503_and_retry_succeeds(received) -> None:
-    state = {"down": True}
-
-    def claim(_key: str) -> bool:
-        if state["down"]:
-            raise OSError("database unavailable")
-        return True
-
-    app = create_app(SECRET, received.append, clock=Clock(), claim=claim)
-    with TestClient(app) as client:
-        assert client.post("/zoom/webhook", **signed(completed_event())).status_code == 503
-        state["down"] = False
-        assert client.post("/zoom/webhook", **signed(completed_event())).status_code == 200
-    assert len(received) == 1
 
 
 def test_callback_runs_in_background(received) -> None:

@@ -33,7 +33,7 @@ from integrations.sandbox.zoom import FileSpec, ZoomEmulator
 from integrations.store.models import Recording
 from integrations.store.repository import RecordingStore
 from integrations.store.states import ProcessingStatus
-from integrations.webhook import sign
+from integrations.webhook.signature import sign
 from integrations.zoom import ZoomClient
 
 SECRET = "whsec-first-day-5a4b3c2d1e"

@@ -14,21 +14,16 @@ from click.testing import CliRunner
 from sqlalchemy import select
 from zoom_fixtures import forget_zoom_blocks, save_block
 
+from config.secrets import WEBHOOK_SECRET_BLOCK, webhook_secret_token
 from config.settings import get_settings
 from flows.cli.webhook import webhook
-from flows.webhook import (
-    SECRET_BLOCK,
-    InProcessRunner,
-    PipelineStarter,
-    RecordingCompletedHandler,
-    webhook_secret_token,
-)
+from flows.webhook_runs import InProcessRunner, PipelineStarter, RecordingCompletedHandler
 from integrations.sandbox.zoom import SandboxAccount
 from integrations.store.models import Recording
 from integrations.store.repository import RecordingStore
 from integrations.store.states import ProcessingStatus
-from integrations.webhook import sign
-from integrations.webhook_app import create_app
+from integrations.webhook.app import create_app
+from integrations.webhook.signature import sign
 
 with warnings.catch_warnings():  # Starlette 1.x: "use httpx2" (not available here)
     warnings.simplefilter("ignore")
@@ -221,12 +216,12 @@ def test_without_a_secret_token_the_command_says_how_to_set_one(
 
     monkeypatch.delenv("ZOOM_WEBHOOK_SECRET_TOKEN", raising=False)
     with contextlib.suppress(ValueError):  # "Unable to find block document named ..."
-        Secret.delete(SECRET_BLOCK)
+        Secret.delete(WEBHOOK_SECRET_BLOCK)
 
     result = CliRunner().invoke(webhook, ["--port", "8099"])
 
     assert result.exit_code == 1
-    assert "ZOOM_WEBHOOK_SECRET_TOKEN" in result.output and SECRET_BLOCK in result.output
+    assert "ZOOM_WEBHOOK_SECRET_TOKEN" in result.output and WEBHOOK_SECRET_BLOCK in result.output
     assert "Traceback" not in result.output
 
 

@@ -40,16 +40,12 @@ def webhook(host: str, port: int) -> None:
 
 def _serve(host: str, port: int) -> None:
     from config.errors import CredentialsMissingError
-    from config.secrets import zoom_account_names
+    from config.secrets import webhook_secret_token, zoom_account_names
     from config.settings import get_settings
     from flows.cli.common import out
-    from flows.webhook import (
-        RecordingCompletedHandler,
-        prefect_server_configured,
-        serve,
-        webhook_secret_token,
-    )
+    from flows.webhook_runs import RecordingCompletedHandler, prefect_server_configured
     from integrations.store.database import upgrade_to_head
+    from integrations.webhook.app import create_app, serve
 
     settings = get_settings()
     secret = webhook_secret_token(settings)
@@ -75,4 +71,4 @@ def _serve(host: str, port: int) -> None:
             "--zoom FILE`; the next run after it picks them up.",
             highlight=False,
         )
-    serve(host, port, secret, RecordingCompletedHandler(settings=settings))
+    serve(create_app(secret, RecordingCompletedHandler(settings=settings)), host, port)

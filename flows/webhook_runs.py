@@ -1,6 +1,6 @@
-"""Zoom webhook ingestion: store each `recording.completed` instance and start its pipeline run.
+"""What a verified `recording.completed` leads to: the instance stored, its pipeline run started.
 
-`integrations.webhook_app.create_app` verifies, deduplicates and acknowledges Zoom's events;
+`integrations.webhook.app.create_app` verifies, deduplicates and acknowledges Zoom's events;
 `RecordingCompletedHandler` is its callback. For each event it
 
 1. maps the payload's `account_id` to a configured Zoom account (the `ZoomAccount` blocks);
@@ -18,8 +18,7 @@
 The event's `download_token` is dropped on arrival and never logged or stored. Its file URLs
 (`/rec/webhook_download/...`) open only with that token, valid 24 hours, so the row keeps the
 files' metadata without URLs: the download stage asks Zoom's API for them with the account's own
-token (`tasks.download.api_files`), whenever that account is imported. `serve` runs the app with
-uvicorn.
+token (`tasks.download.api_files`), whenever that account is imported.
 """
 
 from __future__ import annotations
@@ -38,39 +37,8 @@ from integrations.store.states import ProcessingStatus
 
 logger = logging.getLogger("zoom_publisher.webhook")
 
-SECRET_BLOCK = "zoom-webhook-secret-token"
-
 Starter = Callable[[int], None]
 """Starts the full pipeline for one recording ID (and returns at once)."""
-
-
-class WebhookSecretMissingError(CredentialsMissingError):
-    """Neither `ZOOM_WEBHOOK_SECRET_TOKEN` nor the Secret block holds the token."""
-
-
-def webhook_secret_token(settings: Settings | None = None) -> str:
-    """The Zoom app's secret token: `ZOOM_WEBHOOK_SECRET_TOKEN`, else the Prefect Secret block
-    `zoom-webhook-secret-token`. Raises `WebhookSecretMissingError` saying how to set one."""
-    settings = settings or get_settings()
-    configured = settings.zoom_webhook_secret_token
-    if configured is not None and configured.get_secret_value().strip():
-        return configured.get_secret_value().strip()
-    from prefect.blocks.system import Secret
-
-    try:
-        block = synchronous(Secret.load(SECRET_BLOCK))
-    except ValueError:  # "Unable to find block document named ..."
-        block = None
-    # `Secret.get()` would JSON-decode the value (a token of digits would become an int).
-    value = block.value.get_secret_value() if block is not None else None
-    if isinstance(value, str) and value.strip():
-        return value.strip()
-    raise WebhookSecretMissingError(
-        "no Zoom webhook secret token: set ZOOM_WEBHOOK_SECRET_TOKEN, or save it in a Prefect "
-        f"Secret block named `{SECRET_BLOCK}` (Prefect UI: Blocks > Secret, or "
-        f"`Secret(value=TOKEN).save('{SECRET_BLOCK}')` from prefect.blocks.system). The token "
-        "is on your Zoom app's Feature page, next to the event subscription."
-    )
 
 
 def configured_accounts() -> dict[str, str]:
@@ -359,37 +327,3 @@ class PipelineStarter:
             recording_id,
         )
         return True
-
-
-def serve(
-    host: str,
-    port: int,
-    secret_token: str,
-    handler: RecordingCompletedHandler | None = None,
-    *,
-    log_level: str = "info",
-) -> None:
-    """Serve `POST /zoom/webhook` and `GET /healthz` with uvicorn until interrupted."""
-    import copy
-
-    import uvicorn
-    from uvicorn.config import LOGGING_CONFIG
-
-    from integrations.webhook_app import create_app
-    from integrations.zoom import install_log_redaction
-
-    install_log_redaction("zoom_publisher", "integrations")
-    app = create_app(secret_token, handler or RecordingCompletedHandler())
-    log_config = copy.deepcopy(LOGGING_CONFIG)
-    for name in ("zoom_publisher", "integrations"):
-        log_config["loggers"][name] = {"handlers": ["default"], "level": "INFO", "propagate": False}
-    # A stop waits at most this long for open requests (their events are stored already or
-    # redelivered by Zoom), so that the command and its temporary Prefect server end promptly.
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        log_level=log_level,
-        log_config=log_config,
-        timeout_graceful_shutdown=5,
-    )

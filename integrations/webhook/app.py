@@ -1,12 +1,11 @@
 """The Zoom webhook endpoint as a FastAPI app: `POST /zoom/webhook` and `GET /healthz`.
 
-Every request must carry a valid, fresh Zoom signature (`integrations.webhook`), or it gets
+Every request must carry a valid, fresh Zoom signature (`signature.verify_request`), or it gets
 401 with a JSON error. `endpoint.url_validation` is answered with the challenge;
 `recording.completed` hands `payload.object` plus `download_token` to the caller's callback
-once per instance, on a small worker pool, so that Zoom gets its 200 at once (it wants one
-within 3 s); every other event is acknowledged and ignored.
-
-Serve it with uvicorn: `uvicorn.run(create_app(secret, callback), host=..., port=...)`.
+once per instance (`recent.TTLSet` remembers what was accepted), on a small worker pool, so that
+Zoom gets its 200 at once (it wants one within 3 s); every other event is acknowledged and
+ignored. `serve` runs an app with uvicorn.
 """
 
 from __future__ import annotations
@@ -22,20 +21,18 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
 
-from integrations.webhook import (
+from integrations.webhook.errors import InvalidEventError, InvalidSignatureError, StaleRequestError
+from integrations.webhook.events import (
     RECORDING_COMPLETED_EVENT,
-    SIGNATURE_HEADER,
-    TIMESTAMP_HEADER,
     URL_VALIDATION_EVENT,
-    EventDeduplicator,
-    InvalidEventError,
-    InvalidSignatureError,
-    StaleRequestError,
-    TTLSet,
     event_key,
     recording_completed_job,
+)
+from integrations.webhook.recent import TTLSet
+from integrations.webhook.signature import (
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
     url_validation_response,
     verify_request,
 )
@@ -47,16 +44,16 @@ MAX_BODY_BYTES = 1 << 20  # a recording.completed with dozens of files is a few 
 
 
 class WebhookRuntime:
-    """The app's moving parts: the deduplicator and the pool running callbacks."""
+    """The app's moving parts: the events accepted lately and the pool running callbacks."""
 
     def __init__(
         self,
         callback: Callable[[dict[str, Any]], object],
-        dedup: EventDeduplicator,
+        accepted: TTLSet,
         max_workers: int,
     ) -> None:
         self.callback = callback
-        self.dedup = dedup
+        self.accepted = accepted
         self.executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="zoom-hook")
         self._pending: set[Future[None]] = set()
         self._lock = threading.Lock()
@@ -77,7 +74,7 @@ class WebhookRuntime:
             self.callback(job)
         except Exception:
             # Forget the key, so that a redelivery of this instance is accepted again.
-            self.dedup.forget(key)
+            self.accepted.discard(key)
             logger.exception("Zoom webhook: callback failed for instance %s", uuid)
         else:
             logger.info("Zoom webhook: handled recording.completed for instance %s", uuid)
@@ -117,8 +114,6 @@ def create_app(
     on_recording_completed: Callable[[dict[str, Any]], object],
     *,
     clock: Callable[[], float] = time.time,
-    claim: Callable[[str], bool] | None = None,
-    dedup: EventDeduplicator | None = None,
     once_per_instance: bool = True,
     max_workers: int = 2,
     max_body_bytes: int = MAX_BODY_BYTES,
@@ -127,19 +122,16 @@ def create_app(
 
     `on_recording_completed(job)` gets `payload.object` plus `download_token` (and the
     payload's `account_id`), in a worker thread, once per instance (`once_per_instance=False`:
-    once per (instance, event_ts), i.e. only retries are dropped). `claim(key) -> bool` backs
-    the in-memory deduplication with a durable store (True when the key is new); a `claim`
-    that raises gives Zoom a 503, so it retries later. `clock` gives epoch seconds.
+    once per (instance, event_ts), i.e. only retries are dropped); a callback that raises lets
+    a redelivery of the event through again. `clock` gives epoch seconds.
     Leaving the app's lifespan waits for running callbacks; `app.state.webhook.drain()` too.
     """
     if not secret_token:
         raise ValueError("the Zoom webhook secret token is empty")
     if max_workers < 1:
         raise ValueError("max_workers must be at least 1")
-    if dedup is not None and claim is not None:
-        raise ValueError("pass `claim` or a ready `dedup`, not both")
-    deduplicator = dedup or EventDeduplicator(TTLSet(clock=clock), claim=claim)
-    runtime = WebhookRuntime(on_recording_completed, deduplicator, max_workers)
+    accepted = TTLSet(clock=clock)
+    runtime = WebhookRuntime(on_recording_completed, accepted, max_workers)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -200,20 +192,40 @@ def create_app(
             return _error(400, "invalid_event", str(exc))
 
         key = event_key(event, per_instance=once_per_instance)
-        try:
-            fresh = await run_in_threadpool(deduplicator.accept, key)  # `claim` may block
-        except Exception:
-            logger.exception("Zoom webhook: the deduplication store failed")
-            return _error(503, "unavailable", "try again later")
-        if not fresh:
+        if not accepted.add(key):
             logger.info("Zoom webhook: duplicate recording.completed for %s", job["uuid"])
             return JSONResponse({"status": "duplicate"})
         try:
             runtime.submit(key, job)
         except RuntimeError:  # the pool is shut down: the server is stopping
-            deduplicator.forget(key)
+            accepted.discard(key)
             return _error(503, "unavailable", "shutting down")
         logger.info("Zoom webhook: accepted recording.completed for %s", job["uuid"])
         return JSONResponse({"status": "accepted"})
 
     return app
+
+
+def serve(app: FastAPI, host: str, port: int, *, log_level: str = "info") -> None:
+    """Serve `app` with uvicorn until interrupted; the project's loggers go to its console."""
+    import copy
+
+    import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
+
+    from integrations.zoom import install_log_redaction
+
+    install_log_redaction("zoom_publisher", "integrations")
+    log_config = copy.deepcopy(LOGGING_CONFIG)
+    for name in ("zoom_publisher", "integrations"):
+        log_config["loggers"][name] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    # A stop waits at most this long for open requests (their events are stored already or
+    # redelivered by Zoom), so that the command and its temporary Prefect server end promptly.
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        log_config=log_config,
+        timeout_graceful_shutdown=5,
+    )
