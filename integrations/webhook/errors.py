@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from integrations.errors import IntegrationError
 
-class WebhookError(Exception):
+
+class WebhookError(IntegrationError):
     """Base of the webhook errors. Messages are safe to log and to return to the caller."""
 
 
