@@ -24,8 +24,9 @@ from typing import Any
 
 from config.alert_blocks import MAX_TEXT, destination_reference, secret_values
 from config.settings import get_settings
+from integrations.store.backlogs import QuotaWaits, quota_waits
 from integrations.store.models import Recording
-from integrations.store.states import STAGES, PlatformStatus, ProcessingStatus, restart_point
+from integrations.store.states import STAGES, ProcessingStatus, restart_point
 from tasks.common import get_store, run_logger
 
 WAIT_ALERTS_VARIABLE = "zoom-publisher-wait-alert-sent"  # when the last wait alert went out
@@ -137,39 +138,31 @@ def failure_alert(recordings: list[Recording], run: str) -> tuple[str, str]:
     return subject, "\n\n".join([*blocks, run])
 
 
-def long_waits(recordings: list[Recording], now: datetime) -> list[tuple[Recording, Any]]:
-    """(recording, publication) pairs waiting for quota since their first try over a day ago."""
-    return [
-        (r, p)
-        for r in recordings
-        for p in r.publications
-        if p.status == PlatformStatus.WAITING and now - p.created_at > LONG_WAIT
-    ]
-
-
-def wait_alert(waits: list[tuple[Recording, Any]], now: datetime) -> tuple[str, str]:
+def wait_alert(waits: QuotaWaits, now: datetime) -> tuple[str, str]:
     lines = []
-    for r, p in waits:
+    for r, p in waits.oldest:
         days = (now - p.created_at) / timedelta(days=1)
         until = f"until {p.waiting_until:%Y-%m-%d %H:%M} UTC" if p.waiting_until else "for now"
         lines.append(
             f"#{r.id} {r.topic}: {PLATFORM_NAMES.get(p.platform.value, p.platform.value)} "
             f"has waited {days:.1f} days, now {until}: {p.last_error or 'quota used up'}"
         )
-    count = len(waits)
-    subject = f"zoom-publisher: {count} publication{'s' if count > 1 else ''} waiting for quota"
+    if more := waits.count - len(waits.oldest):
+        lines.append(f"... and {more} more")
+    plural = "s" if waits.count > 1 else ""
+    subject = f"zoom-publisher: {waits.count} publication{plural} waiting for quota"
     return subject, "\n".join(lines)
 
 
-def wait_alert_due(waits: list[tuple[Recording, Any]], last: str | None, now: datetime) -> bool:
+def wait_alert_due(waits: QuotaWaits, last: str | None, now: datetime) -> bool:
     """Whether the wait alert goes out now: a wait that passed a day since the last alert (so
     was not in it), or a day since the last alert."""
-    if not waits:
+    if not waits.count or waits.newest is None:
         return False
     if last is None:
         return True
     sent_at = datetime.fromisoformat(last)
-    return now - sent_at >= LONG_WAIT or any(p.created_at + LONG_WAIT > sent_at for _, p in waits)
+    return now - sent_at >= LONG_WAIT or waits.newest + LONG_WAIT > sent_at
 
 
 def this_run() -> str:
@@ -196,7 +189,7 @@ def send_run_alerts(failed_ids: list[int]) -> None:
         failed = store.list(ids=failed_ids) if failed_ids else []
         if failed := [r for r in failed if r.status == ProcessingStatus.FAILED]:
             deliver(block, *failure_alert(failed, this_run()))
-        waits = long_waits(store.list(statuses=[ProcessingStatus.PROCESSED]), now)
+        waits = quota_waits(store, now - LONG_WAIT)
         last = Variable.get(WAIT_ALERTS_VARIABLE, default=None)
         if wait_alert_due(waits, last, now):
             deliver(block, *wait_alert(waits, now))

@@ -10,13 +10,16 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 from prefect.states import Failed, State
 
+from flows.report import REPORT_ROWS
 from integrations.disk import DiskError, disk_errors
 from integrations.download import segment_path
+from integrations.store.backlogs import expirable_pages, expire
 from integrations.store.models import Recording, utcnow
+from integrations.store.repository import LIST_PAGE
 from integrations.store.states import WORKING, ProcessingStatus, restart_point
 from tasks.common import get_store
 
-FINISHED = (ProcessingStatus.UPLOADED, ProcessingStatus.SKIPPED)
+CLEAN_PAGE = LIST_PAGE  # finished recordings read, cleaned and marked EXPIRED per transaction
 
 
 @dataclass(frozen=True)
@@ -43,46 +46,53 @@ def local_media(recording: Recording) -> list[Path]:
     return sorted(p for p in paths if p.exists())
 
 
-def expiries(days: int) -> list[Expiry]:
-    """Finished recordings that started more than `days` days ago; unfinished ones never."""
-    cutoff = utcnow() - timedelta(days=days)
-    finished = get_store().list(until=cutoff, statuses=FINISHED)
-    return [Expiry(r.id, r.topic, local_media(r)) for r in finished]
+def expiry(recording: Recording) -> Expiry:
+    return Expiry(recording.id, recording.topic, local_media(recording))
 
 
 @flow(name="clean")
 def clean_flow(days: int = 30, dry_run: bool = False) -> list[dict[str, object]] | State:
-    """Delete local media of finished recordings older than `days` days and mark them EXPIRED."""
+    """Delete local media of finished recordings older than `days` days and mark them EXPIRED.
+
+    Unfinished recordings never. The finished ones are read a page at a time (oldest first), and
+    each page's recordings are marked in one transaction once their files are gone; a failure
+    mid-page still marks the ones whose files went, and a later run goes on from there.
+    """
     logger = get_run_logger()
     store = get_store()
+    reason = f"media cleaned after {days} days"
     rows = []
-    for item in expiries(days):
-        rows.append(
-            {
-                "id": item.recording_id,
-                "topic": item.topic,
-                "bytes": item.size,
-                "files": ", ".join(f.name for f in item.files),
-            }
-        )
-        if dry_run:
-            continue
-        try:
-            with disk_errors():
-                for path in item.files:
-                    path.unlink(missing_ok=True)
-        except DiskError as exc:  # one line for the command, not a traceback in the log
-            logger.error("clean stopped: %s", exc)
-            return Failed(message=str(exc), data=exc)
-        store.transition(
-            item.recording_id, ProcessingStatus.EXPIRED, reason=f"media cleaned after {days} days"
-        )
+    for page in expirable_pages(store, utcnow() - timedelta(days=days), CLEAN_PAGE):
+        done: list[int] = []
+        for item in map(expiry, page):
+            rows.append(
+                {
+                    "id": item.recording_id,
+                    "topic": item.topic,
+                    "bytes": item.size,
+                    "files": ", ".join(f.name for f in item.files),
+                }
+            )
+            if dry_run:
+                continue
+            try:
+                with disk_errors():
+                    for path in item.files:
+                        path.unlink(missing_ok=True)
+            except DiskError as exc:  # one line for the command, not a traceback in the log
+                expire(store, done, reason)
+                logger.error("clean stopped: %s", exc)
+                return Failed(message=str(exc), data=exc)
+            done.append(item.recording_id)
+        if done:
+            expire(store, done, reason)
     verb = "would delete" if dry_run else "deleted"
     logger.info("clean %s the media of %d recordings", verb, len(rows))
     create_table_artifact(
         key="clean-report",
-        table=rows or [{"id": "-", "topic": "nothing"}],
-        description=f"clean --days {days}{' (dry run)' if dry_run else ''}",
+        table=rows[:REPORT_ROWS] or [{"id": "-", "topic": "nothing"}],
+        description=f"clean --days {days}{' (dry run)' if dry_run else ''}"
+        + (f", the first {REPORT_ROWS} of {len(rows)}" if len(rows) > REPORT_ROWS else ""),
     )
     return rows
 

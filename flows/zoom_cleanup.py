@@ -8,6 +8,7 @@ duration. Never with a failed or waiting publication.
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from functools import cached_property
 from typing import Any
 
@@ -17,13 +18,15 @@ from prefect.artifacts import create_table_artifact
 from config.app_config import AppConfig, load_app_config
 from config.secrets import zoom_block_for
 from config.settings import get_settings
+from flows.report import REPORT_ROWS
+from integrations.store.backlogs import zoom_due_pages
 from integrations.store.models import Recording, utcnow
-from integrations.store.states import ProcessingStatus
 from integrations.vk import VkClient
 from integrations.youtube import YouTubeClient
 from integrations.zoom import ZoomClient
 from integrations.zoom.deletion import (
     CleanupCandidate,
+    CleanupDecision,
     PublicationState,
     RemoteCheck,
     duration_problem,
@@ -104,53 +107,66 @@ def candidate(recording: Recording) -> CleanupCandidate:
     )
 
 
+def report_row(decision: CleanupDecision, done: bool) -> dict[str, Any]:
+    return {
+        "id": decision.candidate.recording_id,
+        "topic": decision.candidate.topic,
+        "action": decision.action if decision.removes else "keep",
+        "done": done,
+        "why": "; ".join((*decision.reasons, *decision.notes)),
+    }
+
+
 @flow(name="free-zoom-storage")
 def free_zoom_storage_flow(dry_run: bool = False) -> list[dict[str, Any]]:
-    """Move published, verified recordings to Zoom's trash (or delete them), per the setting."""
+    """Move published, verified recordings to Zoom's trash (or delete them), per the setting.
+
+    Reads only the recordings still due (published, Zoom copy not freed yet), a page at a time;
+    with clean-up off, none.
+    """
     logger = get_run_logger()
     settings = get_settings()
     config = load_app_config(settings.app_config, missing_ok=True)
     mode = config.upload_settings.delete_from_zoom
-    store = get_store()
-    published = store.list(statuses=[ProcessingStatus.UPLOADED, ProcessingStatus.EXPIRED])
-    pending = {r.id: r for r in published if r.zoom_cleanup is None}
     enabled = [name for name, platform in config.platforms if platform.enabled]
-    plan = zoom_deletion_plan(
-        [candidate(r) for r in pending.values()], enabled, mode, RemoteCopies(config)
-    )
+    verify = RemoteCopies(config)
+    store = get_store()
     rows = []
-    for decision in plan.decisions:
-        recording = pending[decision.candidate.recording_id]
-        done = False
-        if decision.action != "keep" and not dry_run:
-            with ZoomClient(zoom_account(zoom_block_for(recording.account))) as client:
-                client.delete_recordings(recording.zoom_uuid, action=decision.action)
-            store.update_fields(
-                recording.id, zoom_cleanup=decision.action, zoom_cleaned_at=utcnow()
-            )
-            done = True
-        for note in decision.notes:
-            logger.warning("Recording %s: %s", recording.id, note)
-        rows.append(
-            {
-                "id": recording.id,
-                "topic": recording.topic,
-                "action": decision.action if decision.removes else "keep",
-                "done": done,
-                "why": "; ".join((*decision.reasons, *decision.notes)),
-            }
-        )
+    with ExitStack() as stack:
+        clients: dict[str, ZoomClient] = {}
+
+        def zoom(account: str) -> ZoomClient:
+            if account not in clients:
+                client = ZoomClient(zoom_account(zoom_block_for(account)))
+                clients[account] = stack.enter_context(client)
+            return clients[account]
+
+        for page in zoom_due_pages(store) if mode != "off" else ():
+            recordings = {r.id: r for r in page}
+            plan = zoom_deletion_plan(map(candidate, page), enabled, mode, verify)
+            for decision in plan.decisions:
+                recording = recordings[decision.candidate.recording_id]
+                done = False
+                if decision.action != "keep" and not dry_run:
+                    zoom(recording.account).delete_recordings(
+                        recording.zoom_uuid, action=decision.action
+                    )
+                    store.update_fields(
+                        recording.id, zoom_cleanup=decision.action, zoom_cleaned_at=utcnow()
+                    )
+                    done = True
+                for note in decision.notes:
+                    logger.warning("Recording %s: %s", recording.id, note)
+                rows.append(report_row(decision, done))
     verb = "would free" if dry_run else "freed"
+    freed = sum(1 for row in rows if row["action"] != "keep")
     logger.info(
-        "Zoom storage (%s): %s %d recordings, kept %d",
-        mode,
-        verb,
-        sum(1 for d in plan.decisions if d.removes),
-        sum(1 for d in plan.decisions if not d.removes),
+        "Zoom storage (%s): %s %d recordings, kept %d", mode, verb, freed, len(rows) - freed
     )
+    more = f", the first {REPORT_ROWS} of {len(rows)}" if len(rows) > REPORT_ROWS else ""
     create_table_artifact(
         key="zoom-storage-report",
-        table=rows or [{"id": "-", "topic": "nothing published yet"}],
-        description=f"delete_from_zoom={mode}{' (dry run)' if dry_run else ''}",
+        table=rows[:REPORT_ROWS] or [{"id": "-", "topic": "nothing due"}],
+        description=f"delete_from_zoom={mode}{' (dry run)' if dry_run else ''}{more}",
     )
     return rows

@@ -16,8 +16,10 @@ import pytest
 from factories import add_recording
 from sqlalchemy import event, text
 
+from integrations.store.backlogs import expirable_pages, quota_waits, zoom_due_pages
+from integrations.store.publications import PublicationStore
 from integrations.store.repository import RecordingStore
-from integrations.store.states import ProcessingStatus
+from integrations.store.states import Platform, PlatformStatus, ProcessingStatus
 
 S = ProcessingStatus
 FINISHED = 20_000
@@ -242,3 +244,57 @@ def test_a_deep_page_reads_the_start_time_index_not_the_table_on_postgres(
     plan = _explain_postgres(store, *keyset[0])
     assert "Index Scan Backward using ix_recordings_start_time on recordings" in plan, plan
     assert "Seq Scan on recordings" not in plan, plan
+
+
+# The history as a daily `clean` and `free-zoom` leave it: expired, Zoom copy freed, published.
+SETTLED_POSTGRES = """
+UPDATE recordings SET status = 'EXPIRED', zoom_cleanup = 'trash';
+INSERT INTO publications (recording_id, platform, status, bytes_confirmed, thumbnail_done,
+    collection_done, caption_done, attempts, created_at, updated_at)
+SELECT id, 'youtube', 'UPLOADED', 0, true, true, true, 1, start_time, start_time FROM recordings;
+"""
+
+
+def test_housekeeping_backlogs_read_their_partial_indexes_on_postgres(
+    postgres_store: RecordingStore,
+) -> None:
+    """`clean`, `free-zoom` and the quota alert read what is due, not the settled history."""
+    store = postgres_store
+    with store.engine.begin() as connection:
+        connection.execute(text(FILL_POSTGRES), {"n": FINISHED})
+        connection.exec_driver_sql(SETTLED_POSTGRES)
+    day = datetime(2026, 11, 1, 9, tzinfo=UTC)
+    uploaded = [add_recording(store, status=S.UPLOADED, start_time=day) for _ in range(3)]
+    publications = PublicationStore(store)
+    for row in uploaded:
+        publications.get_or_create(row.id, Platform.YOUTUBE)
+        publications.update(row.id, Platform.YOUTUBE, status=PlatformStatus.UPLOADED)
+    waiting = add_recording(store, status=S.PROCESSED, start_time=day)
+    publications.get_or_create(waiting.id, Platform.YOUTUBE)
+    publications.mark_waiting(waiting.id, Platform.YOUTUBE, day, "quota used up")
+    with store.engine.connect() as connection:
+        connection.execution_options(isolation_level="AUTOCOMMIT").execute(
+            text("ANALYZE recordings, publications")
+        )
+    statements = Statements(store)
+
+    expirable = [r.id for page in expirable_pages(store, day + timedelta(days=1)) for r in page]
+    due = [r.id for page in zoom_due_pages(store) for r in page]
+    waits = quota_waits(store, datetime.now(UTC) + timedelta(days=1))
+
+    assert expirable == due == [r.id for r in uploaded]
+    assert waits.count == 1 and [r.id for r, _ in waits.oldest] == [waiting.id]
+    reads = [s for s in statements.seen if s[0].lstrip().upper().startswith("SELECT")]
+    # With few finished rows the planner may as well look UPLOADED and SKIPPED up in
+    # ix_recordings_status and sort them: neither reads the expired history.
+    expirable_scan = "Index Cond: ((status)::text = ANY ('{UPLOADED,SKIPPED}'"
+    plans = [
+        (("ix_recordings_expirable", expirable_scan), reads[0]),
+        (("ix_recordings_zoom_due",), reads[1]),
+        (("ix_publications_waiting",), reads[3]),  # after zoom_due's publications: the count
+        (("ix_publications_waiting",), reads[4]),  # and the oldest waits
+    ]
+    for accepted, statement in plans:
+        plan = _explain_postgres(store, *statement)
+        assert any(term in plan for term in accepted), plan
+        assert "Seq Scan" not in plan, plan

@@ -75,6 +75,13 @@ CLAIMABLE = (*(input_status for input_status, _, _ in STAGES.values()), Processi
 # uses a partial index only when it can prove the query's WHERE implies the index's (SQLite: only
 # when the query holds the same term), and a bound parameter proves nothing.
 CLAIMABLE_SQL = "status IN ({})".format(", ".join(f"'{status.value}'" for status in CLAIMABLE))
+# The same literal SQL for the housekeeping backlogs (integrations/store/backlogs.py), each with a
+# partial index in its order, so that what a run reads follows what is due, not the history:
+# finished rows whose local media `clean` may expire; published rows whose Zoom copy is not freed
+# yet; publications waiting for a platform's quota.
+EXPIRABLE_SQL = "status IN ('UPLOADED', 'SKIPPED')"
+ZOOM_DUE_SQL = "status IN ('UPLOADED', 'EXPIRED') AND zoom_cleanup IS NULL"
+WAITING_SQL = "status = 'WAITING'"
 
 
 class Recording(Base):
@@ -89,6 +96,20 @@ class Recording(Base):
             "id",
             postgresql_where=text(CLAIMABLE_SQL),
             sqlite_where=text(CLAIMABLE_SQL),
+        ),
+        Index(
+            "ix_recordings_expirable",
+            "start_time",
+            "id",
+            postgresql_where=text(EXPIRABLE_SQL),
+            sqlite_where=text(EXPIRABLE_SQL),
+        ),
+        Index(
+            "ix_recordings_zoom_due",
+            "start_time",
+            "id",
+            postgresql_where=text(ZOOM_DUE_SQL),
+            sqlite_where=text(ZOOM_DUE_SQL),
         ),
     )
 
@@ -147,7 +168,15 @@ class Publication(Base):
     """One recording on one platform: remote id, upload session and follow-up steps."""
 
     __tablename__ = "publications"
-    __table_args__ = (UniqueConstraint("recording_id", "platform"),)
+    __table_args__ = (
+        UniqueConstraint("recording_id", "platform"),
+        Index(
+            "ix_publications_waiting",
+            "created_at",
+            postgresql_where=text(WAITING_SQL),
+            sqlite_where=text(WAITING_SQL),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     recording_id: Mapped[int] = mapped_column(ForeignKey("recordings.id", ondelete="CASCADE"))
