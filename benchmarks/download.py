@@ -56,7 +56,7 @@ def _serve(paths: list[str], conn) -> None:
 def _worker(url: str, dest: str, size: int, fsync: bool) -> None:
     """Child process: one `download_file`, prints its timing as JSON."""
     from integrations.download import download_file
-    from integrations.zoom import RetryPolicy
+    from integrations.http.retry import RetryPolicy
 
     target = Path(dest)
     start = time.perf_counter()
@@ -160,7 +160,8 @@ def main() -> None:
     if CURL is None:
         raise SystemExit("curl is not installed: this benchmark compares against curl")
 
-    from integrations.zoom import RetryPolicy, ZoomAccount, ZoomClient
+    from integrations.http.retry import RetryPolicy
+    from integrations.zoom import ZoomAccount, ZoomClient
 
     random_file, big = make_files(args.size_mb, args.big_mb)
     out = args.out_dir

@@ -30,9 +30,10 @@ import httpx
 from integrations.captions import parse_vtt
 from integrations.disk import DiskError, disk_error, free_space, mb
 from integrations.errors import IntegrationError
+from integrations.http.redact import install_log_redaction, redact_text
+from integrations.http.retry import RetryPolicy
+from integrations.http.timeouts import http_timeout
 from integrations.wide_reads import WideReadTransport
-from integrations.zoom.redact import install_log_redaction, redact_text
-from integrations.zoom.retry import RetryPolicy, parse_retry_after
 
 log = logging.getLogger(__name__)
 install_log_redaction()
@@ -228,13 +229,11 @@ def download_file(
     The rest of the file is reserved in `SPACE` while it downloads (unless `space_reserved`:
     the caller holds a reservation that covers it).
     """
-    if retry is None or min_free_mb is None or timeout is None:
+    if retry is None or min_free_mb is None:
         from config.settings import get_settings
 
-        settings = get_settings()
         retry = retry or RetryPolicy.from_settings()
-        min_free_mb = settings.min_free_disk_mb if min_free_mb is None else min_free_mb
-        timeout = settings.http_timeout if timeout is None else timeout
+        min_free_mb = get_settings().min_free_disk_mb if min_free_mb is None else min_free_mb
     label = label or dest.name
     with local_file_errors(label):
         job = _Download(url, dest, expected_size, token, progress, retry, chunk_size, fsync, label)
@@ -250,6 +249,7 @@ def download_file(
         with reserved:
             if client is None:
                 wide = WideReadTransport(CHUNK_SIZE)
+                timeout = http_timeout(timeout)
                 with httpx.Client(transport=wide, timeout=timeout, follow_redirects=True) as own:
                     return job.run(own)
             return job.run(client)
@@ -353,7 +353,7 @@ class _Download:
             if isinstance(outcome, tuple):
                 outcome, retry_after = outcome
             failures = 1 if self.have > before else failures + 1
-            if failures >= self.retry.attempts:
+            if self.retry.exhausted(failures):
                 raise DownloadInterruptedError(
                     f"{self.label}: download failed {failures} times in a row at "
                     f"{self.position} bytes (last: {outcome}); the .part file is "
@@ -371,7 +371,7 @@ class _Download:
         if status in (401, 403) and response.url.path == httpx.URL(self.url).path:
             return "auth"
         if status == 429 or status >= 500:
-            return f"HTTP {status}", parse_retry_after(response.headers.get("Retry-After"))
+            return f"HTTP {status}", self.retry.retry_after(response.headers.get("Retry-After"))
         if status == 416 and self.have:
             log.warning("%s: server refused Range from %d (416); restarting", self.label, self.have)
             self._restart()

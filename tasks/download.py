@@ -31,11 +31,11 @@ from integrations.download import (
     verify_vtt,
 )
 from integrations.filenames import safe_filename, transcript_path
+from integrations.http.retry import WaitTooLong
 from integrations.store.models import Recording
 from integrations.store.states import ProcessingStatus
 from integrations.zoom import ZoomClient, parse_instance
 from integrations.zoom.errors import ZoomRetryLaterError
-from integrations.zoom.retry import WaitTooLong
 from tasks.common import (
     StageOutcome,
     get_store,

@@ -24,9 +24,10 @@ from integrations.download import (
     download_file,
     part_path,
 )
+from integrations.http.retry import RetryPolicy
 from integrations.sandbox.server import LoopbackServer
 from integrations.sandbox.zoom import FileSpec, ManualClock, ZoomEmulator
-from integrations.zoom import RetryPolicy, ZoomClient, ZoomFile
+from integrations.zoom import ZoomClient, ZoomFile
 
 DATA = os.urandom(3 * 1024 * 1024 + 12345)
 
@@ -56,7 +57,7 @@ def serve(files: list[FileSpec], honour_range: bool = True) -> Iterator[Env]:
     start = datetime(2026, 9, 1, 10, tzinfo=UTC)
     meeting = zoom.add_meeting(account, user, topic="Lecture", start_time=start, files=files)
     clock = ManualClock()
-    retry = RetryPolicy(attempts=4, sleep=clock.sleep, clock=clock, jitter=lambda: 1.0)
+    retry = RetryPolicy(attempts=4, sleep=clock.sleep, jitter=lambda: 1.0)
     with LoopbackServer(zoom):
         client = ZoomClient(
             account.credentials,
@@ -238,7 +239,7 @@ def fetch_mocked(
         return answers.pop(0)
 
     clock = ManualClock()
-    retry = RetryPolicy(attempts=3, sleep=clock.sleep, clock=clock, jitter=lambda: 1.0)
+    retry = RetryPolicy(attempts=3, sleep=clock.sleep, jitter=lambda: 1.0)
     with httpx.Client(transport=httpx.MockTransport(handler)) as client:
         result = download_file(
             "https://zoom.test/rec/download/cc", tmp_path / "cc.vtt", size,

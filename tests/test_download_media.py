@@ -15,10 +15,11 @@ from integrations.download import (
     join_segments,
     verify_mp4,
 )
+from integrations.http.retry import RetryPolicy
 from integrations.media.ffmpeg import ffmpeg_binary
 from integrations.sandbox.server import LoopbackServer
 from integrations.sandbox.zoom import FileSpec, ZoomEmulator
-from integrations.zoom import RetryPolicy, ZoomClient
+from integrations.zoom import ZoomClient
 
 pytestmark = pytest.mark.usefixtures("ffmpeg_build")  # system FFmpeg, then bundled
 

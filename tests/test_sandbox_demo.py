@@ -12,6 +12,7 @@ import pytest
 from config.app_config import AppConfig
 from config.titles import render
 from integrations.download import download_file, download_recording, verify_vtt
+from integrations.http.retry import RetryPolicy
 from integrations.media.probe import probe
 from integrations.sandbox.demo import (
     DEMO_INACTIVE_HOSTS,
@@ -29,7 +30,7 @@ from integrations.sandbox.demo import (
 from integrations.thumbnails import check_thumbnail
 from integrations.vk import VkClient
 from integrations.youtube import YouTubeClient
-from integrations.zoom import RetryPolicy, ZoomClient, parse_instance, skip_reason
+from integrations.zoom import ZoomClient, parse_instance, skip_reason
 
 NOW = datetime(2026, 10, 15, 12, 0, tzinfo=UTC)
 

@@ -11,10 +11,10 @@ import pytest
 
 from config.settings import get_settings
 from integrations.download import download_file
+from integrations.http.retry import RetryPolicy, WaitTooLong, parse_retry_after
 from integrations.sandbox.server import Fault, LoopbackServer
 from integrations.sandbox.zoom import FileSpec, ManualClock, SandboxAccount, ZoomEmulator
 from integrations.zoom import (
-    RetryPolicy,
     ZoomAccount,
     ZoomAuthError,
     ZoomClient,
@@ -22,9 +22,7 @@ from integrations.zoom import (
     ZoomRateLimitError,
     ZoomRetryLaterError,
     ZoomUnavailableError,
-    parse_retry_after,
 )
-from integrations.zoom.retry import WaitTooLong
 
 START = date(2026, 8, 1)
 END = date(2026, 10, 14)  # 75 days: three 30-day windows
@@ -46,9 +44,7 @@ def make_client(
     zoom: ZoomEmulator, account: SandboxAccount | ZoomAccount, clock: ManualClock, attempts=4
 ) -> ZoomClient:
     creds = account.credentials if isinstance(account, SandboxAccount) else account
-    retry = RetryPolicy(
-        attempts=attempts, backoff_base=1.0, sleep=clock.sleep, clock=clock, jitter=lambda: 1.0
-    )
+    retry = RetryPolicy(attempts=attempts, backoff_base=1.0, sleep=clock.sleep, jitter=lambda: 1.0)
     return ZoomClient(
         creds, api_url=zoom.api_url, oauth_url=zoom.oauth_url, timeout=5, retry=retry, clock=clock
     )

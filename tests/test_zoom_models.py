@@ -8,13 +8,13 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from integrations.http.retry import parse_retry_after
 from integrations.sandbox.zoom import FileSpec, ZoomEmulator
 from integrations.zoom import (
     ZoomInstance,
     date_windows,
     encode_uuid,
     parse_instance,
-    parse_retry_after,
     skip_reason,
 )
 

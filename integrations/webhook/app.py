@@ -213,7 +213,7 @@ def serve(app: FastAPI, host: str, port: int, *, log_level: str = "info") -> Non
     import uvicorn
     from uvicorn.config import LOGGING_CONFIG
 
-    from integrations.zoom import install_log_redaction
+    from integrations.http.redact import install_log_redaction
 
     install_log_redaction("zoom_publisher", "integrations")
     log_config = copy.deepcopy(LOGGING_CONFIG)

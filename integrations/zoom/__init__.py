@@ -24,13 +24,10 @@ from integrations.zoom.models import (
     parse_time,
     skip_reason,
 )
-from integrations.zoom.redact import install_log_redaction, redact_text, redact_url
-from integrations.zoom.retry import RetryPolicy, parse_retry_after
 
 __all__ = [
     "DEFAULT_VIEW_PRIORITY",
     "PAGE_SIZE",
-    "RetryPolicy",
     "TokenCache",
     "ZoomAPIError",
     "ZoomAccount",
@@ -47,11 +44,7 @@ __all__ = [
     "choose_view",
     "date_windows",
     "encode_uuid",
-    "install_log_redaction",
     "parse_instance",
-    "parse_retry_after",
     "parse_time",
-    "redact_text",
-    "redact_url",
     "skip_reason",
 ]

@@ -12,13 +12,14 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
+from integrations.http.retry import RetryPolicy
 from integrations.zoom.errors import (
     ZoomAuthError,
     ZoomRateLimitError,
     ZoomRetryLaterError,
     ZoomUnavailableError,
 )
-from integrations.zoom.retry import RetryPolicy, asked_wait, limit_kind
+from integrations.zoom.limits import asked_wait, limit_kind
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +106,7 @@ class TokenCache:
                 response = self._http.post(self._oauth_url, params=params, auth=auth)
             except httpx.TransportError as exc:
                 failures += 1
-                if failures >= self._retry.attempts:
+                if self._retry.exhausted(failures):
                     raise ZoomUnavailableError(
                         f"Zoom account {account.name!r}: token endpoint unreachable after "
                         f"{failures} attempts ({type(exc).__name__}: {exc})"
@@ -115,12 +116,12 @@ class TokenCache:
             status = response.status_code
             if status == 429 or status >= 500:
                 failures += 1
-                retry_after = asked_wait(response.headers)
+                retry_after = asked_wait(response.headers, now=self._retry.now)
                 if retry_after is not None and self._retry.exceeds_patience(retry_after):
                     where = f"Zoom account {account.name!r}: token endpoint"
                     why = f"HTTP {status} ({limit_kind(response.headers)})"
-                    raise ZoomRetryLaterError.after(where, why, retry_after)
-                if failures >= self._retry.attempts:
+                    raise ZoomRetryLaterError.after(where, why, retry_after, self._retry.now)
+                if self._retry.exhausted(failures):
                     cls = ZoomRateLimitError if status == 429 else ZoomUnavailableError
                     raise cls(
                         f"Zoom account {account.name!r}: token endpoint answered HTTP {status} "

@@ -20,6 +20,9 @@ from urllib.parse import quote
 
 import httpx
 
+from integrations.http.redact import install_log_redaction
+from integrations.http.retry import RetryPolicy
+from integrations.http.timeouts import http_timeout
 from integrations.zoom.auth import TokenCache, ZoomAccount
 from integrations.zoom.errors import (
     ZoomAPIError,
@@ -29,9 +32,8 @@ from integrations.zoom.errors import (
     ZoomRetryLaterError,
     ZoomUnavailableError,
 )
+from integrations.zoom.limits import asked_wait, limit_kind
 from integrations.zoom.models import DEFAULT_VIEW_PRIORITY, ZoomInstance, ZoomUser, parse_instance
-from integrations.zoom.redact import install_log_redaction
-from integrations.zoom.retry import RetryPolicy, asked_wait, limit_kind
 
 log = logging.getLogger(__name__)
 install_log_redaction()
@@ -93,19 +95,18 @@ class ZoomClient:
         clock: Callable[[], float] | None = None,
         http: httpx.Client | None = None,
     ) -> None:
-        if api_url is None or oauth_url is None or timeout is None or retry is None:
+        if api_url is None or oauth_url is None or retry is None:
             from config.settings import get_settings
 
             settings = get_settings()
             api_url = api_url or settings.zoom_api_url
             oauth_url = oauth_url or settings.zoom_oauth_url
-            timeout = timeout if timeout is not None else settings.http_timeout
             retry = retry or RetryPolicy.from_settings()
         self.account = account
         self._fixed_api_url = api_url.rstrip("/") if api_url else None
         self.retry = retry
         self._own_http = http is None
-        self._http = http or httpx.Client(timeout=timeout, verify=tls_context())
+        self._http = http or httpx.Client(timeout=http_timeout(timeout), verify=tls_context())
         self.tokens = TokenCache(account, self._http, oauth_url, retry, clock or time.monotonic)
 
     def __repr__(self) -> str:
@@ -161,7 +162,7 @@ class ZoomClient:
             except httpx.TransportError as exc:
                 failures += 1
                 reason = f"{type(exc).__name__}: {exc}"
-                if failures >= self.retry.attempts:
+                if self.retry.exhausted(failures):
                     raise ZoomUnavailableError(
                         f"Zoom {method} {path} (account {name!r}) failed {failures} times; "
                         f"last error {reason}"
@@ -184,7 +185,7 @@ class ZoomClient:
             if status == 429 or status >= 500:
                 failures += 1
                 message = _error_detail(response)[1] if status == 429 else ""
-                retry_after = asked_wait(response.headers, message)
+                retry_after = asked_wait(response.headers, message, self.retry.now)
                 self._give_up_or_wait(method, path, response, failures, retry_after)
                 continue
             if status >= 400:
@@ -207,13 +208,13 @@ class ZoomClient:
             f"rate limited ({limit_kind(response.headers)})" if status == 429 else f"HTTP {status}"
         )
         if retry_after is not None and self.retry.exceeds_patience(retry_after):
-            raise ZoomRetryLaterError.after(where, why, retry_after)
+            raise ZoomRetryLaterError.after(where, why, retry_after, self.retry.now)
         if status == 429:
-            if failures >= self.retry.attempts:
+            if self.retry.exhausted(failures):
                 raise ZoomRateLimitError(
                     f"{where}: still {why} after {failures} attempts", retry_after
                 )
-        elif failures >= self.retry.attempts:
+        elif self.retry.exhausted(failures):
             raise ZoomUnavailableError(f"{where}: HTTP {status} on all {failures} attempts")
         delay = self.retry.wait(failures, retry_after)
         log.warning(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from datetime import datetime
 
 from integrations.errors import IntegrationError
-from integrations.zoom.retry import describe_wait, resume_time
+from integrations.http.retry import describe_wait, resume_time
 
 
 class ZoomError(IntegrationError):
@@ -61,10 +63,12 @@ class ZoomRetryLaterError(ZoomRateLimitError):
         self.resume_at = resume_at
 
     @classmethod
-    def after(cls, where: str, why: str, retry_after: float) -> ZoomRetryLaterError:
+    def after(
+        cls, where: str, why: str, retry_after: float, now: Callable[[], float] = time.time
+    ) -> ZoomRetryLaterError:
         """The error for `where` (the call and its account), refused for `why` and asked to
-        wait `retry_after` seconds."""
-        resume_at = resume_time(retry_after)
+        wait `retry_after` seconds (from `now`)."""
+        resume_at = resume_time(retry_after, now)
         return cls(
             f"{where}: {why}; Zoom accepts requests again at "
             f"{resume_at:%Y-%m-%dT%H:%M:%SZ} (in {describe_wait(retry_after)})",

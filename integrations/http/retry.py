@@ -1,20 +1,31 @@
-"""Retry timing shared by the Zoom client and the downloader: backoff with jitter, `Retry-After`
-(seconds, an HTTP date or ISO-8601), and the patience beyond which a run does not wait.
+"""The one retry policy of every HTTP client here (Zoom, the downloader, YouTube, VK).
 
-The clock and the sleep are injectable so tests observe every wait without sleeping.
+- `attempts` is the total number of tries of one request, the first included: 5 means one try
+  and at most four retries, in every client.
+- The n-th consecutive failure waits `backoff_base * 2**(n-1)` seconds, capped at
+  `backoff_max`, times a jitter factor drawn from [0.5, 1.0] ("equal jitter": clients that fail
+  together spread out, and none retries at once against a server that just said 503).
+- A server's `Retry-After` (delta-seconds, an HTTP date, or the ISO-8601 time Zoom's daily
+  limits send) is waited as given, without jitter, up to `max_retry_after` (the run's patience,
+  `RATE_LIMIT_PATIENCE`); a longer wait is not slept through: `wait` raises `WaitTooLong` with
+  the time to come back, and the caller defers the work to a later run.
+
+A client keeps its own loop (what counts as a failure, a token to refresh, an upload session to
+ask) and asks the policy only `exhausted(failures)` and `wait(failures, retry_after)`. Time is
+injected: `sleep` (tests record the waits instead of sleeping), `now` (the wall clock that HTTP
+dates are read against) and `jitter`.
 """
 
 from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from integrations.clock import next_midnight
 from integrations.errors import IntegrationError
 
 
@@ -24,40 +35,35 @@ class WaitTooLong(IntegrationError):  # noqa: N818 - a verdict on the wait, not 
     Not `retryable`: a retry within the run cannot help; a run after `resume_at` can.
     """
 
-    retryable = False
-
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: float, now: Callable[[], float] = time.time) -> None:
         self.seconds = seconds
-        self.resume_at = resume_time(seconds)
+        self.resume_at = resume_time(seconds, now)
         super().__init__(
             f"the server accepts requests again at {self.resume_at:%Y-%m-%dT%H:%M:%SZ} (in "
             f"{describe_wait(seconds)}), later than this run waits; a later run goes on"
         )
 
 
-@dataclass
+@dataclass(frozen=True)
 class RetryPolicy:
-    """How often and how long to retry.
-
-    `attempts` is the total number of tries of one request (not the number of retries). The
-    n-th retry waits `backoff_base * 2**(n-1)` seconds, capped at `backoff_max`, scaled by a
-    jitter factor in [0.5, 1.0]. A `Retry-After` is honoured as given, unless it is longer than
-    `max_retry_after` (the run's patience): then the caller gives up at once and reports when
-    to come back.
-    """
+    """How often and how long one request is retried (see the module's docstring)."""
 
     attempts: int = 5
     backoff_base: float = 1.0
     backoff_max: float = 60.0
     max_retry_after: float = 300.0
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
-    clock: Callable[[], float] = field(default=time.monotonic, repr=False)
+    now: Callable[[], float] = field(default=time.time, repr=False)
     jitter: Callable[[], float] = field(default=random.random, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1:
+            raise ValueError(f"attempts counts the first try too: at least 1, not {self.attempts}")
 
     @classmethod
     def from_settings(cls, **overrides: Any) -> RetryPolicy:
-        """A policy with `http_retry_attempts`, `http_backoff_base` and `rate_limit_patience`
-        from the settings."""
+        """A policy with `HTTP_RETRY_ATTEMPTS`, `HTTP_BACKOFF_BASE` and `RATE_LIMIT_PATIENCE`
+        from the settings, and `overrides` on top."""
         from config.settings import get_settings
 
         settings = get_settings()
@@ -69,8 +75,17 @@ class RetryPolicy:
         values.update(overrides)
         return cls(**values)
 
+    def slower(self, factor: float) -> RetryPolicy:
+        """The same policy with `factor` times the base backoff (the cap unchanged): for an
+        answer that asks to slow down without saying how long (VK's flood control)."""
+        return replace(self, backoff_base=self.backoff_base * factor)
+
+    def exhausted(self, failures: int) -> bool:
+        """Whether `failures` failed tries used up the attempts: the caller gives up."""
+        return failures >= self.attempts
+
     def backoff(self, failure: int) -> float:
-        """Seconds to wait after the `failure`-th consecutive failure (1-based)."""
+        """Seconds to wait after the `failure`-th consecutive failure (1-based), jittered."""
         raw = min(self.backoff_max, self.backoff_base * 2 ** max(0, failure - 1))
         return raw * (0.5 + 0.5 * self.jitter())
 
@@ -78,11 +93,15 @@ class RetryPolicy:
         """Whether a server's wait is longer than this policy waits out within one call."""
         return seconds > self.max_retry_after
 
+    def retry_after(self, value: str | None) -> float | None:
+        """Seconds a `Retry-After` header asks for, read against this policy's clock."""
+        return parse_retry_after(value, self.now)
+
     def wait(self, failure: int, retry_after: float | None = None) -> float:
         """Sleep before the next try and return how long; `Retry-After` wins over backoff.
         A `Retry-After` beyond the patience raises `WaitTooLong` instead of sleeping."""
         if retry_after is not None and self.exceeds_patience(retry_after):
-            raise WaitTooLong(retry_after)
+            raise WaitTooLong(retry_after, self.now)
         delay = retry_after if retry_after is not None else self.backoff(failure)
         if delay > 0:
             self.sleep(delay)
@@ -121,35 +140,6 @@ def resume_time(seconds: float, now: Callable[[], float] = time.time) -> datetim
     """The UTC time `seconds` from now, to the second (`Retry-After`'s resolution): when a
     server that asked for that wait accepts requests again."""
     return datetime.fromtimestamp(round(now() + seconds), UTC)
-
-
-def is_daily_limit(headers: Mapping[str, str], message: str = "") -> bool:
-    """Whether a 429 is Zoom's daily limit: `X-RateLimit-Type: Daily-limit` (per-second limits
-    say `QPS`), or only the body's message when the headers are missing."""
-    # Header values: Zoom's rate-limit page as quoted on devforum.zoom.us/t/18928 and
-    # developers.zoom.us/docs/commerce/rate-limits ("Rate Limit Type ... QPS or a daily limit").
-    # Responses without the headers, only "You have exceeded the daily rate limit (100) ...
-    # You may resume these requests at GMT 00:00:00.", are reported in that same thread.
-    kind = headers.get("X-RateLimit-Type", "").lower()
-    return "daily" in kind or "daily rate limit" in message.lower()
-
-
-def limit_kind(headers: Mapping[str, str]) -> str:
-    """Which limit a 429 names (`Medium QPS`, `Heavy Daily-limit`), for messages."""
-    named = (headers.get("X-RateLimit-Category"), headers.get("X-RateLimit-Type"))
-    return " ".join(p for p in named if p) or "no category given"
-
-
-def asked_wait(
-    headers: Mapping[str, str], message: str = "", now: Callable[[], float] = time.time
-) -> float | None:
-    """Seconds a 429 (or 5xx) asks to wait: its `Retry-After`; for a daily limit that names no
-    time, until the next 00:00 UTC (when Zoom's message says it resets). None: back off."""
-    seconds = parse_retry_after(headers.get("Retry-After"), now)
-    if seconds is None and is_daily_limit(headers, message):
-        moment = now()
-        seconds = next_midnight(UTC, datetime.fromtimestamp(moment, UTC)).timestamp() - moment
-    return seconds
 
 
 def describe_wait(seconds: float) -> str:
