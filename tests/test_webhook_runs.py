@@ -1,4 +1,4 @@
-"""Webhook ingestion: a signed `recording.completed` stores the instance and starts one run."""
+"""What an accepted `recording.completed` leads to: the instance stored and one pipeline run."""
 
 from __future__ import annotations
 
