@@ -9,17 +9,16 @@ model (fragments, external data, several sample descriptions, `stz2`) raises
 
 from __future__ import annotations
 
+import os
 import struct
 import sys
 from array import array
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from integrations.media.errors import MediaError, MediaProbeError
-
-_CONTAINERS = {"moov", "trak", "mdia", "minf", "stbl", "edts", "dinf"}
 
 
 class Mp4LayoutError(MediaError):
@@ -27,43 +26,92 @@ class Mp4LayoutError(MediaError):
 
 
 class TruncatedMp4Error(MediaProbeError):
-    """An MP4 whose index lists samples past the end of the file: its data were cut off."""
+    """An MP4 cut off: a box, or the samples its index lists, run past the end of the data."""
 
 
 @dataclass(frozen=True)
 class Box:
-    """One box: its type and where its payload lies in the buffer it was read from."""
+    """One box: its type and where it lies in the buffer or file it was read from."""
 
     kind: str
     start: int  # offset of the box header
     payload: int  # offset of the payload
-    end: int  # offset just past the box
+    end: int  # offset just past the box (as declared: past the data for a truncated box)
 
 
-def iter_boxes(data: bytes | memoryview, start: int = 0, end: int | None = None) -> Iterator[Box]:
-    """The boxes laid end to end in `data[start:end]`."""
-    end = len(data) if end is None else end
+Source = bytes | bytearray | memoryview | BinaryIO
+"""Where boxes are read from: a buffer, or an open file (of which only headers are read)."""
+_BUFFERS = (bytes, bytearray, memoryview)
+
+
+def iter_boxes(
+    source: Source, start: int = 0, end: int | None = None, *, partial: bool = False
+) -> Iterator[Box]:
+    """The boxes laid end to end from `start` to `end`: a parent's end, or by default the end
+    of the data.
+
+    A box's size is 32-bit, or 1 followed by a 64-bit `largesize`, or 0: the box runs to `end`
+    (the end of the file, at the top level). Fewer than 8 bytes left before `end` are ignored.
+    A box that runs past its parent's `end` is malformed: `Mp4LayoutError`. A box (or a header)
+    that the data end inside is `TruncatedMp4Error`; with `partial`, such a box is yielded as
+    declared (its `end` past the data) and the walk stops there: for a file's first bytes, or a
+    file whose truncation its index tells better.
+    """
+    data_size = len(source) if isinstance(source, _BUFFERS) else source.seek(0, os.SEEK_END)
+    limit = data_size if end is None else end
     pos = start
-    while pos + 8 <= end:
-        size, kind = struct.unpack_from(">I4s", data, pos)
-        header = 8
-        if size == 1:
-            (size,) = struct.unpack_from(">Q", data, pos + 8)
-            header = 16
-        elif size == 0:
-            size = end - pos
-        if size < header or pos + size > end:
+    while pos + 8 <= limit:
+        header = _header(source, pos, data_size)
+        if header is None:
+            if partial:
+                return
+            raise TruncatedMp4Error(f"the MP4 data end at byte {data_size}, in the box at {pos}")
+        kind, size, header_size = header
+        box_end = limit if size == 0 else pos + size
+        if box_end - pos < header_size:
+            raise Mp4LayoutError(f"box {kind!r} at {pos} is smaller than its header")
+        if box_end > limit and end is not None:
             raise Mp4LayoutError(f"box {kind!r} at {pos} overruns its parent")
-        yield Box(kind.decode("latin-1"), pos, pos + header, pos + size)
-        pos += size
+        if box_end > data_size:
+            if partial:
+                yield Box(kind, pos, pos + header_size, box_end)
+                return
+            raise TruncatedMp4Error(
+                f"box {kind!r} at {pos} ends at byte {box_end}, the MP4 data at {data_size}"
+            )
+        yield Box(kind, pos, pos + header_size, box_end)
+        pos = box_end
+
+
+def _header(source: Source, pos: int, data_size: int) -> tuple[str, int, int] | None:
+    """(type, size as declared, header length) of the box at `pos`; None when the data end
+    inside its header."""
+    if pos + 8 > data_size:
+        return None
+    if isinstance(source, _BUFFERS):
+        view, at = source, pos
+    else:
+        source.seek(pos)
+        view, at = source.read(16), 0
+    size, kind = struct.unpack_from(">I4s", view, at)
+    if size != 1:
+        return kind.decode("latin-1"), size, 8
+    if pos + 16 > data_size:
+        return None
+    return kind.decode("latin-1"), struct.unpack_from(">Q", view, at + 8)[0], 16
+
+
+def by_kind(boxes: Iterable[Box]) -> dict[str, list[Box]]:
+    """`boxes` grouped by type, each group in order."""
+    found: dict[str, list[Box]] = {}
+    for found_box in boxes:
+        found.setdefault(found_box.kind, []).append(found_box)
+    return found
 
 
 def children(data: bytes | memoryview, parent: Box) -> dict[str, list[Box]]:
     """The boxes directly inside `parent`, by type."""
-    found: dict[str, list[Box]] = {}
-    for child in iter_boxes(data, parent.payload, parent.end):
-        found.setdefault(child.kind, []).append(child)
-    return found
+    return by_kind(iter_boxes(data, parent.payload, parent.end))
 
 
 def only(found: dict[str, list[Box]], kind: str, where: str) -> Box:
@@ -73,25 +121,10 @@ def only(found: dict[str, list[Box]], kind: str, where: str) -> Box:
     return boxes[0]
 
 
-def top_level(handle: BinaryIO, size: int) -> dict[str, list[tuple[int, int, int]]]:
-    """Top-level boxes of a file by type: (start, payload offset, end) each, headers only."""
-    found: dict[str, list[tuple[int, int, int]]] = {}
-    pos = 0
-    while pos + 8 <= size:
-        handle.seek(pos)
-        header = handle.read(16)
-        length, kind = struct.unpack_from(">I4s", header)
-        head = 8
-        if length == 1:
-            (length,) = struct.unpack_from(">Q", header, 8)
-            head = 16
-        elif length == 0:
-            length = size - pos
-        if length < head:
-            raise Mp4LayoutError(f"malformed top-level box at offset {pos}")
-        found.setdefault(kind.decode("latin-1"), []).append((pos, pos + head, pos + length))
-        pos += length
-    return found
+def top_level(handle: BinaryIO) -> dict[str, list[Box]]:
+    """Top-level boxes of an open file by type, from their headers; the last one may run past
+    the end of a truncated file (see `iter_boxes`' `partial`)."""
+    return by_kind(iter_boxes(handle, partial=True))
 
 
 def _big_endian(values: array) -> array:
@@ -165,16 +198,13 @@ def read_movie(path: Path) -> Movie:
     `TruncatedMp4Error` when its samples run past the end of the file."""
     with path.open("rb") as handle:
         size = path.stat().st_size
-        boxes = top_level(handle, size)
+        boxes = top_level(handle)
         if "moof" in boxes:
             raise Mp4LayoutError("fragmented MP4")
         if len(boxes.get("moov", [])) != 1 or len(boxes.get("ftyp", [])) != 1:
             raise Mp4LayoutError("not one ftyp and one moov")
-        (f_start, _, f_end), (m_start, _, m_end) = boxes["ftyp"][0], boxes["moov"][0]
-        handle.seek(f_start)
-        ftyp = handle.read(f_end - f_start)
-        handle.seek(m_start)
-        moov_bytes = handle.read(m_end - m_start)
+        ftyp = _read_whole(handle, boxes["ftyp"][0], path, size)
+        moov_bytes = _read_whole(handle, boxes["moov"][0], path, size)
     data = memoryview(moov_bytes)
     moov = next(iter_boxes(data))
     inside = children(data, moov)
@@ -191,6 +221,17 @@ def read_movie(path: Path) -> Movie:
             f"the file has {size} bytes"
         )
     return Movie(ftyp, bytes(data[mvhd.start : mvhd.end]), timescale, tracks)
+
+
+def _read_whole(handle: BinaryIO, found: Box, path: Path, size: int) -> bytes:
+    """The bytes of a top-level box; `TruncatedMp4Error` when the file ends inside it."""
+    if found.end > size:
+        raise TruncatedMp4Error(
+            f"{path.name} is truncated: its {found.kind!r} box ends at byte {found.end}, "
+            f"the file has {size} bytes"
+        )
+    handle.seek(found.start)
+    return handle.read(found.end - found.start)
 
 
 def _raw(data: memoryview, found: Box) -> bytes:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import struct
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +10,7 @@ import av
 
 from integrations.media.errors import FFmpegError, MediaError, MediaVerificationError
 from integrations.media.ffmpeg import run_ffmpeg
+from integrations.media.mp4 import Mp4LayoutError, iter_boxes
 from integrations.media.probe import MediaInfo, probe, time_base_of, video_frame_count
 
 
@@ -25,25 +25,17 @@ class VerifyReport:
 
 
 def top_level_atoms(path: Path, limit: int = 64) -> list[str]:
-    """Names of the top-level MP4 boxes in file order (reads box headers only)."""
+    """Names of the top-level MP4 boxes in file order (reads box headers only), up to a box
+    whose size makes no sense."""
     names: list[str] = []
-    size = path.stat().st_size
     with path.open("rb") as fh:
-        pos = 0
-        while pos < size and len(names) < limit:
-            fh.seek(pos)
-            header = fh.read(8)
-            if len(header) < 8:
-                break
-            length, kind = struct.unpack(">I4s", header)
-            if length == 1:
-                length = struct.unpack(">Q", fh.read(8))[0]
-            elif length == 0:
-                length = size - pos
-            names.append(kind.decode("latin-1"))
-            if length < 8:
-                break
-            pos += length
+        try:
+            for found in iter_boxes(fh, partial=True):
+                names.append(found.kind)
+                if len(names) >= limit:
+                    break
+        except Mp4LayoutError:
+            pass
     return names
 
 

@@ -7,40 +7,29 @@ read the movie header (`moov/mvhd`), which a `+faststart` file carries right at 
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
+
+from integrations.media.mp4 import Mp4LayoutError, iter_boxes
 
 HEAD_BYTES = 64 * 1024  # what an emulator keeps of each upload
 
 
-def _boxes(data: bytes | bytearray, start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
-    """(type, payload start, box end) of the boxes in `data[start:end]`, as far as complete."""
-    offset = start
-    while offset + 8 <= end:
-        size, kind = struct.unpack_from(">I4s", data, offset)
-        header = 8
-        if size == 1 and offset + 16 <= end:
-            size, header = struct.unpack_from(">Q", data, offset + 8)[0], 16
-        elif size == 0:
-            size = end - offset
-        if size < header:
-            return
-        yield kind, offset + header, min(offset + size, end)
-        offset += size
-
-
 def movie_duration(head: bytes | bytearray) -> float | None:
     """Seconds from the `mvhd` box in the file's first bytes (None when it is not there)."""
-    for kind, payload, end in _boxes(head, 0, len(head)):
-        if kind != b"moov":
-            continue
-        for child, body, child_end in _boxes(head, payload, end):
-            if child != b"mvhd" or child_end - body < 32:
+    try:
+        for top in iter_boxes(head, partial=True):
+            if top.kind != "moov":
                 continue
-            if head[body] == 1:
-                timescale, duration = struct.unpack_from(">IQ", head, body + 20)
-            else:
-                timescale, duration = struct.unpack_from(">II", head, body + 12)
-            return duration / timescale if timescale else None
+            for child in iter_boxes(head, top.payload, top.end, partial=True):
+                body = child.payload
+                if child.kind != "mvhd" or min(child.end, len(head)) - body < 32:
+                    continue
+                if head[body] == 1:
+                    timescale, duration = struct.unpack_from(">IQ", head, body + 20)
+                else:
+                    timescale, duration = struct.unpack_from(">II", head, body + 12)
+                return duration / timescale if timescale else None
+    except Mp4LayoutError:  # not an MP4 as far as its first bytes go
+        return None
     return None
 
 
