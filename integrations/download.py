@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import httpx
 
@@ -34,6 +34,9 @@ from integrations.http.redact import install_log_redaction, redact_text
 from integrations.http.retry import RetryPolicy
 from integrations.http.timeouts import http_timeout
 from integrations.wide_reads import WideReadTransport
+
+if TYPE_CHECKING:  # PyAV and FFmpeg load when a file is checked, not with the downloader
+    from integrations.media.probe import MediaInfo
 
 log = logging.getLogger(__name__)
 install_log_redaction()
@@ -124,14 +127,6 @@ class DownloadResult:
     resumed_from: int
     restarts: int
     attempts: int
-
-
-@dataclass(frozen=True)
-class MediaInfo:
-    duration: float
-    video_streams: int
-    audio_streams: int
-    format_name: str
 
 
 def part_path(dest: Path) -> Path:
@@ -484,28 +479,27 @@ def _content_range(value: str) -> tuple[int | None, int | None]:
 
 
 def verify_mp4(path: Path) -> MediaInfo:
-    """Open `path` with PyAV and check it is an MP4/MOV with a duration and a stream.
+    """Read `path`'s container header (`read_info`) and check it is an MP4/MOV with a duration
+    and a video or audio stream.
 
     Reads the container index only (cheap even for large files); the exact size check of
     `download_file` covers truncation of the media data.
     """
-    import av
+    from integrations.media.errors import MediaProbeError
+    from integrations.media.probe import read_info
 
     try:
-        with av.open(str(path)) as container:
-            format_name = container.format.name
-            video = len(container.streams.video)
-            audio = len(container.streams.audio)
-            duration = (container.duration or 0) / av.time_base
-    except (av.FFmpegError, OSError, ValueError) as exc:
-        raise InvalidMediaError(f"{path.name} is not a readable MP4 file ({exc})") from None
-    if "mp4" not in format_name and "mov" not in format_name:
-        raise InvalidMediaError(f"{path.name} is {format_name}, not MP4")
-    if video + audio == 0:
+        info = read_info(path)
+    except MediaProbeError as exc:
+        cause = exc.__cause__ or exc
+        raise InvalidMediaError(f"{path.name} is not a readable MP4 file ({cause})") from None
+    if "mp4" not in info.format_name and "mov" not in info.format_name:
+        raise InvalidMediaError(f"{path.name} is {info.format_name}, not MP4")
+    if info.video is None and info.audio is None:
         raise InvalidMediaError(f"{path.name} has no video or audio stream")
-    if duration <= 0:
+    if info.duration <= 0:
         raise InvalidMediaError(f"{path.name} has no duration")
-    return MediaInfo(duration, video, audio, format_name)
+    return info
 
 
 def verify_vtt(path: Path) -> int:

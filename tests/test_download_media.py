@@ -82,13 +82,14 @@ def test_stop_restart_segments_download_verify_and_join(clips, tmp_path):
                 timeout=5,
             )
             result.part_path.replace(dest)
-            assert verify_mp4(dest).video_streams == 1
+            segment = verify_mp4(dest)
+            assert segment.video is not None and segment.extra_streams == ()
             parts.append(dest)
     assert [p.read_bytes() for p in parts] == [c.read_bytes() for c in clips]  # ordered
     joined = tmp_path / "joined.mp4"
     info = join_segments(parts, joined)
     assert info.duration == pytest.approx(3.0, abs=0.2)
-    assert (info.video_streams, info.audio_streams) == (1, 1)
+    assert (info.video is not None, info.audio is not None, info.extra_streams) == (True, True, ())
     assert verify_mp4(joined).duration == pytest.approx(3.0, abs=0.2)
     assert joined.stat().st_mode & 0o777 == 0o644
     assert not list(tmp_path.glob(".join-*"))
@@ -110,6 +111,15 @@ def test_verify_rejects_garbage_and_truncated_files(clips, tmp_path):
     truncated.write_bytes(clips[0].read_bytes()[:2000])
     with pytest.raises(InvalidMediaError):
         verify_mp4(truncated)
+    matroska = tmp_path / "other.mp4"
+    subprocess.run(
+        [ffmpeg_binary(), "-hide_banner", "-loglevel", "error", "-i", str(clips[0]),
+         "-c", "copy", "-f", "matroska", str(matroska)],
+        check=True,
+        timeout=60,
+    )  # fmt: skip
+    with pytest.raises(InvalidMediaError, match=r"^other\.mp4 is matroska,webm, not MP4$"):
+        verify_mp4(matroska)
 
 
 def test_download_recording_joins_segments_with_overall_progress(clips, tmp_path):

@@ -69,6 +69,7 @@ class MediaInfo:
     # The other streams (a second audio track, a timecode track, a cover picture...), described
     # for a person: a cut keeps only `video` and `audio`.
     extra_streams: tuple[str, ...] = ()
+    format_name: str = ""  # FFmpeg's demuxer, e.g. "mov,mp4,m4a,3gp,3g2,mj2"
 
 
 @dataclass(frozen=True)
@@ -133,7 +134,19 @@ def describe_stream(stream: av.stream.Stream) -> str:
 
 
 def probe(path: Path) -> MediaInfo:
-    """Duration and stream parameters of `path`; `MediaProbeError` when it is not readable media."""
+    """Duration and stream parameters of `path`; `MediaProbeError` when it is not readable media
+    or holds neither video nor audio or has no duration."""
+    info = read_info(path)
+    if info.video is None and info.audio is None:
+        raise MediaProbeError(f"{path.name} has neither video nor audio")
+    if info.duration <= 0:
+        raise MediaProbeError(f"{path.name} has no duration")
+    return info
+
+
+def read_info(path: Path) -> MediaInfo:
+    """What `path` holds as its container's header tells, streams or none, duration or 0;
+    `MediaProbeError` (its cause: PyAV's error) when it cannot be opened as media at all."""
     with _open(path) as container:
         video = audio = None
         video_duration = audio_duration = None
@@ -180,10 +193,6 @@ def probe(path: Path) -> MediaInfo:
         start_time = container.start_time / 1_000_000 if container.start_time else 0.0
         kept = {s.index for s in (videos[:1] + audios[:1])}
         extra = tuple(describe_stream(s) for s in container.streams if s.index not in kept)
-        if video is None and audio is None:
-            raise MediaProbeError(f"{path.name} has neither video nor audio")
-        if duration <= 0:
-            raise MediaProbeError(f"{path.name} has no duration")
         return MediaInfo(
             path=path,
             duration=duration,
@@ -195,6 +204,7 @@ def probe(path: Path) -> MediaInfo:
             audio_start=audio_start,
             start_time=start_time,
             extra_streams=extra,
+            format_name=container.format.name,
         )
 
 
