@@ -7,7 +7,10 @@ into memory): the multipart body is a file-like object with a length, read from 
 
 Crash safety is the caller's loop: store `SavedVideo.video_id`/`owner_id` before `upload`; after
 a crash, `video_state` tells whether the file already arrived (`PROCESSING`/`READY`) before
-uploading again. Errors 6 and 9 back off and retry; 5 raises `VkAuthError`, 14 `VkCaptchaRequired`,
+uploading again. Errors 6, 9 and 10, HTTP 5xx and network failures are retried under the shared
+`RetryPolicy` (`integrations/http/retry.py`; error 9, flood control, backs off `FLOOD_SLOWDOWN`
+times longer); vk_api's exceptions are mapped to this module's errors in one place
+(`_api_error`). 5 raises `VkAuthError`, 14 `VkCaptchaRequired`,
 27 (a community token) `VkGroupTokenError`, 29 (a method's daily limit) `VkDailyLimitReached`.
 `check_publishing` asks VK whether a token can publish to its community at all.
 """
@@ -17,9 +20,7 @@ from __future__ import annotations
 import enum
 import json
 import logging
-import random
 import secrets
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,13 +36,21 @@ from vk_api.exceptions import ApiError, ApiHttpError, Captcha
 from config.settings import get_settings
 from integrations.clock import next_midnight
 from integrations.errors import IntegrationError
+from integrations.http.redact import install_log_redaction
+from integrations.http.retry import RetryPolicy
+from integrations.http.timeouts import http_timeout
 from integrations.thumbnails import check_thumbnail
 
 log = logging.getLogger(__name__)
+install_log_redaction()
 
 API_VERSION = "5.199"
 VK_METHOD_PREFIXES = ("https://api.vk.ru/method/", "https://api.vk.com/method/")
 RATE_LIMIT_CODES = {6: "too many requests per second", 9: "flood control", 10: "internal error"}
+# Error 9 asks to slow down without saying for how long: its waits are this many times the
+# policy's backoff (with its jitter, at least five times the base delay).
+FLOOD_CONTROL = 9
+FLOOD_SLOWDOWN = 10.0
 ALREADY_IN_ALBUM = 800
 # Error codes from VKCOM/vk-api-schema errors.json: api_error_group_auth (27, "Group authorization
 # failed") and api_error_rate_limit (29, "Rate limit reached").
@@ -314,6 +323,48 @@ def _raise(error: Exception) -> None:
     raise error
 
 
+def _api_error(method: str, exc: Exception, failures: int) -> VkError:
+    """vk_api's (or requests') exception from calling `method`, as this module's error, the
+    one place they are mapped; `failures`: the failed tries so far, for the message.
+
+    Rate limits (6, 9, 10), HTTP 429/5xx and network failures are retryable; the rest not.
+    """
+    if isinstance(exc, Captcha):
+        return VkCaptchaRequired()
+    if isinstance(exc, ApiError):
+        code = exc.code
+        message = str(exc.error.get("error_msg", ""))
+        if code == 5:
+            return VkAuthError(message)
+        if code == 14:
+            return VkCaptchaRequired()
+        if code == GROUP_AUTH_FAILED:
+            return VkGroupTokenError(method)
+        if code == DAILY_LIMIT_REACHED:
+            return VkDailyLimitReached(method, next_moscow_midnight())
+        if code not in RATE_LIMIT_CODES:
+            return VkApiFailure(method, code, message)
+        return VkRateLimited(
+            f"VK {method} kept answering error {code} ({RATE_LIMIT_CODES[code]}) "
+            f"after {failures} attempts; try again later."
+        )
+    if isinstance(exc, ApiHttpError):
+        status = exc.response.status_code
+        if status < 500 and status != 429:
+            return VkError(f"VK {method} answered HTTP {status}; check VK_API_URL")
+        return VkTransientError(f"VK {method} answered HTTP {status}; retry later")
+    return VkTransientError(f"VK {method} failed: {type(exc).__name__}; check the network")
+
+
+def _what_failed(exc: Exception) -> str:
+    """A failed call in a few words, for the log."""
+    if isinstance(exc, ApiError):
+        return f"error {exc.code}"
+    if isinstance(exc, ApiHttpError):
+        return f"HTTP {exc.response.status_code}"
+    return type(exc).__name__
+
+
 # ---- the client -----------------------------------------------------------------------------
 
 
@@ -328,27 +379,22 @@ class VkClient:
         api_url: str | None = None,
         api_version: str = API_VERSION,
         timeout: float | None = None,
-        retry_attempts: int | None = None,
-        backoff_base: float | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        retry: RetryPolicy | None = None,
         rps_delay: float = vk_api.VkApi.RPS_DELAY,
     ) -> None:
         settings = get_settings()
         self.group_id = abs(int(group_id)) if group_id else None
         self.api_url = api_url or settings.vk_api_url
-        self.timeout = timeout if timeout is not None else settings.http_timeout
-        self.retry_attempts = (
-            retry_attempts if retry_attempts is not None else settings.http_retry_attempts
-        )
-        self.backoff_base = backoff_base if backoff_base is not None else settings.http_backoff_base
-        self.sleep = sleep
+        self.timeout = http_timeout(timeout)
+        self.retry = retry or RetryPolicy.from_settings()
+        self._flood_retry = self.retry.slower(FLOOD_SLOWDOWN)
         self._session = _RewritingSession(self.api_url, self.timeout)
         self._vk = vk_api.VkApi(
             token=token, api_version=api_version, session=self._session, config=MemoryConfig
         )
         self._vk.RPS_DELAY = rps_delay
         # vk_api sleeps 0.5 s and retries error 6 once by itself; retry 6 and 9 here instead,
-        # with backoff and an injectable sleep. Captchas are raised, never prompted for.
+        # under the policy (its sleep injectable). Captchas are raised, never prompted for.
         self._vk.error_handlers[6] = _raise
         self._vk.error_handlers[14] = _raise
         self._upload_http = requests.Session()
@@ -363,56 +409,25 @@ class VkClient:
 
     # ---- API calls ----
 
-    def _backoff(self, attempt: int, code: int | None = None) -> None:
-        delay = self.backoff_base * 2 ** (attempt - 1) * (5 if code == 9 else 1)
-        self.sleep(delay + random.uniform(0, delay / 2))  # noqa: S311 (jitter, not crypto)
-
     def call(self, method: str, **params: Any) -> Any:
         """Call an API method (None values left out) with retries for 6/9/10, 5xx and network."""
         values = {k: v for k, v in params.items() if v is not None}
-        attempt = 0
+        failures = 0
         while True:
-            attempt += 1
-            code: int | None = None
+            policy, retry_after = self.retry, None
             try:
                 return self._vk.method(method, values)
-            except Captcha:
-                raise VkCaptchaRequired from None
-            except ApiError as exc:
-                code = exc.code
-                message = str(exc.error.get("error_msg", ""))
-                if code == 5:
-                    raise VkAuthError(message) from None
-                if code == 14:
-                    raise VkCaptchaRequired from None
-                if code == GROUP_AUTH_FAILED:
-                    raise VkGroupTokenError(method) from None
-                if code == DAILY_LIMIT_REACHED:
-                    raise VkDailyLimitReached(method, next_moscow_midnight()) from None
-                if code not in RATE_LIMIT_CODES:
-                    raise VkApiFailure(method, code, message) from None
-                if attempt > self.retry_attempts:
-                    raise VkRateLimited(
-                        f"VK {method} kept answering error {code} ({RATE_LIMIT_CODES[code]}) "
-                        f"after {attempt} attempts; try again later."
-                    ) from None
-                log.warning("VK %s: error %s, retry %d", method, code, attempt)
-            except ApiHttpError as exc:
-                status = exc.response.status_code
-                if status < 500 and status != 429:
-                    raise VkError(f"VK {method} answered HTTP {status}; check VK_API_URL") from None
-                if attempt > self.retry_attempts:
-                    raise VkTransientError(
-                        f"VK {method} answered HTTP {status}; retry later"
-                    ) from None
-                log.warning("VK %s: HTTP %s, retry %d", method, status, attempt)
-            except requests.RequestException as exc:
-                if attempt > self.retry_attempts:
-                    raise VkTransientError(
-                        f"VK {method} failed: {type(exc).__name__}; check the network"
-                    ) from None
-                log.warning("VK %s: %s, retry %d", method, type(exc).__name__, attempt)
-            self._backoff(attempt, code)
+            except (Captcha, ApiError, ApiHttpError, requests.RequestException) as exc:
+                failures += 1
+                error = _api_error(method, exc, failures)
+                if not error.retryable or self.retry.exhausted(failures):
+                    raise error from None
+                if isinstance(exc, ApiError) and exc.code == FLOOD_CONTROL:
+                    policy = self._flood_retry
+                if isinstance(exc, ApiHttpError):
+                    retry_after = self.retry.retry_after(exc.response.headers.get("Retry-After"))
+                log.warning("VK %s: %s; retry %d", method, _what_failed(exc), failures)
+            policy.wait(failures, retry_after)
 
     def save_video(
         self,
@@ -458,19 +473,19 @@ class VkClient:
         On a network error or 5xx it checks `video_state` before sending again, so a file that
         did arrive is not sent twice.
         """
-        attempt = 0
+        failures = 0
         while True:
-            attempt += 1
             try:
                 return self._post_file(saved, Path(path), on_progress)
             except (requests.RequestException, VkTransientError) as exc:
-                if attempt > self.retry_attempts:
+                failures += 1
+                if self.retry.exhausted(failures):
                     raise VkTransientError(
-                        f"uploading to VK failed {attempt} times ({type(exc).__name__}); "
+                        f"uploading to VK failed {failures} times ({type(exc).__name__}); "
                         "check the network and run the upload again"
                     ) from None
-                log.warning("VK upload failed (%s), retry %d", type(exc).__name__, attempt)
-            self._backoff(attempt)
+                log.warning("VK upload failed (%s), retry %d", type(exc).__name__, failures)
+            self.retry.wait(failures)
             if self.video_state(saved.owner_id, saved.video_id) is not VideoState.MISSING:
                 log.info("VK already has the file of video %s", saved.video_id)
                 return UploadResult(saved.video_id, saved.owner_id, Path(path).stat().st_size, "")

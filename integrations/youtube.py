@@ -9,14 +9,23 @@ or to the sandbox. Uploads are designed to survive a crash at any point:
 2. chunks (a multiple of 256 KiB) follow; after each chunk the server confirms, `on_progress`
    gets the confirmed byte count;
 3. on a 5xx, a timeout or a dropped connection it asks the session where it stands
-   (`Content-Range: bytes */SIZE`) and goes on from the server's offset, with exponential
-   backoff and jitter; a later process passes the stored `session_uri` and does the same;
+   (`Content-Range: bytes */SIZE`) and goes on from the server's offset, waiting as the shared
+   `RetryPolicy` says; a later process passes the stored `session_uri` and does the same;
 4. a session that is gone (404/410) raises `UploadSessionGone`: look for an already created
    video (`find_video(marker=...)`) before starting over.
 
 Every call that reaches the API is reported to `on_quota(QuotaUse)` so the caller can count
 units per Pacific day; `quotaExceeded` and `uploadLimitExceeded` raise `QuotaExceeded` with the
 time the quota resets (midnight America/Los_Angeles).
+
+Retries: every loop here (API requests, opening the session, chunks and session queries) counts
+its failures against one `RetryPolicy` (`integrations/http/retry.py`: `attempts` tries in all,
+capped jittered backoff, `Retry-After` honoured). google-api-python-client's own `num_retries`
+is left at 0: its loop has another meaning of attempts (retries after the first), an uncapped
+backoff whose jitter may be zero, ignores `Retry-After`, sleeps with `time.sleep` where tests
+cannot see it, hides retried calls from the quota count, and on a chunk re-sends a stream slice
+already read (an empty body under a non-zero `Content-Length`: the server waits, the call times
+out).
 """
 
 from __future__ import annotations
@@ -24,10 +33,8 @@ from __future__ import annotations
 import http.client
 import json
 import logging
-import random
 import socket
 import ssl
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -47,10 +54,14 @@ from googleapiclient.http import MediaFileUpload
 from config.settings import get_settings
 from integrations.clock import next_midnight
 from integrations.errors import IntegrationError
+from integrations.http.redact import install_log_redaction
+from integrations.http.retry import RetryPolicy
+from integrations.http.timeouts import http_timeout
 from integrations.iso8601 import parse_iso8601_duration
 from integrations.thumbnails import check_thumbnail
 
 log = logging.getLogger(__name__)
+install_log_redaction()
 
 SCOPES = (
     "https://www.googleapis.com/auth/youtube.upload",
@@ -354,10 +365,8 @@ class YouTubeClient:
         *,
         api_url: str | None = None,
         timeout: float | None = None,
-        retry_attempts: int | None = None,
-        backoff_base: float | None = None,
+        retry: RetryPolicy | None = None,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
-        sleep: Callable[[float], None] = time.sleep,
         on_quota: Callable[[QuotaUse], None] | None = None,
         quota_costs: Mapping[str, int] | None = None,
     ) -> None:
@@ -365,13 +374,9 @@ class YouTubeClient:
         if chunk_size <= 0 or chunk_size % CHUNK_QUANTUM:
             raise ValueError(f"chunk_size must be a positive multiple of {CHUNK_QUANTUM} bytes")
         self.api_url = (api_url or settings.youtube_api_url).rstrip("/") + "/"
-        self.timeout = timeout if timeout is not None else settings.http_timeout
-        self.retry_attempts = (
-            retry_attempts if retry_attempts is not None else settings.http_retry_attempts
-        )
-        self.backoff_base = backoff_base if backoff_base is not None else settings.http_backoff_base
+        self.timeout = http_timeout(timeout)
+        self.retry = retry or RetryPolicy.from_settings()
         self.chunk_size = chunk_size
-        self.sleep = sleep
         self.on_quota = on_quota
         self.quota_costs = {**QUOTA_COSTS, **(quota_costs or {})}
         if isinstance(credentials, Credentials):
@@ -396,9 +401,10 @@ class YouTubeClient:
         if self.on_quota is not None:
             self.on_quota(QuotaUse(method, units, bucket))
 
-    def _backoff(self, attempt: int) -> None:
-        delay = self.backoff_base * 2 ** (attempt - 1)
-        self.sleep(delay + random.uniform(0, delay / 2))  # noqa: S311 (jitter, not crypto)
+    def _wait(self, failures: int, resp: Any = None) -> None:
+        """Wait before the next try: the answer's `Retry-After` if it has one, else backoff."""
+        retry_after = self.retry.retry_after(resp.get("retry-after")) if resp is not None else None
+        self.retry.wait(failures, retry_after)
 
     def _map_http(self, exc: HttpError, method: str) -> YouTubeError:
         status = exc.resp.status
@@ -423,29 +429,32 @@ class YouTubeClient:
 
     def _execute(self, method: str, request: Any) -> Any:
         """Run one API request with retries for 5xx/429/network errors; map the rest."""
-        attempt = 0
+        failures = 0
         while True:
-            attempt += 1
+            resp = None
             try:
                 result = request.execute(num_retries=0)
             except HttpError as exc:
                 self._record(method)
                 error = self._map_http(exc, method)
-                if not error.retryable or attempt > self.retry_attempts:
+                failures += 1
+                if not error.retryable or self.retry.exhausted(failures):
                     raise error from exc
-                log.warning("YouTube %s: %s; retry %d", method, exc.resp.status, attempt)
+                resp = exc.resp
+                log.warning("YouTube %s: %s; retry %d", method, exc.resp.status, failures)
             except google.auth.exceptions.RefreshError as exc:
                 raise self._auth_error(exc) from None
             except _NETWORK_ERRORS as exc:
-                if attempt > self.retry_attempts:
+                failures += 1
+                if self.retry.exhausted(failures):
                     raise YouTubeTransientError(
                         f"YouTube {method} failed: {type(exc).__name__}; check the network"
                     ) from exc
-                log.warning("YouTube %s: %s; retry %d", method, type(exc).__name__, attempt)
+                log.warning("YouTube %s: %s; retry %d", method, type(exc).__name__, failures)
             else:
                 self._record(method)
                 return result
-            self._backoff(attempt)
+            self._wait(failures, resp)
 
     # ---- uploads ----
 
@@ -496,9 +505,8 @@ class YouTubeClient:
         headers["X-Upload-Content-Type"] = "video/*"
         headers["X-Upload-Content-Length"] = str(size)
         headers["content-length"] = str(len(request.body or ""))
-        attempt = 0
+        failures = 0
         while True:
-            attempt += 1
             try:
                 resp, content = self.http.request(
                     request.uri, "POST", body=request.body, headers=headers
@@ -506,26 +514,29 @@ class YouTubeClient:
             except google.auth.exceptions.RefreshError as exc:
                 raise self._auth_error(exc) from None
             except _NETWORK_ERRORS as exc:
-                if attempt > self.retry_attempts:
+                failures += 1
+                if self.retry.exhausted(failures):
                     raise YouTubeTransientError(
                         f"opening the YouTube upload session failed: {type(exc).__name__}"
                     ) from exc
-                self._backoff(attempt)
+                self._wait(failures)
                 continue
             self._record("videos.insert")
             if resp.status == 200 and "location" in resp:
                 log.info("YouTube upload session opened for %d bytes", size)
                 return resp["location"]
             error = self._map_http(HttpError(resp, content, uri=request.uri), "videos.insert")
-            if not error.retryable or attempt > self.retry_attempts:
+            failures += 1
+            if not error.retryable or self.retry.exhausted(failures):
                 raise error
-            self._backoff(attempt)
+            self._wait(failures, resp)
 
     def _send_chunks(
         self, request: Any, size: int, on_progress: Callable[[int], None] | None
     ) -> dict[str, Any]:
         failures = 0
         while True:
+            resp = None
             try:
                 _, done = request.next_chunk(num_retries=0)
             except HttpError as exc:
@@ -538,6 +549,7 @@ class YouTubeClient:
                 if not error.retryable:
                     raise error from exc
                 failures += 1
+                resp = exc.resp
                 log.warning("YouTube chunk failed with %s; asking the session", exc.resp.status)
             except google.auth.exceptions.RefreshError as exc:
                 raise self._auth_error(exc) from None
@@ -553,29 +565,33 @@ class YouTubeClient:
                 if on_progress is not None:
                     on_progress(request.resumable_progress)
                 continue
-            finished = self._resync(request, size, failures)
+            finished = self._resync(request, size, failures, resp)
             if finished is not None:
                 if on_progress is not None:
                     on_progress(size)
                 return finished
 
-    def _resync(self, request: Any, size: int, failures: int) -> dict[str, Any] | None:
-        """Ask the session for its offset (with backoff) and set it on `request`.
+    def _resync(
+        self, request: Any, size: int, failures: int, resp: Any = None
+    ) -> dict[str, Any] | None:
+        """Ask the session for its offset and set it on `request`, after `failures` failed
+        tries (none: ask at once; `resp`: the failed answer, whose `Retry-After` is honoured).
 
         Returns the video resource if the upload turns out to be complete.
         """
         while True:
-            if failures > self.retry_attempts:
+            if self.retry.exhausted(failures):
                 raise UploadInterrupted(
                     "The YouTube upload stopped after repeated network or server errors; the "
                     "session is kept, so the next attempt resumes from the confirmed byte."
                 )
             if failures:
-                self._backoff(failures)
+                self._wait(failures, resp)
             try:
                 result = self.query_session(request.resumable_uri, size)
             except _QUERY_ERRORS:
                 failures += 1
+                resp = None
                 continue
             if isinstance(result, dict):
                 return result

@@ -36,13 +36,20 @@ from typing import Any
 
 from prefect.states import State
 
-from config.app_config import AppConfig, load_app_config, vk_number, vk_publishing_group
+from config.app_config import (
+    AppConfig,
+    UploadSettings,
+    load_app_config,
+    vk_number,
+    vk_publishing_group,
+)
 from config.secrets import vk_credentials, youtube_credentials
 from config.settings import Settings, get_settings
 from config.titles import Publication as Rendered
 from config.titles import render
 from integrations.errors import IntegrationError
 from integrations.filenames import transcript_path
+from integrations.http.retry import RetryPolicy, WaitTooLong
 from integrations.store.models import Publication, Recording
 from integrations.store.publications import PublicationStore
 from integrations.store.repository import LostClaimError
@@ -293,6 +300,26 @@ def _quota_wait(
     return until
 
 
+def upload_retry(rules: UploadSettings) -> RetryPolicy:
+    """The retry policy of YouTube's and VK's calls: `upload_settings.retry_attempts` retries
+    after the first try (the seed's meaning of the field), the first after about `retry_delay`
+    seconds; the patience and the cap of the HTTP settings."""
+    return RetryPolicy.from_settings(
+        attempts=rules.retry_attempts + 1, backoff_base=rules.retry_delay
+    )
+
+
+def _come_back_later(
+    job: UploadJob, platform: Platform, exc: WaitTooLong, name: str
+) -> PlatformResult:
+    """The platform asked (`Retry-After`) for a longer wait than the run's patience: the
+    publication waits until then, not a failure."""
+    reason = f"{name} asks to wait: {human_reason(exc)}"
+    job.publications.mark_waiting(job.recording_id, platform, exc.resume_at, reason)
+    run_logger().warning("Recording %s: %s", job.recording_id, reason)
+    return _waiting(exc.resume_at)
+
+
 def publish_youtube(job: UploadJob, publication: Publication) -> PlatformResult:
     """Upload (or resume), then thumbnail, playlist and captions; each recorded as it is done."""
     platform = Platform.YOUTUBE
@@ -314,8 +341,7 @@ def publish_youtube(job: UploadJob, publication: Publication) -> PlatformResult:
         youtube_token_info(),
         api_url=job.settings.youtube_api_url,
         chunk_size=int(settings.chunk_size_mb * MIB),
-        retry_attempts=rules.retry_attempts,
-        backoff_base=rules.retry_delay,
+        retry=upload_retry(rules),
         on_quota=counter,
     )
     size = path.stat().st_size if path else publication.total_bytes or 0
@@ -334,6 +360,8 @@ def publish_youtube(job: UploadJob, publication: Publication) -> PlatformResult:
         store.mark_waiting(rid, platform, exc.resume_at, human_reason(exc))
         run_logger().warning("Recording %s: %s", rid, human_reason(exc))
         return _waiting(exc.resume_at)
+    except WaitTooLong as exc:
+        return _come_back_later(job, platform, exc, "YouTube")
     store.mark_uploaded(rid, platform)
     return UPLOADED
 
@@ -525,8 +553,7 @@ def publish_vk(job: UploadJob, publication: Publication) -> PlatformResult:
         credentials.access_token.get_secret_value(),
         group_id=group,
         api_url=job.settings.vk_api_url,
-        retry_attempts=rules.retry_attempts,
-        backoff_base=rules.retry_delay,
+        retry=upload_retry(rules),
     )
     store.start_attempt(rid, platform, path.stat().st_size if path else publication.total_bytes)
     try:
@@ -534,6 +561,8 @@ def publish_vk(job: UploadJob, publication: Publication) -> PlatformResult:
     except VkDailyLimitReached as exc:
         store.mark_exhausted(platform, exc.method, exc.resume_at)
         return _vk_waiting(job, exc.resume_at, human_reason(exc))
+    except WaitTooLong as exc:
+        return _come_back_later(job, platform, exc, "VK")
     store.mark_uploaded(rid, platform)
     return UPLOADED
 

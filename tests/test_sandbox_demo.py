@@ -165,7 +165,10 @@ def test_closed_captions_are_listed_bare_and_the_transcript_is_kept(world, tmp_p
 
 def test_youtube_and_vk_accept_the_credentials(world):
     youtube = YouTubeClient(
-        world.youtube_authorized_user(), api_url=world.youtube_url, timeout=5, retry_attempts=1
+        world.youtube_authorized_user(),
+        api_url=world.youtube_url,
+        timeout=5,
+        retry=RetryPolicy(attempts=2),
     )
     assert youtube.find_playlist("Physics lectures") is None
     assert len(world.youtube.calls("POST", r"^/token$")) == 1  # a refresh-token grant
@@ -231,7 +234,9 @@ def test_save_credentials_makes_blocks_the_clients_accept(world, prefect_harness
         "token_uri": block.token_uri,
     }
     refreshes = len(world.youtube.calls("POST", r"^/token$"))
-    client = YouTubeClient(info, api_url=world.youtube_url, timeout=5, retry_attempts=1)
+    client = YouTubeClient(
+        info, api_url=world.youtube_url, timeout=5, retry=RetryPolicy(attempts=2)
+    )
     assert client.find_playlist("Seminars") is None
     assert len(world.youtube.calls("POST", r"^/token$")) == refreshes + 1
     vk = vk_credentials()

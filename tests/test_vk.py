@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from config.settings import get_settings
+from integrations.http.retry import RetryPolicy
 from integrations.sandbox.server import Fault, LoopbackServer
 from integrations.sandbox.vk import VkEmulator
 from integrations.thumbnails import ThumbnailError
@@ -46,14 +47,12 @@ def make_client(vk):
     emulator, server = vk
     sleeps: list[float] = []
 
-    def make(**kwargs) -> VkClient:
+    def make(attempts: int = 4, **kwargs) -> VkClient:
         options = {
             "group_id": GROUP,
             "api_url": server.url + "/method/",
             "rps_delay": 0,
-            "sleep": sleeps.append,
-            "retry_attempts": 3,
-            "backoff_base": 0.01,
+            "retry": RetryPolicy(attempts=attempts, backoff_base=0.01, sleep=sleeps.append),
             "timeout": 5,
         }
         client = VkClient(emulator.token, **(options | kwargs))
@@ -148,11 +147,19 @@ def test_error_9_is_retried_with_a_longer_wait(vk, make_client):
     assert client.sleeps and client.sleeps[0] >= 0.05  # 5x the base for flood control
 
 
+def test_http_429_is_retried_after_its_retry_after(vk, make_client):
+    emulator, _ = vk
+    emulator.inject(Fault(path=r"video\.save", status=429, headers={"Retry-After": "4"}))
+    client = make_client()
+    assert client.save_video("L").video_id
+    assert client.sleeps == [4.0] and len(emulator.calls("POST", r"video\.save")) == 2
+
+
 def test_rate_limit_that_never_ends_is_retryable_later(vk, make_client):
     emulator, _ = vk
     emulator.fail("video.save", 6, times=100)
     with pytest.raises(VkRateLimited) as info:
-        make_client(retry_attempts=2).save_video("L")
+        make_client(attempts=3).save_video("L")
     assert info.value.retryable
 
 
@@ -298,7 +305,7 @@ def test_a_community_token_fails_saying_which_token_to_create(vk, make_client):
         group_id=GROUP,
         api_url=make_client().api_url,
         rps_delay=0,
-        sleep=pytest.fail,  # error 27 is never retried
+        retry=RetryPolicy(sleep=pytest.fail),  # error 27 is never retried
     )
     with pytest.raises(VkGroupTokenError) as info:
         client.save_video("L")
@@ -425,7 +432,7 @@ def test_check_publishing_catches_a_user_who_may_not_upload_and_a_closed_communi
 
 def test_check_publishing_without_vk_says_the_token_was_not_checked(vk, make_client):
     emulator, _ = vk
-    check = make_client(api_url="http://127.0.0.1:9/method/", retry_attempts=0).check_publishing()
+    check = make_client(api_url="http://127.0.0.1:9/method/", attempts=1).check_publishing()
     assert check.problems == []
     assert len(check.notes) == 1 and check.notes[0].startswith("the VK token was not checked")
     assert emulator.token not in check.notes[0]

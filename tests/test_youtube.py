@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from config.settings import get_settings
+from integrations.http.retry import RetryPolicy, WaitTooLong
 from integrations.sandbox.server import Fault, LoopbackServer
 from integrations.thumbnails import ThumbnailError
 from integrations.youtube import (
@@ -57,15 +58,13 @@ def make_client(youtube):
     sleeps: list[float] = []
     quota: list[QuotaUse] = []
 
-    def make(**kwargs) -> YouTubeClient:
+    def make(attempts: int = 4, **kwargs) -> YouTubeClient:
         options = {
             "api_url": server.url,
             "chunk_size": CHUNK,
-            "sleep": sleeps.append,
             "on_quota": quota.append,
             "timeout": 5,
-            "retry_attempts": 3,
-            "backoff_base": 0.01,
+            "retry": RetryPolicy(attempts=attempts, backoff_base=0.01, sleep=sleeps.append),
         }
         client = YouTubeClient(emulator.authorized_user_info(), **(options | kwargs))
         client.sleeps = sleeps  # type: ignore[attr-defined]
@@ -244,7 +243,7 @@ def test_repeated_failures_keep_the_session_for_later(youtube, make_client, vide
     emulator, _ = youtube
     emulator.inject(Fault(path=UPLOAD_PATH, method="PUT", status=503, skip=1, times=50))
     sessions: list[str] = []
-    client = make_client(retry_attempts=2)
+    client = make_client(attempts=3)
 
     with pytest.raises(UploadInterrupted) as info:
         client.upload_video(video_file, VideoMetadata("L"), on_session=sessions.append)
@@ -370,6 +369,37 @@ def test_5xx_on_an_api_call_is_retried(youtube, make_client):
     client = make_client()
     assert client.find_playlist("nothing") is None
     assert len(client.sleeps) == 2
+
+
+def test_retry_after_is_honoured_on_api_calls_and_chunks(youtube, make_client, video_file):
+    emulator, _ = youtube
+    emulator.inject(
+        Fault(path=r"/youtube/v3/playlists", method="GET", status=503, headers={"Retry-After": "3"})
+    )
+    emulator.inject(
+        Fault(path=UPLOAD_PATH, method="PUT", status=503, skip=1, headers={"Retry-After": "2"})
+    )
+    client = make_client()
+
+    assert client.find_playlist("nothing") is None
+    video = client.upload_video(video_file, VideoMetadata("L"))
+
+    assert emulator.videos[video["id"]]["sha256"] == sha256(video_file)
+    assert client.sleeps == [3.0, 2.0]  # as asked, not the 0.01 s backoff
+
+
+def test_retry_after_beyond_the_patience_is_not_waited(youtube, make_client):
+    emulator, _ = youtube
+    emulator.inject(
+        Fault(path=r"/youtube/v3/playlists", status=429, headers={"Retry-After": "7200"}, times=9)
+    )
+    client = make_client()
+
+    with pytest.raises(WaitTooLong) as caught:
+        client.find_playlist("nothing")
+
+    assert not caught.value.retryable and "(in 2 h 00 min)" in str(caught.value)
+    assert client.sleeps == [] and len(emulator.calls("GET", r"/youtube/v3/playlists")) == 1
 
 
 def test_expired_access_token_is_refreshed(youtube, make_client):

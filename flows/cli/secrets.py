@@ -21,9 +21,10 @@ def check_vk_token(
     Only VK can tell a community token from a user token (both look alike), so this needs the
     network; when VK is not reached, the answer is a note saying the token was not checked.
     """
+    from integrations.http.retry import RetryPolicy
     from integrations.vk import VkClient
 
-    client = VkClient(token, group_id=group_id, timeout=10, retry_attempts=0)
+    client = VkClient(token, group_id=group_id, timeout=10, retry=RetryPolicy(attempts=1))
     return client.check_publishing(privacy_view)
 
 
