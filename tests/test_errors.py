@@ -17,7 +17,7 @@ from integrations.errors import IntegrationError
 from integrations.media.errors import InsufficientSpaceError, MediaError, MediaOutputError
 from tasks.common import is_transient
 
-# Not answers of the outside world: a bug in the caller, and the sandbox's own signals.
+# Not an answer of the outside world: a bug in the caller (the emulators are not walked).
 OUTSIDE_THE_ROOT = {"IllegalTransitionError"}
 
 
