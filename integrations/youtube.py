@@ -423,7 +423,7 @@ class YouTubeClient:
         text = str(exc.args[0]) if exc.args else ""
         if "invalid_grant" in text or "invalid_client" in text or "unauthorized" in text:
             return AuthRevoked(text.split(":")[0] or "invalid_grant")
-        if getattr(exc, "retryable", False):
+        if exc.retryable:  # google-auth's own verdict (GoogleAuthError.retryable)
             return YouTubeTransientError("refreshing the YouTube access token failed; retry later")
         return AuthRevoked("the token endpoint refused the refresh")
 

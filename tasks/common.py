@@ -71,7 +71,8 @@ def retry_if_transient(task: Any, task_run: Any, state: Any) -> bool:
 
 
 def retry_delays(attempts: int) -> list[float]:
-    """Exponential backoff for Prefect task retries, from `RETRY_BACKOFF_SECONDS`."""
+    """Exponential backoff for Prefect task retries (the level above one HTTP request's
+    `RetryPolicy`), from `TASK_RETRY_BACKOFF`."""
     base = get_settings().task_retry_backoff
     return [base * 2**n for n in range(max(attempts, 1))]
 
