@@ -16,8 +16,6 @@ import io
 import logging
 import os
 import re
-import subprocess
-import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -515,8 +513,9 @@ def verify_vtt(path: Path) -> int:
 def join_segments(segments: Sequence[Path], dest: Path, *, timeout: float = 3600.0) -> MediaInfo:
     """Join MP4 segments losslessly (concat demuxer, stream copy) into `dest`.
 
-    Writes a temporary file next to `dest` and replaces `dest` only when FFmpeg succeeded and
-    the result parses with the summed duration. One segment is just renamed.
+    FFmpeg writes a temporary file next to `dest`, which replaces `dest` only when FFmpeg
+    succeeded and the result parses with the summed duration. One segment is just renamed. The
+    disk refusing the output (full, read-only) is a `LocalFileError`, as for the download.
     """
     if not segments:
         raise JoinError(f"no segments to join into {dest.name}")
@@ -524,39 +523,39 @@ def join_segments(segments: Sequence[Path], dest: Path, *, timeout: float = 3600
     if len(segments) == 1:
         segments[0].replace(dest)
         return infos[0]
-    from integrations.media.ffmpeg import ffmpeg_binary
+    from integrations.media.errors import FFmpegError, FFmpegTimeoutError, MediaOutputError
+    from integrations.media.ffmpeg import run_ffmpeg
+    from integrations.media.output import atomic_output, output_errors
 
-    fd, tmp_name = tempfile.mkstemp(prefix=".join-", suffix=".mp4", dir=dest.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    listing = tmp.with_suffix(".txt")
     try:
-        lines = ["file '" + str(p.resolve()).replace("'", "'\\''") + "'\n" for p in segments]
-        listing.write_text("ffconcat version 1.0\n" + "".join(lines), encoding="utf-8")
-        command = [
-            ffmpeg_binary(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
-            "-f", "concat", "-safe", "0", "-i", str(listing),
-            "-map", "0", "-c", "copy", "-f", "mp4", str(tmp),
-        ]  # fmt: skip
-        try:
-            done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            raise JoinError(f"joining into {dest.name} took over {timeout:.0f} s") from None
-        if done.returncode != 0:
-            detail = done.stderr.strip().splitlines()[-1:] or ["no message"]
-            raise JoinError(f"FFmpeg could not join into {dest.name}: {detail[0]}")
-        info = verify_mp4(tmp)
-        expected = sum(i.duration for i in infos)
-        if abs(info.duration - expected) > max(1.0, 0.01 * expected):
-            raise JoinError(
-                f"joined {dest.name} lasts {info.duration:.2f} s, the segments {expected:.2f} s"
-            )
-        tmp.chmod(0o644)
-        tmp.replace(dest)
-        return info
-    finally:
-        listing.unlink(missing_ok=True)
-        tmp.unlink(missing_ok=True)
+        with output_errors(dest), atomic_output(dest) as tmp:
+            listing = tmp.with_suffix(".txt")
+            try:
+                lines = [
+                    "file '" + str(p.resolve()).replace("'", "'\\''") + "'\n" for p in segments
+                ]
+                listing.write_text("ffconcat version 1.0\n" + "".join(lines), encoding="utf-8")
+                run_ffmpeg(
+                    ["-y", "-f", "concat", "-safe", "0", "-i", str(listing),
+                     "-map", "0", "-c", "copy", "-f", "mp4", str(tmp)],
+                    timeout=timeout,
+                )  # fmt: skip
+            finally:
+                listing.unlink(missing_ok=True)
+            info = verify_mp4(tmp)
+            expected = sum(i.duration for i in infos)
+            if abs(info.duration - expected) > max(1.0, 0.01 * expected):
+                raise JoinError(
+                    f"joined {dest.name} lasts {info.duration:.2f} s, the segments {expected:.2f} s"
+                )
+    except MediaOutputError as exc:
+        raise LocalFileError(str(exc), path=exc.path, errno=exc.errno) from exc
+    except FFmpegTimeoutError:
+        raise JoinError(f"joining into {dest.name} took over {timeout:.0f} s") from None
+    except FFmpegError as exc:
+        detail = exc.stderr.strip().splitlines()[-1:] or ["no message"]
+        raise JoinError(f"FFmpeg could not join into {dest.name}: {detail[0]}") from exc
+    return info
 
 
 class RemoteFile(Protocol):

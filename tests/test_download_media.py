@@ -7,9 +7,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from disk_mounts import fill, tmpfs
 
 from integrations.download import (
     InvalidMediaError,
+    JoinError,
+    LocalFileError,
     download_file,
     download_recording,
     join_segments,
@@ -92,7 +95,7 @@ def test_stop_restart_segments_download_verify_and_join(clips, tmp_path):
     assert (info.video is not None, info.audio is not None, info.extra_streams) == (True, True, ())
     assert verify_mp4(joined).duration == pytest.approx(3.0, abs=0.2)
     assert joined.stat().st_mode & 0o777 == 0o644
-    assert not list(tmp_path.glob(".join-*"))
+    assert not list(tmp_path.glob(".*"))  # no temporary file or concat listing left
 
 
 def test_single_segment_is_just_renamed(clips, tmp_path):
@@ -100,6 +103,35 @@ def test_single_segment_is_just_renamed(clips, tmp_path):
     source.write_bytes(clips[0].read_bytes())
     join_segments([source], tmp_path / "final.mp4")
     assert not source.exists() and (tmp_path / "final.mp4").exists()
+
+
+def test_a_disk_that_fills_up_during_the_join_is_a_disk_error(clips, tmp_path):
+    """FFmpeg's "No space left on device" (at the trailer, where FFmpeg 5.1 still exits 0) is
+    the downloader's disk error (the recording waits for room), not a failed join or a broken
+    file; nothing is left on the disk."""
+    with tmpfs(tmp_path / "small", "1m") as disk:
+        fill(disk, leave=8192)
+        with pytest.raises(LocalFileError, match="no space left on the disk") as raised:
+            join_segments(clips, disk / "joined.mp4")
+        assert raised.value.waits
+        assert [p.name for p in disk.iterdir()] == ["filler"]
+
+
+def test_ffmpeg_refusing_the_join_names_its_reason(clips, tmp_path):
+    """A first segment whose video an MP4 cannot hold (raw RGB, fine in a MOV): FFmpeg's last
+    error line, and no file left."""
+    raw = tmp_path / "raw.mov"
+    subprocess.run(
+        [
+            ffmpeg_binary(), "-hide_banner", "-loglevel", "error", "-y", "-i", str(clips[1]),
+            "-c:v", "rawvideo", "-pix_fmt", "rgb24", "-c:a", "copy", str(raw),
+        ],
+        check=True,
+        timeout=60,
+    )  # fmt: skip
+    with pytest.raises(JoinError, match=r"^FFmpeg could not join into joined\.mp4: \S"):
+        join_segments([raw, clips[0]], tmp_path / "joined.mp4")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["raw.mov"]
 
 
 def test_verify_rejects_garbage_and_truncated_files(clips, tmp_path):

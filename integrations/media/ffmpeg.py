@@ -72,6 +72,9 @@ def ffmpeg_binary() -> str:
 
 
 ProgressCallback = Callable[[float], None]
+# FFmpeg 5.1 exits 0 when the last writes of its output fail (a full disk at the trailer, the
+# close); only its words tell.
+_UNFINISHED_OUTPUT = ("Error writing trailer", "Error closing file")
 _PR_SET_PDEATHSIG = 1
 
 
@@ -135,7 +138,8 @@ def run_ffmpeg(
 ) -> FFmpegRun:
     """Run `ffmpeg ARGS` with a timeout, reporting `progress(fraction)` of `duration` seconds.
 
-    Raises `FFmpegTimeoutError` (the process is killed) or `FFmpegError` (non-zero exit).
+    Raises `FFmpegTimeoutError` (the process is killed) or `FFmpegError` (non-zero exit, or
+    an output FFmpeg says it could not finish).
     The child is killed when this call is interrupted (KeyboardInterrupt), when `progress`
     raises (the exception is re-raised here: a way to cancel) and, on Linux, when this
     process dies.
@@ -185,11 +189,15 @@ def run_ffmpeg(
         raise progress_reader.error
     stderr = b"".join(err_chunks).decode("utf-8", "replace")
     elapsed = time.monotonic() - started
+    tail = "\n".join(stderr.strip().splitlines()[-5:])
     if returncode != 0:
-        tail = "\n".join(stderr.strip().splitlines()[-5:])
         raise FFmpegError(
             f"ffmpeg exited with status {returncode}: {tail or 'no message'}",
             returncode=returncode,
             stderr=stderr,
+        )
+    if any(words in stderr for words in _UNFINISHED_OUTPUT):
+        raise FFmpegError(
+            f"ffmpeg could not finish its output: {tail}", returncode=0, stderr=stderr
         )
     return FFmpegRun(args=cmd, stderr=stderr, elapsed=elapsed)
