@@ -118,8 +118,10 @@ class LeaseHeartbeat:
     """Renews every lease the worker holds and its storage's life, every third of the lease,
     until stopped.
 
-    A failed renewal (the database restarting, a dropped connection) is logged and tried again
-    at the next beat: two more beats fit in the lease before another run may take the rows.
+    The leases' time is the store's (`RecordingStore.clock`, the database's on PostgreSQL);
+    the heartbeat only counts the interval between beats. A failed renewal (the database
+    restarting, a dropped connection) is logged and tried again at the next beat: two more
+    beats fit in the lease before another run may take the rows.
     """
 
     def __init__(
@@ -144,15 +146,19 @@ class LeaseHeartbeat:
             lease_seconds=self.lease_seconds,
         )
 
+    def beat(self) -> None:
+        """One beat: renew the worker's leases and its storage; a failure is logged."""
+        try:
+            self.store.renew(self.worker, self.lease_seconds)
+            self.keep_storage_alive()
+        except SQLAlchemyError as exc:
+            self.logger.warning(
+                "Could not renew this run's leases (trying again): %s", driver_message(exc)
+            )
+
     def _beat(self) -> None:
         while not self._stop.wait(beat_seconds(self.lease_seconds)):
-            try:
-                self.store.renew(self.worker, self.lease_seconds)
-                self.keep_storage_alive()
-            except SQLAlchemyError as exc:
-                self.logger.warning(
-                    "Could not renew this run's leases (trying again): %s", driver_message(exc)
-                )
+            self.beat()
 
     def __enter__(self) -> LeaseHeartbeat:
         self._thread.start()

@@ -11,7 +11,7 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from sqlalchemy.exc import OperationalError
 
-from flows.engine import LeaseHeartbeat, RunReport, Stage, run_stages
+from flows.engine import LeaseHeartbeat, RunReport, Stage, beat_seconds, run_stages
 from integrations.store.models import utcnow
 from integrations.store.repository import RecordingStore
 from integrations.store.states import ProcessingStatus
@@ -97,13 +97,17 @@ def test_the_heartbeat_outlives_a_failed_renewal(
 ) -> None:
     row = add_recording(store, status=S.INITIALIZED)
     store.claim("download", "worker-a", lease_seconds=3, ids=[row.id])
-    flaky = DroppingStore(store.url)
+    flaky = DroppingStore(store.url, store.clock)  # one lease clock for both connections
     logger = logging.getLogger("test-heartbeat")
+    heartbeat = LeaseHeartbeat(flaky, "worker-a", "storage-a", lease_seconds=3, logger=logger)
 
-    with LeaseHeartbeat(flaky, "worker-a", "storage-a", lease_seconds=3, logger=logger):
-        time.sleep(4)  # past the first lease: only later beats can have kept it
+    for _ in range(4):  # the heartbeat thread's beats, a third of the lease apart
+        heartbeat.beat()
+        store.clock.advance(beat_seconds(3))
 
+    # 4 s on: past the first lease, only the beats after the failed one can have kept it.
+    assert store.recover() == []
     held = store.get(row.id)
-    assert held.claimed_by == "worker-a" and held.claimed_until > utcnow()
+    assert held.claimed_by == "worker-a" and held.claimed_until > utcnow() + store.clock.shift
     assert "Could not renew this run's leases (trying again): server closed" in caplog.text
     flaky.dispose()

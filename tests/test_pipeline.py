@@ -9,6 +9,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +20,15 @@ from config.settings import get_settings
 from flows.pipeline import full_pipeline_flow
 from integrations.captions import parse_vtt
 from integrations.sandbox.demo import DemoWorld, default_plan, transcript
+from integrations.store.claims import LeaseClock
 from integrations.store.repository import RecordingStore
 from integrations.store.states import PlatformStatus, ProcessingStatus
+from tasks.common import get_store
 
 S = ProcessingStatus
 PUBLISHED = 7  # the demo plan: 7 lectures (1 by a deactivated host), 1 too short, 1 silent
 RUN_PIPELINE = "from flows.pipeline import full_pipeline_flow; full_pipeline_flow()"
+KILLED_LEASE = 3  # seconds: the killed run's heartbeat renews its leases every second
 
 
 @pytest.fixture
@@ -158,10 +162,10 @@ def pipeline_runs(tmp_path: Path) -> Iterator[PipelineRuns]:
 
 
 def test_a_run_killed_mid_pipeline_is_finished_by_the_next_with_nothing_twice(
-    world: DemoWorld, pipeline_runs: PipelineRuns
+    world: DemoWorld, pipeline_runs: PipelineRuns, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store = RecordingStore(get_settings().resolved_database_url)
-    killed = pipeline_runs.start({"LEASE_SECONDS": "3"})
+    killed = pipeline_runs.start({"LEASE_SECONDS": str(KILLED_LEASE)})
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         statuses = outcome(store)
@@ -175,7 +179,8 @@ def test_a_run_killed_mid_pipeline_is_finished_by_the_next_with_nothing_twice(
     in_flight = [r.id for r in store.list() if r.claimed_by]
     assert in_flight, "nothing was mid-stage when the run was killed"
 
-    time.sleep(3.5)  # the killed run's leases run out
+    # The next run's lease clock is past the killed run's last renewal and lease.
+    monkeypatch.setattr(get_store(), "clock", LeaseClock(timedelta(seconds=KILLED_LEASE + 1)))
     state = full_pipeline_flow(sync=False, return_state=True)
 
     assert state.is_completed(), state.message

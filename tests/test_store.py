@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
 
 import pytest
 from factories import add_recording
@@ -68,7 +67,8 @@ def test_expired_lease_is_recovered_to_the_last_good_status(store: RecordingStor
     store.claim("download", "crashed-run", lease_seconds=60, ids=[crashed.id])
     store.claim("download", "live-run", lease_seconds=3600, ids=[alive.id])
 
-    changes = store.recover(now=utcnow() + timedelta(seconds=120))
+    store.clock.advance(120)
+    changes = store.recover()
 
     assert [(c.recording_id, c.before, c.after) for c in changes] == [
         (crashed.id, S.DOWNLOADING, S.INITIALIZED)

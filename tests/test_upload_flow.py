@@ -31,11 +31,13 @@ from flows.cli import main
 from integrations.media.ffmpeg import ffmpeg_binary
 from integrations.sandbox.server import Fault, LoopbackServer
 from integrations.sandbox.vk import VkEmulator
+from integrations.store.claims import LeaseClock
 from integrations.store.publications import PublicationStore
 from integrations.store.repository import RecordingStore
 from integrations.store.states import Platform, PlatformStatus, ProcessingStatus
 from integrations.vk import VkClient, next_moscow_midnight
 from integrations.youtube import UPLOAD_BUCKET, VideoMetadata, YouTubeClient, next_pacific_midnight
+from tasks.common import get_store
 from tasks.upload import upload_recording, youtube_marker
 from tests.factories import add_recording
 from tests.youtube_contract import RecordingYouTubeEmulator, contract_problems
@@ -249,13 +251,14 @@ upload_recording.fn(int(sys.argv[1]), sys.argv[2], ["youtube"])
 
 
 @postgres_only
-def test_killed_mid_upload_resumes_from_the_server_byte(store, sandbox, media):
+def test_killed_mid_upload_resumes_from_the_server_byte(store, sandbox, media, monkeypatch):
     from prefect.settings import PREFECT_API_URL
 
     from flows.upload import upload_flow
 
     row = add_processed(store, media)
-    assert store.claim("upload", "doomed-worker", lease_seconds=2, ids=[row.id])
+    lease = 2
+    assert store.claim("upload", "doomed-worker", lease_seconds=lease, ids=[row.id])
     sandbox.youtube.stall_chunks, sandbox.youtube.stall_seconds = 100, 0.3  # slow answers
     env = {
         **os.environ,
@@ -287,7 +290,8 @@ def test_killed_mid_upload_resumes_from_the_server_byte(store, sandbox, media):
     size = media.stat().st_size
     assert before.upload_session and 0 < before.bytes_confirmed < size
     assert store.get(row.id).status == S.UPLOADING  # the killed run still holds it...
-    time.sleep(max(0.0, (store.get(row.id).claimed_until - datetime.now(UTC)).total_seconds()))
+    # The next run's lease clock is past the killed run's lease.
+    monkeypatch.setattr(get_store(), "clock", LeaseClock(timedelta(seconds=lease + 1)))
 
     result = upload_flow(platforms=["youtube"], recording_ids=[row.id])
     assert result["statuses"] == {"UPLOADED": 1}

@@ -18,6 +18,7 @@ from datetime import datetime
 from sqlalchemy import Select, and_, exists, func, or_, select, text
 from sqlalchemy.orm import selectinload
 
+from integrations.store.claims import apply_status
 from integrations.store.models import (
     EXPIRABLE_SQL,
     WAITING_SQL,
@@ -25,7 +26,7 @@ from integrations.store.models import (
     Publication,
     Recording,
 )
-from integrations.store.repository import LIST_PAGE, RecordingStore, _apply
+from integrations.store.repository import LIST_PAGE, RecordingStore
 from integrations.store.states import PlatformStatus, ProcessingStatus, check_transition
 
 EXPIRABLE = (ProcessingStatus.UPLOADED, ProcessingStatus.SKIPPED)
@@ -83,7 +84,7 @@ def expire(store: RecordingStore, ids: Iterable[int], reason: str) -> list[int]:
         for row in session.scalars(query.order_by(Recording.id)):
             if row.status in EXPIRABLE:
                 check_transition(row.id, row.status, ProcessingStatus.EXPIRED)
-                _apply(row, ProcessingStatus.EXPIRED, reason, {})
+                apply_status(row, ProcessingStatus.EXPIRED, reason, {})
                 expired.append(row.id)
     return expired
 

@@ -65,6 +65,26 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         yield session
 
 
+class StoreConnection:
+    """One store URL's engine and its transactions."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = create_store_engine(url)
+        self._sessions = session_factory(self.engine)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def session(self):
+        """A transaction: commits on success, rolls back on error."""
+        return transaction(self._sessions)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
 def upsert(dialect: str, model: type[DeclarativeBase]) -> postgresql.Insert | sqlite.Insert:
     """An INSERT into `model`'s table that can say what a conflict on a unique key does
     (`on_conflict_do_nothing` / `on_conflict_do_update`): PostgreSQL's and SQLite's (3.24+)
