@@ -1,4 +1,7 @@
-"""Recording and publication statuses, and the one table of legal transitions."""
+"""The state machine: recording and publication statuses, the one table of legal transitions
+(`TRANSITIONS`, enforced by `check_transition`), and which status each stage takes, works in
+and gives (`STAGES`). The store applies it (claims.py, repository.py); nothing else moves a
+status."""
 
 from __future__ import annotations
 
