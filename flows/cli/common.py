@@ -177,7 +177,10 @@ def reads_app_config(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def run_flow(flow: Any, **parameters: Any) -> Any:
     """Run a flow in this process; a Failed run exits non-zero with its message."""
-    state = flow(**parameters, return_state=True)
+    from flows.heartbeats import heartbeats_only_where_read
+
+    with heartbeats_only_where_read():
+        state = flow(**parameters, return_state=True)
     if state.is_failed() or state.is_crashed() or state.is_cancelled():
         raised = state.result(raise_on_failure=False)
         if isinstance(raised, BaseException) and (fault := disk_fault(raised)) is not None:
