@@ -298,3 +298,42 @@ def test_housekeeping_backlogs_read_their_partial_indexes_on_postgres(
         plan = _explain_postgres(store, *statement)
         assert any(term in plan for term in accepted), plan
         assert "Seq Scan" not in plan, plan
+
+
+def test_housekeeping_backlogs_read_their_partial_indexes_on_sqlite(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    RecordingStore(url).upgrade()
+    store = RecordingStore.open(url)
+    with store.engine.begin() as connection:
+        connection.execute(text(FILL_SQLITE), {"n": FINISHED})
+        for statement in SETTLED_POSTGRES.split(";")[:2]:  # the same SQL holds on SQLite
+            connection.execute(text(statement))
+    day = datetime(2026, 11, 1, 9, tzinfo=UTC)
+    uploaded = add_recording(store, status=S.UPLOADED, start_time=day)
+    publications = PublicationStore(store)
+    publications.get_or_create(uploaded.id, Platform.YOUTUBE)
+    publications.update(uploaded.id, Platform.YOUTUBE, status=PlatformStatus.UPLOADED)
+    waiting = add_recording(store, status=S.PROCESSED, start_time=day)
+    publications.get_or_create(waiting.id, Platform.YOUTUBE)
+    publications.mark_waiting(waiting.id, Platform.YOUTUBE, day, "quota used up")
+    with store.engine.begin() as connection:
+        connection.execute(text("ANALYZE"))
+    statements = Statements(store)
+
+    assert [r.id for p in expirable_pages(store, day + timedelta(days=1)) for r in p] == [
+        uploaded.id
+    ]
+    assert [r.id for p in zoom_due_pages(store) for r in p] == [uploaded.id]
+    assert quota_waits(store, datetime.now(UTC) + timedelta(days=1)).count == 1
+
+    reads = [s for s in statements.seen if s[0].lstrip().upper().startswith("SELECT")]
+    indexes = ["ix_recordings_expirable", "ix_recordings_zoom_due", None, "ix_publications_waiting"]
+    for index, statement in zip(indexes, reads, strict=False):
+        if index is None:  # zoom_due's publications, by recording ID
+            continue
+        plan = _explain_sqlite(store, *statement)
+        assert index in plan, plan
+        # A SCAN walks the whole of what it names: only the partial index may be walked.
+        scans = [line for line in plan.splitlines() if line.startswith("SCAN ")]
+        assert all(f"USING INDEX {index}" in line for line in scans), plan
+    store.dispose()
