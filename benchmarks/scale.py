@@ -1,6 +1,6 @@
 """A year at 10,000 recordings a day: claims, sync and `list` against the size of the history.
 
-Three parts, each printing ratios against a baseline measured in the same run (PostgreSQL, the
+Four parts, each printing ratios against a baseline measured in the same run (PostgreSQL, the
 production store; one fresh database per store, dropped at the end). The stores are filled
 first and then measured in rounds that take each store in turn, so that the load of a shared
 machine, which changes by the minute, weighs on every store alike.
@@ -9,6 +9,8 @@ machine, which changes by the minute, weighs on every store alike.
   1,000 ready ones (the worst case for a claim ordered by start time), plus one with the ready
   rows alone; the time of one `claim(limit=1)` (as the engine claims) and of one
   `ready_count()`, medians; the ratio to the 10,000-row store.
+- backlogs: the same stores, the housekeeping reads (`clean --days 30`'s and `free-zoom`'s
+  first page, the quota-wait alert's query), medians; the ratio to the 10,000-row store.
 - list: the same stores through the real command in its own process (start-up included):
   today's `list` (the 1,000 ready rows), the first page of `list --all` (`--limit 100`), and
   the whole of `list --all` streamed (up to --stream-max rows of history); wall time, the time
@@ -59,6 +61,7 @@ ADMIN_URL = os.environ.get(
 READY = 1_000
 CLAIMS = 200
 COUNTS = 50
+BACKLOG_READS = 20
 ACCOUNTS, HOSTS = 20, 5
 MIB = 1024 * 1024
 
@@ -358,7 +361,7 @@ def measure_sync(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--only", choices=("claims", "list", "sync"), action="append")
+    parser.add_argument("--only", choices=("claims", "backlogs", "list", "sync"), action="append")
     parser.add_argument("--million", action="store_true", help="also the 1,000,000-row store")
     parser.add_argument(
         "--sizes", default="10000,100000", help="finished rows per store (default 10000,100000)"
@@ -378,11 +381,11 @@ def main() -> None:
         "table prints about 1,000-2,000 rows a second)",
     )
     args = parser.parse_args()
-    parts = set(args.only or ("claims", "list", "sync"))
+    parts = set(args.only or ("claims", "backlogs", "list", "sync"))
     sizes = [0, *(int(n) for n in args.sizes.split(","))] + ([1_000_000] if args.million else [])
     print(f"PostgreSQL at {ADMIN_URL.split('@')[-1]}; {os.cpu_count()} cores")
 
-    if parts & {"claims", "list"}:
+    if parts & {"claims", "backlogs", "list"}:
         stores(sizes, parts, args.stream_max)
     if "sync" in parts:
         worlds([int(n) for n in args.worlds.split(",")], args.flow_only, args.repeats)
@@ -402,6 +405,8 @@ def stores(sizes: list[int], parts: set[str], stream_max: int) -> None:
             )
         if "claims" in parts:
             report_claims(urls)
+        if "backlogs" in parts:
+            report_backlogs(urls)
         if "list" in parts:
             report_list(urls, stream_max)
 
@@ -442,6 +447,45 @@ def report_claims(urls: dict[int, str]) -> None:
             f"   {count:14.2f}  {count_ratio:12.2f}x"
         )
     print("  target: a claim with 1,000,000 finished rows within 1.5x of one with 10,000")
+
+
+def report_backlogs(urls: dict[int, str]) -> None:
+    """The housekeeping reads on each store in turn, `BACKLOG_READS` times: the first page of
+    `clean --days 30`'s and of `free-zoom`'s backlogs (500 rows, or what there is), and the
+    quota-wait alert's count and oldest waits. The histories were never cleaned nor freed, so
+    at 100,000 rows and more each first page is full: its cost is a page's, whatever is due."""
+    from integrations.store.backlogs import expirable_pages, quota_waits, zoom_due_pages
+    from integrations.store.repository import RecordingStore
+
+    cutoff = datetime.now(UTC) - timedelta(days=30)
+    reads: dict[str, Callable[[RecordingStore], object]] = {
+        "clean's first page": lambda s: next(expirable_pages(s, cutoff), []),
+        "free-zoom's first page": lambda s: next(zoom_due_pages(s), []),
+        "quota waits": lambda s: quota_waits(s, datetime.now(UTC) - timedelta(days=1)),
+    }
+    stores = {size: RecordingStore.open(url) for size, url in urls.items()}
+    times: dict[tuple[str, int], list[float]] = {}
+    try:
+        for n in range(BACKLOG_READS + 1):
+            for name, read in reads.items():
+                for size, store in stores.items():
+                    took = timed(lambda r=read, s=store: r(s))
+                    if n:  # the first round warms the connections and caches
+                        times.setdefault((name, size), []).append(took)
+        rows = {size: len(next(expirable_pages(s, cutoff), [])) for size, s in stores.items()}
+    finally:
+        for store in stores.values():
+            store.dispose()
+    base = 10_000 if 10_000 in urls else min(urls)
+    print(f"\nHousekeeping reads (medians of {BACKLOG_READS}; x the {base:,}-row store):")
+    for name in reads:
+        cells = "   ".join(
+            f"{size:,}: {median_ms(times[name, size]):7.2f} ms "
+            f"{median_ms(times[name, size]) / median_ms(times[name, base]):5.2f}x"
+            for size in urls
+        )
+        print(f"  {name:<24} {cells}")
+    print(f"  rows in clean's first page: {rows}")
 
 
 def report_list(urls: dict[int, str], stream_max: int) -> None:
