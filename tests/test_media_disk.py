@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from disk_mounts import fill, remount, tmpfs
-from zoom_fixtures import forget_zoom_blocks
+from zoom_fixtures import demo_world_settings
 
 from config.settings import get_settings
 from flows.cli import main
@@ -60,21 +60,12 @@ def world(
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[DemoWorld]:
     # Its own media cache: the three short lectures only, not the default plan's nine.
-    with DemoWorld(tmp_path / "world", plan=plan()) as demo:
-        settings = {
-            **demo.environment(),
-            "DATABASE_URL": empty_postgres,
-            "APP_CONFIG": str(demo.write_app_config()),
-            "HTTP_BACKOFF_BASE": "0.01",
-            "MIN_SIZE_MB": "0",  # the short lectures pass the sync's size filter
-        }
-        for name, value in settings.items():
-            monkeypatch.setenv(name, value)
-        get_settings.cache_clear()
-        forget_zoom_blocks()
-        demo.save_credentials()
+    # MIN_SIZE_MB=0: the short lectures pass the sync's size filter.
+    with (
+        DemoWorld(tmp_path / "world", plan=plan()) as demo,
+        demo_world_settings(demo, monkeypatch, empty_postgres, MIN_SIZE_MB="0"),
+    ):
         yield demo
-        forget_zoom_blocks()
 
 
 def rows(store: RecordingStore) -> dict[str, object]:

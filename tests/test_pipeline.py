@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from zoom_fixtures import forget_zoom_blocks
+from zoom_fixtures import demo_world_settings
 
 from config.settings import get_settings
 from flows.pipeline import full_pipeline_flow
@@ -40,20 +40,11 @@ def world(
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[DemoWorld]:
     """The demo world's emulators, credentials and settings, with an empty PostgreSQL store."""
-    with DemoWorld(tmp_path / "world", media_cache=demo_media_cache) as demo:
-        settings = {
-            **demo.environment(),
-            "DATABASE_URL": empty_postgres,
-            "APP_CONFIG": str(demo.write_app_config()),
-            "HTTP_BACKOFF_BASE": "0.01",
-        }
-        for name, value in settings.items():
-            monkeypatch.setenv(name, value)
-        get_settings.cache_clear()
-        forget_zoom_blocks()
-        demo.save_credentials()
+    with (
+        DemoWorld(tmp_path / "world", media_cache=demo_media_cache) as demo,
+        demo_world_settings(demo, monkeypatch, empty_postgres),
+    ):
         yield demo
-        forget_zoom_blocks()
 
 
 def outcome(store: RecordingStore) -> Counter[str]:

@@ -10,6 +10,7 @@ import pytest
 from config.blocks import ZoomAccount
 from config.secrets import save_zoom_account
 from config.settings import get_settings
+from integrations.sandbox.demo import DemoWorld
 from integrations.sandbox.server import LoopbackServer
 from integrations.sandbox.zoom import SandboxAccount, ZoomEmulator
 
@@ -45,3 +46,25 @@ def zoom_sandbox(monkeypatch: pytest.MonkeyPatch, **options) -> Iterator[ZoomEmu
         forget_zoom_blocks()
         yield emulator
         forget_zoom_blocks()
+
+
+@contextmanager
+def demo_world_settings(
+    demo: DemoWorld, monkeypatch: pytest.MonkeyPatch, database_url: str, **extra: str
+) -> Iterator[DemoWorld]:
+    """Point settings at `demo`'s emulators and `database_url` and save its Zoom accounts as
+    blocks (forgotten again at the end); `extra` adds or overrides environment variables."""
+    settings = {
+        **demo.environment(),
+        "DATABASE_URL": database_url,
+        "APP_CONFIG": str(demo.write_app_config()),
+        "HTTP_BACKOFF_BASE": "0.01",
+        **extra,
+    }
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    forget_zoom_blocks()
+    demo.save_credentials()
+    yield demo
+    forget_zoom_blocks()
