@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, and_, exists, func, or_, select, text
+from sqlalchemy import Select, and_, exists, func, select, text
 from sqlalchemy.orm import selectinload
 
 from integrations.store.claims import apply_status
@@ -46,25 +46,11 @@ class QuotaWaits:
 def _pages(
     store: RecordingStore, query: Select, size: int, publications: bool = True
 ) -> Iterator[list[Recording]]:
-    """`query`'s rows in (start_time, id) order, `size` at a time, each page one short read
-    after the last row of the page before (rows that leave the backlog meanwhile do not shift
-    the next page)."""
+    """`query`'s rows oldest first, `size` at a time (keyset pages: rows that leave the backlog
+    meanwhile do not shift the next page)."""
     if publications:
         query = query.options(selectinload(Recording.publications))
-    first = query.order_by(Recording.start_time, Recording.id).limit(size)
-    page_query = first
-    while True:
-        with store.session() as session:
-            page = list(session.scalars(page_query))
-        if page:
-            yield page
-        if len(page) < size:
-            return
-        last = page[-1]
-        page_query = first.where(
-            Recording.start_time >= last.start_time,
-            or_(Recording.start_time > last.start_time, Recording.id > last.id),
-        )
+    return store.keyset_pages(query, size=size)
 
 
 def expirable_pages(

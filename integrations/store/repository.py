@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    and_,
     any_,
     bindparam,
     cast,
@@ -133,7 +134,23 @@ class RecordingStore(ClaimStore):
             query = query.where(Recording.start_time >= since)
         if until is not None:
             query = query.where(Recording.start_time < until)
-        first = query.order_by(Recording.start_time.desc(), Recording.id.desc())
+        return self.keyset_pages(query, size=size, newest_first=True, limit=limit)
+
+    def keyset_pages(
+        self,
+        query: Select,
+        *,
+        size: int = LIST_PAGE,
+        newest_first: bool = False,
+        limit: int | None = None,
+    ) -> Iterator[builtins.list[Recording]]:
+        """`query`'s recordings in (start time, ID) order, `size` at a time and at most `limit`,
+        each page one short read after the last row of the page before (keyset paging: rows
+        that change meanwhile do not shift the next page)."""
+        if newest_first:
+            first = query.order_by(Recording.start_time.desc(), Recording.id.desc())
+        else:
+            first = query.order_by(Recording.start_time, Recording.id)
         page_query, left = first, limit
         while left is None or left > 0:
             take = size if left is None else min(size, left)
@@ -144,10 +161,17 @@ class RecordingStore(ClaimStore):
             if len(page) < take:
                 return
             last = page[-1]
-            page_query = first.where(
-                Recording.start_time <= last.start_time,
-                or_(Recording.start_time < last.start_time, Recording.id < last.id),
-            )
+            if newest_first:
+                after = and_(
+                    Recording.start_time <= last.start_time,
+                    or_(Recording.start_time < last.start_time, Recording.id < last.id),
+                )
+            else:
+                after = and_(
+                    Recording.start_time >= last.start_time,
+                    or_(Recording.start_time > last.start_time, Recording.id > last.id),
+                )
+            page_query = first.where(after)
             if left is not None:
                 left -= take
 
