@@ -38,7 +38,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from profiles import SPEECH
+from profiles import SPEECH, ebur128_summary
 from trim import WORK, ff
 
 from config.processing import LoudnessProfile
@@ -194,16 +194,11 @@ def bitstream_gain(
             if patched is None:
                 return f"frame {index}: no mono global_gain to change within 0..255"
             written.write(adts(patched, rate))
-    args = ["-i", str(out), "-af", "ebur128=peak=true", "-f", "null", "-"]
-    stderr = run_ffmpeg(args, timeout=3600, loglevel="info").stderr
-    summary = stderr.rpartition("Summary:")[2]
-    integrated = re.search(r"I:\s+(-?[\d.]+) LUFS", summary)
-    peak = re.search(r"True peak:\s+Peak:\s+(-?[\d.]+|-inf) dBFS", summary)
-    assert integrated is not None and peak is not None, summary
+    integrated, peak, stderr = ebur128_summary(out)
     errors = len(re.findall(r"error|invalid|out of range|clipped", stderr, re.IGNORECASE))
     lowered = sum(1 for value in less if value) / len(less)
     return (
-        f"{integrated.group(1)} LUFS, true peak {peak.group(1)} dBTP, {errors} decoding errors "
+        f"{integrated} LUFS, true peak {peak} dBTP, {errors} decoding errors "
         f"(frames lowered: {lowered:.1%}, by {sum(less) / len(less) * STEP_DB:.2f} dB on average)"
     )
 

@@ -105,14 +105,22 @@ def two_pass_loudnorm(source: Path, destination: Path, profile: LoudnessProfile)
     run_ffmpeg(args, timeout=3600)
 
 
-def loudness_of(path: Path) -> str:
-    """The integrated loudness and true peak `ebur128` measures in one run."""
+def ebur128_summary(path: Path) -> tuple[str, str, str]:
+    """The integrated loudness (LUFS) and true peak (dBTP) `ebur128` measures on `path`'s first
+    audio track in one run, and that run's whole stderr."""
     args = ["-vn", "-i", str(path), "-map", "0:a:0", "-af", "ebur128=peak=true", "-f", "null", "-"]
-    summary = run_ffmpeg(args, timeout=3600, loglevel="info").stderr.rpartition("Summary:")[2]
+    stderr = run_ffmpeg(args, timeout=3600, loglevel="info").stderr
+    summary = stderr.rpartition("Summary:")[2]
     integrated = re.search(r"I:\s+(-?[\d.]+) LUFS", summary)
     peak = re.search(r"True peak:\s+Peak:\s+(-?[\d.]+|-inf) dBFS", summary)
     assert integrated is not None and peak is not None, summary
-    return f"{integrated.group(1)} LUFS, true peak {peak.group(1)} dBTP"
+    return integrated.group(1), peak.group(1), stderr
+
+
+def loudness_of(path: Path) -> str:
+    """The integrated loudness and true peak `ebur128` measures in one run."""
+    integrated, peak, _ = ebur128_summary(path)
+    return f"{integrated} LUFS, true peak {peak} dBTP"
 
 
 def timed_profile(
