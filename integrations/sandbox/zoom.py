@@ -337,13 +337,6 @@ class ZoomEmulator(Emulator):
             size=size,
         )
 
-    def find_file(self, file_id: str) -> SandboxFile:
-        for meeting in self.meetings:
-            for f in meeting.files:
-                if f.id == file_id:
-                    return f
-        raise KeyError(file_id)
-
     # -- faults and tokens --------------------------------------------------------------
 
     def rate_limit(

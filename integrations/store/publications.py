@@ -176,17 +176,6 @@ class PublicationStore:
             last_error=reason,
         )
 
-    def for_recordings(self, ids: Iterable[int]) -> dict[int, dict[Platform, Publication]]:
-        """Every publication of the given recordings, by recording and platform."""
-        found: dict[int, dict[Platform, Publication]] = {}
-        with self.store.session() as session:
-            rows = session.scalars(
-                select(Publication).where(Publication.recording_id.in_(list(ids)))
-            )
-            for row in rows:
-                found.setdefault(row.recording_id, {})[row.platform] = row
-        return found
-
     # -- quota -------------------------------------------------------------------------------
 
     def add_units(

@@ -216,10 +216,6 @@ class RecordingStore(ClaimStore):
         """Store one meeting instance (a webhook's event); "added", "updated" or "unchanged"."""
         return self.store_synced([SyncedInstance(zoom_uuid, values, skip)])[0]
 
-    def preview_synced(self, zoom_uuid: str, values: dict[str, Any], skip: str | None) -> str:
-        """What `upsert_synced` would do ("added", "updated", "unchanged"), changing nothing."""
-        return self.store_synced([SyncedInstance(zoom_uuid, values, skip)], preview=True)[0]
-
     def store_synced(
         self, instances: Sequence[SyncedInstance], preview: bool = False
     ) -> builtins.list[str]:

@@ -92,10 +92,6 @@ class TokenCache:
         token = self._token
         return token.api_url if token is not None else None
 
-    def invalidate(self) -> None:
-        with self._lock:
-            self._token = None
-
     def _fetch(self) -> _Token:
         account = self.account
         params = {"grant_type": "account_credentials", "account_id": account.account_id}
