@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from media_factory import share_cache
+from prefect_servers import prefect_database_template
+from session_files import exclusive, shared_folder
 from sqlalchemy.engine import make_url
 
 from config.settings import get_settings
@@ -142,30 +145,45 @@ def store(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Record
     opened.dispose()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def media_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """`cached_media` keeps its files where every worker of the session finds them."""
+    share_cache(shared_folder(tmp_path_factory) / "media-cache")
+
+
 @pytest.fixture(scope="session")
 def demo_media_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo world's generated lectures, made once for every test that starts a world.
-
-    Under pytest-xdist the workers share one folder (their common base) and the first to get
-    its lock makes the default plan's lectures; the others find them made.
+    """The demo world's generated lectures, made once for every test that starts a world: the
+    first worker to get the lock makes the default plan's lectures; the others find them made.
     """
     from integrations.sandbox.demo import default_plan, generate_lectures
 
-    shared = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        shared = shared.parent
+    shared = shared_folder(tmp_path_factory)
     folder = shared / "demo-media"
     folder.mkdir(exist_ok=True)
-    with (shared / "demo-media.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with exclusive(shared / "demo-media.lock"):
         generate_lectures([r.media for r in default_plan()], folder)
     return folder
 
 
 @pytest.fixture(scope="session")
-def prefect_harness() -> Iterator[None]:
-    """One temporary Prefect server for every test that needs the API (it takes ~15 s)."""
-    from prefect.testing.utilities import prefect_test_harness
+def prefect_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A Prefect database with nothing left to migrate, to copy where a server starts."""
+    return prefect_database_template(shared_folder(tmp_path_factory))
 
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
+
+@pytest.fixture(scope="session")
+def prefect_harness(prefect_database: Path) -> Iterator[None]:
+    """One temporary Prefect server for every test of this worker that needs the API, started
+    on a copy of the session's migrated database."""
+    from prefect.testing import utilities
+
+    def seeded_folder() -> str:  # where the harness puts its database, prefect-test.db
+        folder = tempfile.mkdtemp(prefix="prefect-harness-")
+        shutil.copyfile(prefect_database, Path(folder) / "prefect-test.db")
+        return folder
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(utilities, "mkdtemp", seeded_folder)
+        with utilities.prefect_test_harness(server_startup_timeout=120):
+            yield

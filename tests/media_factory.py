@@ -7,6 +7,7 @@ noise floor under the silence and short "coughs" inside it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from session_files import exclusive
 
 from integrations.media.ffmpeg import ffmpeg_binary
 from integrations.media.probe import probe, video_frame_count
@@ -97,24 +99,29 @@ def corrupt_copy(source: Path, destination: Path) -> Path:
     return destination
 
 
-_CACHE: dict[MediaSpec, Path] = {}
-_CACHE_DIR: Path | None = None
+_cache_folder: Path | None = None
+
+
+def share_cache(folder: Path) -> None:
+    """Keep `cached_media`'s files in `folder`, which every test process of the session sees."""
+    global _cache_folder
+    folder.mkdir(parents=True, exist_ok=True)
+    _cache_folder = folder
 
 
 def cached_media(spec: MediaSpec) -> Path:
-    """`make_media(spec)` once per test process, in a temporary folder removed at exit."""
-    global _CACHE_DIR
-    if spec in _CACHE:
-        return _CACHE[spec]
-    if _CACHE_DIR is None:
-        import atexit
-        import shutil
-        import tempfile
-
-        _CACHE_DIR = Path(tempfile.mkdtemp(prefix="media-factory-"))
-        atexit.register(shutil.rmtree, _CACHE_DIR, ignore_errors=True)
-    path = make_media(_CACHE_DIR / f"media-{len(_CACHE)}.mp4", spec)
-    _CACHE[spec] = path
+    """`make_media(spec)` once per test session: the first process to ask for a spec makes it
+    (the others wait for it on a lock) in the session's shared folder. Callers must not change
+    the file."""
+    if _cache_folder is None:
+        raise RuntimeError("no media cache folder: tests/conftest.py calls share_cache")
+    name = hashlib.sha256(repr(spec).encode()).hexdigest()[:20]
+    path = _cache_folder / f"{name}.mp4"
+    if not path.exists():
+        with exclusive(_cache_folder / f"{name}.lock"):
+            if not path.exists():
+                partial = make_media(_cache_folder / f"{name}.partial.mp4", spec)
+                partial.rename(path)
     return path
 
 

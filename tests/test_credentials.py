@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from prefect_servers import seed_prefect_home
 
 from config.app_config import ConfigError
 from config.credentials import read_youtube_creds, read_zoom_creds
@@ -173,10 +174,10 @@ def test_import_then_show_masks_every_secret(
 
 
 def test_import_works_without_a_server_in_ephemeral_mode(
-    seed_files: dict[str, Path], tmp_path: Path
+    seed_files: dict[str, Path], prefect_database: Path, tmp_path: Path
 ) -> None:
     """No PREFECT_API_URL: Prefect's local ephemeral server under PREFECT_HOME keeps the blocks."""
-    home = tmp_path / "prefect-home"
+    home = seed_prefect_home(prefect_database, tmp_path / "prefect-home")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     env |= {"PREFECT_HOME": str(home), "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120"}
     env["VK_API_URL"] = "http://127.0.0.1:9/method/"  # no VK either: the token is not checked

@@ -17,7 +17,8 @@ from pathlib import Path
 from uuid import UUID
 
 import pytest
-from test_deployment import PREFECT, prefect, prefect_server  # noqa: F401 - the fixture
+from prefect_servers import PREFECT
+from test_deployment import prefect, prefect_server  # noqa: F401 - the fixture
 
 from integrations.sandbox.demo import PUBLISHED, DemoWorld, default_plan
 from integrations.storage_id import storage_id

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from prefect_servers import free_port, seed_prefect_home
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVER_APP = "prefect.server.api.server:create_app"
@@ -66,16 +66,10 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def prefect_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Shared by the tests: the second server starts on a migrated database (faster)."""
-    return tmp_path_factory.mktemp("prefect-home")
+@pytest.fixture
+def prefect_home(prefect_database: Path, tmp_path: Path) -> Path:
+    """A home whose database has nothing left to migrate (the server starts faster)."""
+    return seed_prefect_home(prefect_database, tmp_path / "prefect-home")
 
 
 @pytest.fixture
