@@ -219,6 +219,9 @@ class ZoomEmulator(Emulator):
         self.accounts: dict[str, SandboxAccount] = {}
         self.users: dict[str, SandboxUser] = {}
         self.meetings: list[SandboxMeeting] = []
+        # The same meeting objects by host, in the order added: a host's listing reads its own
+        # (a world of 10,000 recordings was scanned whole for each of its 100 hosts' requests).
+        self._by_host: dict[str, list[SandboxMeeting]] = {}
         self.token_api_url: str | None = None
         self._tokens: dict[str, tuple[str, float]] = {}  # token -> (account_id, expires)
         self._download_tokens: dict[str, str] = {}  # download_access_token -> meeting uuid
@@ -314,6 +317,7 @@ class ZoomEmulator(Emulator):
         for spec in specs:
             meeting.files.append(self._make_file(meeting, spec))
         self.meetings.append(meeting)
+        self._by_host.setdefault(meeting.host_id, []).append(meeting)
         return meeting
 
     def _make_file(self, meeting: SandboxMeeting, spec: FileSpec) -> SandboxFile:
@@ -559,7 +563,7 @@ class ZoomEmulator(Emulator):
             first = last - timedelta(days=MAX_RANGE_DAYS)  # Zoom answers only the last month
         meetings = [
             m
-            for m in self.meetings
+            for m in self._by_host.get(user.id, ())
             if m.host_id == user.id
             and m.visible_files()
             and first <= m.start_time.astimezone(UTC).date() <= last
