@@ -126,6 +126,11 @@ class Recording(Base):
     video_files: Mapped[list[dict[str, Any]]] = mapped_column(default=list)
     transcript_file: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     rule_pattern: Mapped[str | None] = mapped_column(Text)  # a rule chosen by hand (`sync -i`)
+    # The digest of the Zoom listing (and sync settings) the last sync stored this row from
+    # (tasks/sync.py, `listing_digest`), and when: while `synced_at` equals `updated_at` nothing
+    # wrote the row since, so a listing with the same digest would change nothing.
+    sync_digest: Mapped[str | None] = mapped_column(String(32))
+    synced_at: Mapped[datetime | None] = mapped_column()
 
     status: Mapped[ProcessingStatus] = mapped_column(
         _enum(ProcessingStatus, "processing_status"), index=True

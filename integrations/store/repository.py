@@ -48,7 +48,7 @@ from integrations.store.states import (
 )
 
 S = ProcessingStatus
-# Instances per sync transaction: one page of Zoom's list (300) fits; 500 rows of about 16
+# Instances per sync transaction: one page of Zoom's list (300) fits; 500 rows of about 18
 # columns stay far below PostgreSQL's 65,535 and SQLite's 32,766 bound parameters.
 SYNC_BATCH = 500
 LIST_PAGE = 500  # recordings per read when a caller goes through many (`list`, run reports)
@@ -56,12 +56,14 @@ LIST_PAGE = 500  # recordings per read when a caller goes through many (`list`, 
 
 @dataclass(frozen=True)
 class SyncedInstance:
-    """One Zoom meeting instance as a sync stores it: its `recordings` columns, and why a
-    sync filter skips it (None: it passes)."""
+    """One Zoom meeting instance as a sync stores it: its `recordings` columns, why a sync
+    filter skips it (None: it passes), and the digest of the listing they come from (None: not
+    from a listing, e.g. a webhook's event)."""
 
     zoom_uuid: str
     values: dict[str, Any]
     skip: str | None = None
+    digest: str | None = None
 
 
 class RecordingStore(ClaimStore):
@@ -196,6 +198,21 @@ class RecordingStore(ClaimStore):
             query = select(Recording).where(Recording.zoom_uuid == zoom_uuid)
             return session.scalars(query).one_or_none()
 
+    def sync_digests(self, uuids: Iterable[str]) -> dict[str, str]:
+        """The `sync_digest` of each stored row of `uuids` that nothing wrote since the sync
+        that stored it (`synced_at` equals `updated_at`): a listing with that digest changes
+        nothing there."""
+        wanted = list(uuids)
+        found: dict[str, str] = {}
+        with self.session() as session:
+            for start in range(0, len(wanted), SYNC_BATCH):
+                query = select(Recording.zoom_uuid, Recording.sync_digest).where(
+                    self._uuid_in(wanted[start : start + SYNC_BATCH]),
+                    Recording.synced_at == Recording.updated_at,
+                )
+                found.update((uuid, digest) for uuid, digest in session.execute(query))
+        return found
+
     def missing_ids(self, ids: Iterable[int]) -> builtins.list[int]:
         wanted = set(ids)
         with self.session() as session:
@@ -224,7 +241,8 @@ class RecordingStore(ClaimStore):
 
         One transaction per `SYNC_BATCH` instances: one read of the stored rows, one insert of
         the new ones (duplicates ignored), and locked row updates only for what Zoom changed;
-        nothing is written for an unchanged recording. Metadata Zoom changed is updated. The
+        nothing is written for an unchanged recording but its instance's `digest`, when the row
+        holds another (see `sync_digests`). Metadata Zoom changed is updated. The
         status is only decided for rows that no stage has touched: new ones, and ones a sync
         filter skipped (re-checked, e.g. once Zoom finished processing). Rows in progress or
         done keep their status. An instance given twice is stored once (the first).
@@ -242,7 +260,8 @@ class RecordingStore(ClaimStore):
         names = dict.fromkeys(name for item in chunk for name in item.values)
         columns = [getattr(Recording, name) for name in names]
         seen = (Recording.zoom_uuid, Recording.status, Recording.status_reason)
-        read = select(*seen, Recording.last_good_status, *columns).where(
+        stamps = (Recording.sync_digest, Recording.synced_at, Recording.updated_at)
+        read = select(*seen, Recording.last_good_status, *stamps, *columns).where(
             self._uuid_in(item.zoom_uuid for item in chunk)
         )
         with self.session() as session:
@@ -262,6 +281,7 @@ class RecordingStore(ClaimStore):
                 locked = select(Recording).where(self._uuid_in(redo)).with_for_update()
                 for row in session.scalars(locked):
                     outcomes[row.zoom_uuid] = _update_synced(row, redo[row.zoom_uuid])
+            _stamp_digests(session, chunk, stored, outcomes)
             return outcomes
 
     def _insert_synced(self, session: Session, new: builtins.list[SyncedInstance]) -> set[str]:
@@ -277,6 +297,8 @@ class RecordingStore(ClaimStore):
                 "created_at": now,
                 "updated_at": now,
                 "status_changed_at": now,
+                "sync_digest": item.digest,
+                "synced_at": now if item.digest else None,
                 **item.values,
             }
             for item in new
@@ -385,13 +407,48 @@ def _sync_outcome(row: Any, item: SyncedInstance) -> str:
 def _update_synced(row: Recording, item: SyncedInstance) -> str:
     """Apply a sync's changes to a locked row; "updated" or "unchanged"."""
     changed, target = _sync_changes(row, item.values, item.skip)
+    if not changed and target is None:
+        return "unchanged"
     for name, value in changed.items():
         setattr(row, name, value)
     if target is not None:
         if row.status != target:
             check_transition(row.id, row.status, target)
         apply_status(row, target, item.skip, {})
-    return "updated" if changed or target else "unchanged"
+    if item.digest is not None:
+        row.sync_digest = item.digest
+        row.updated_at = row.synced_at = utcnow()
+    return "updated"
+
+
+def _stamp_digests(
+    session: Session, chunk: list[SyncedInstance], stored: dict[str, Any], outcomes: dict[str, str]
+) -> None:
+    """Write the digest of each unchanged instance whose row holds another (or none, or was
+    written since): its `updated_at` stays, and a row written meanwhile is left alone."""
+    stale = [
+        {"b_uuid": item.zoom_uuid, "b_digest": item.digest, "b_seen": row.updated_at}
+        for item in chunk
+        if item.digest is not None
+        and outcomes[item.zoom_uuid] == "unchanged"
+        and (row := stored.get(item.zoom_uuid)) is not None
+        and (row.sync_digest != item.digest or row.synced_at != row.updated_at)
+    ]
+    if not stale:
+        return
+    stamp = (
+        update(Recording)
+        .where(
+            Recording.zoom_uuid == bindparam("b_uuid"),
+            Recording.updated_at == bindparam("b_seen"),
+        )
+        .values(
+            sync_digest=bindparam("b_digest"),
+            synced_at=Recording.updated_at,
+            updated_at=Recording.updated_at,
+        )
+    )
+    session.connection().execute(stamp, stale)
 
 
 def _last_good(status: ProcessingStatus, fallback: ProcessingStatus) -> ProcessingStatus:
