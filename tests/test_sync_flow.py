@@ -13,12 +13,13 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 from zoom_fixtures import save_block, zoom_sandbox
 
+from config.blocks import ZoomAccount as ZoomAccountBlock
 from flows.cli import main
 from flows.sync import sync_flow
 from integrations.sandbox.zoom import FileSpec, ZoomEmulator
 from integrations.store.repository import RecordingStore
 from integrations.store.states import ProcessingStatus
-from tasks.sync import WAITING_FOR_ZOOM
+from tasks.sync import WAITING_FOR_ZOOM, zoom_account
 
 S = ProcessingStatus
 MIB = 1024 * 1024
@@ -195,7 +196,8 @@ def test_a_sync_stores_each_accounts_window_in_one_insert_and_a_resync_writes_no
     prefect_harness: None, store: RecordingStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Zoom's pages of 10 come back as one window per account: one INSERT each; the tasks take
-    an account's block name and dates and give back counts, one task per account."""
+    an account's block name and dates and give back counts, one task per account, and find
+    their block among those the flow loaded in one request (a task elsewhere loads its own)."""
     from sqlalchemy import event
 
     from tasks.common import get_store
@@ -221,6 +223,11 @@ def test_a_sync_stores_each_accounts_window_in_one_insert_and_a_resync_writes_no
                         duration=90,
                         files=list(BIG),
                     )
+        loads: list[str] = []
+        load = ZoomAccountBlock.load
+        monkeypatch.setattr(
+            ZoomAccountBlock, "load", lambda name, **kw: loads.append(name) or load(name, **kw)
+        )
         engine = get_store().engine
         event.listen(engine, "before_cursor_execute", note)
         try:
@@ -230,6 +237,10 @@ def test_a_sync_stores_each_accounts_window_in_one_insert_and_a_resync_writes_no
             second = sync_flow(last_days=5)
         finally:
             event.remove(engine, "before_cursor_execute", note)
+
+        assert loads == []
+        assert zoom_account(blocks[1]).name == "batch1@example.com"
+        assert loads == [blocks[1]]
 
     assert first.result() == {"added": 60}
     assert inserts == 2  # one per account: its window of 30 instances over 3 pages per host
