@@ -17,6 +17,7 @@ from factories import add_recording
 from sqlalchemy import event, text
 
 from integrations.store.backlogs import expirable_pages, quota_waits, zoom_due_pages
+from integrations.store.models import Recording
 from integrations.store.publications import PublicationStore
 from integrations.store.repository import RecordingStore
 from integrations.store.states import Platform, PlatformStatus, ProcessingStatus
@@ -255,6 +256,22 @@ SELECT id, 'youtube', 'UPLOADED', 0, true, true, true, 1, start_time, start_time
 """
 
 
+def add_backlogs(
+    store: RecordingStore, day: datetime, published: int
+) -> tuple[list[Recording], Recording]:
+    """`published` rows uploaded to YouTube (due for clean and free-zoom) and one processed row
+    whose YouTube upload waits for the quota, all recorded on `day`."""
+    publications = PublicationStore(store)
+    uploaded = [add_recording(store, status=S.UPLOADED, start_time=day) for _ in range(published)]
+    for row in uploaded:
+        publications.get_or_create(row.id, Platform.YOUTUBE)
+        publications.update(row.id, Platform.YOUTUBE, status=PlatformStatus.UPLOADED)
+    waiting = add_recording(store, status=S.PROCESSED, start_time=day)
+    publications.get_or_create(waiting.id, Platform.YOUTUBE)
+    publications.mark_waiting(waiting.id, Platform.YOUTUBE, day, "quota used up")
+    return uploaded, waiting
+
+
 def test_housekeeping_backlogs_read_their_partial_indexes_on_postgres(
     postgres_store: RecordingStore,
 ) -> None:
@@ -264,14 +281,7 @@ def test_housekeeping_backlogs_read_their_partial_indexes_on_postgres(
         connection.execute(text(FILL_POSTGRES), {"n": FINISHED})
         connection.exec_driver_sql(SETTLED_POSTGRES)
     day = datetime(2026, 11, 1, 9, tzinfo=UTC)
-    uploaded = [add_recording(store, status=S.UPLOADED, start_time=day) for _ in range(3)]
-    publications = PublicationStore(store)
-    for row in uploaded:
-        publications.get_or_create(row.id, Platform.YOUTUBE)
-        publications.update(row.id, Platform.YOUTUBE, status=PlatformStatus.UPLOADED)
-    waiting = add_recording(store, status=S.PROCESSED, start_time=day)
-    publications.get_or_create(waiting.id, Platform.YOUTUBE)
-    publications.mark_waiting(waiting.id, Platform.YOUTUBE, day, "quota used up")
+    uploaded, waiting = add_backlogs(store, day, published=3)
     with store.engine.connect() as connection:
         connection.execution_options(isolation_level="AUTOCOMMIT").execute(
             text("ANALYZE recordings, publications")
@@ -309,13 +319,7 @@ def test_housekeeping_backlogs_read_their_partial_indexes_on_sqlite(tmp_path: Pa
         for statement in SETTLED_POSTGRES.split(";")[:2]:  # the same SQL holds on SQLite
             connection.execute(text(statement))
     day = datetime(2026, 11, 1, 9, tzinfo=UTC)
-    uploaded = add_recording(store, status=S.UPLOADED, start_time=day)
-    publications = PublicationStore(store)
-    publications.get_or_create(uploaded.id, Platform.YOUTUBE)
-    publications.update(uploaded.id, Platform.YOUTUBE, status=PlatformStatus.UPLOADED)
-    waiting = add_recording(store, status=S.PROCESSED, start_time=day)
-    publications.get_or_create(waiting.id, Platform.YOUTUBE)
-    publications.mark_waiting(waiting.id, Platform.YOUTUBE, day, "quota used up")
+    (uploaded,), _ = add_backlogs(store, day, published=1)
     with store.engine.begin() as connection:
         connection.execute(text("ANALYZE"))
     statements = Statements(store)
