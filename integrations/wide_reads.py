@@ -16,6 +16,8 @@ from typing import Any
 import httpcore
 import httpx
 
+from integrations.http.tls import tls_context
+
 
 class _WideStream(httpcore.NetworkStream):
     """A socket stream whose reads ask for at least `size` bytes."""
@@ -97,7 +99,7 @@ class WideReadTransport(httpx.BaseTransport):
 
     def __init__(self, size: int, max_connections: int = 10) -> None:
         self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(),
+            ssl_context=tls_context(),
             max_connections=max_connections,
             network_backend=_WideBackend(size),
         )

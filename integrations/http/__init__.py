@@ -4,7 +4,8 @@
   `Retry-After` honoured up to the run's patience, beyond it `WaitTooLong`);
 - `redact`: secrets out of logs and messages (`redact_text`, `redact_url`,
   `install_log_redaction`);
-- `timeouts`: what `HTTP_TIMEOUT` means for each library (`http_timeout`).
+- `timeouts`: what `HTTP_TIMEOUT` means for each library (`http_timeout`);
+- `tls`: the process's one TLS context for httpx clients (`tls_context`).
 
 Errors stay each client's own (beneath `integrations.errors.IntegrationError`).
 """
@@ -12,6 +13,7 @@ Errors stay each client's own (beneath `integrations.errors.IntegrationError`).
 from integrations.http.redact import install_log_redaction, redact_text, redact_url
 from integrations.http.retry import RetryPolicy, WaitTooLong, parse_retry_after
 from integrations.http.timeouts import http_timeout
+from integrations.http.tls import tls_context
 
 __all__ = [
     "RetryPolicy",
@@ -21,4 +23,5 @@ __all__ = [
     "parse_retry_after",
     "redact_text",
     "redact_url",
+    "tls_context",
 ]

@@ -10,11 +10,9 @@ logs and errors never carry tokens.
 from __future__ import annotations
 
 import logging
-import ssl
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date, timedelta
-from functools import lru_cache
 from typing import Any, Literal
 from urllib.parse import quote
 
@@ -24,6 +22,7 @@ import orjson
 from integrations.http.redact import install_log_redaction
 from integrations.http.retry import RetryPolicy
 from integrations.http.timeouts import http_timeout
+from integrations.http.tls import tls_context
 from integrations.zoom.auth import TokenCache, ZoomAccount
 from integrations.zoom.errors import (
     ZoomAPIError,
@@ -52,13 +51,6 @@ WINDOW_DAYS = 30
 # (kb.uccs.edu, "Zoom - Accepting Invitation to Zoom Account").
 HOST_STATUSES = ("active", "inactive")
 DeleteAction = Literal["trash", "delete"]
-
-
-@lru_cache(maxsize=1)
-def tls_context() -> ssl.SSLContext:
-    """One TLS context for every client of the process, made as httpx makes its own: loading
-    the CA bundle costs about 30 ms of CPU, which a sync of 20 accounts paid 20 times."""
-    return httpx.create_ssl_context()
 
 
 def encode_uuid(uuid: str) -> str:
