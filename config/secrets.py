@@ -21,7 +21,7 @@ from config.blocks import (
 )
 from config.credentials import read_vk_creds, read_youtube_creds, read_zoom_creds
 from config.errors import CredentialsMissingError
-from config.prefect_sync import synchronous
+from config.prefect_sync import one_api_client, synchronous
 from config.settings import Settings, get_settings
 
 MASK = "********"
@@ -37,6 +37,7 @@ class StoredCredential:
     details: dict[str, str]
 
 
+@one_api_client()
 def import_files(
     zoom: Path | None = None, youtube: Path | None = None, vk: Path | None = None
 ) -> list[str]:
@@ -71,6 +72,7 @@ def import_files(
     return saved
 
 
+@one_api_client()
 def save_zoom_account(
     account: str, account_id: str, client_id: str, client_secret: SecretStr | str
 ) -> str:
@@ -166,6 +168,7 @@ def vk_credentials() -> VkCredentials:
         ) from None
 
 
+@one_api_client()
 def describe() -> list[StoredCredential]:
     """What is configured, with every secret masked (never read, only marked as set)."""
     found: list[StoredCredential] = []
@@ -182,6 +185,7 @@ def describe() -> list[StoredCredential]:
     return found
 
 
+@one_api_client()
 def store_youtube_authorization(
     client: dict[str, str], info: dict[str, object], block: YouTubeCredentials | None = None
 ) -> None:

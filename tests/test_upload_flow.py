@@ -26,6 +26,7 @@ from click.testing import CliRunner
 from prefect.states import State
 
 from config.blocks import VK_BLOCK, YOUTUBE_BLOCK, VkCredentials, YouTubeCredentials
+from config.prefect_sync import one_api_client
 from config.settings import get_settings
 from flows.cli import main
 from integrations.media.ffmpeg import ffmpeg_binary
@@ -124,13 +125,14 @@ def sandbox(prefect_harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         monkeypatch.setenv("VK_API_URL", vk_server.url + "/method/")
         get_settings.cache_clear()
         info = youtube.authorized_user_info()
-        YouTubeCredentials(
-            client_id=info["client_id"],
-            client_secret=info["client_secret"],
-            refresh_token=info["refresh_token"],
-            token_uri=info["token_uri"],
-        ).save(YOUTUBE_BLOCK, overwrite=True)
-        VkCredentials(access_token=vk.token, group_id=str(GROUP)).save(VK_BLOCK, overwrite=True)
+        with one_api_client():
+            YouTubeCredentials(
+                client_id=info["client_id"],
+                client_secret=info["client_secret"],
+                refresh_token=info["refresh_token"],
+                token_uri=info["token_uri"],
+            ).save(YOUTUBE_BLOCK, overwrite=True)
+            VkCredentials(access_token=vk.token, group_id=str(GROUP)).save(VK_BLOCK, overwrite=True)
         thumbnails = tmp_path / "thumbnails"
         thumbnails.mkdir()
         (thumbnails / "algebra.jpg").write_bytes(b"\xff\xd8\xff\xe0" + os.urandom(5000))

@@ -571,28 +571,30 @@ class DemoWorld:
         from pydantic import SecretStr
 
         from config.blocks import VK_BLOCK, YOUTUBE_BLOCK, VkCredentials, YouTubeCredentials
+        from config.prefect_sync import one_api_client
         from config.secrets import save_zoom_account
 
-        saved: list[str] = []
-        for account in self.accounts.values():
-            name = save_zoom_account(
-                account.name, account.account_id, account.client_id, account.client_secret
-            )
-            saved.append(f"zoom-account/{name}")
-        client = self.youtube.client_config()["installed"]
-        YouTubeCredentials(
-            client_id=client["client_id"],
-            client_secret=SecretStr(client["client_secret"]),
-            refresh_token=SecretStr(self.youtube.refresh_token),
-            token_uri=client["token_uri"],
-            auth_uri=client["auth_uri"],
-        ).save(YOUTUBE_BLOCK, overwrite=True)
-        saved.append(f"youtube-credentials/{YOUTUBE_BLOCK}")
-        VkCredentials(access_token=SecretStr(self.vk.token), group_id=str(self.vk_group_id)).save(
-            VK_BLOCK, overwrite=True
-        )
-        saved.append(f"vk-credentials/{VK_BLOCK}")
-        return saved
+        with one_api_client():
+            saved: list[str] = []
+            for account in self.accounts.values():
+                name = save_zoom_account(
+                    account.name, account.account_id, account.client_id, account.client_secret
+                )
+                saved.append(f"zoom-account/{name}")
+            client = self.youtube.client_config()["installed"]
+            YouTubeCredentials(
+                client_id=client["client_id"],
+                client_secret=SecretStr(client["client_secret"]),
+                refresh_token=SecretStr(self.youtube.refresh_token),
+                token_uri=client["token_uri"],
+                auth_uri=client["auth_uri"],
+            ).save(YOUTUBE_BLOCK, overwrite=True)
+            saved.append(f"youtube-credentials/{YOUTUBE_BLOCK}")
+            VkCredentials(
+                access_token=SecretStr(self.vk.token), group_id=str(self.vk_group_id)
+            ).save(VK_BLOCK, overwrite=True)
+            saved.append(f"vk-credentials/{VK_BLOCK}")
+            return saved
 
     def app_config(self) -> dict[str, Any]:
         """A demo `app_config.json` (the seed's format): title rules, playlists and albums by
