@@ -16,6 +16,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,6 +29,26 @@ PREFECT = [sys.executable, "-m", "prefect"]
 STARTUP_TIMEOUT = 120.0
 
 
+def loopback_api_ca_bundle() -> Path:
+    """A CA bundle of one certificate (certifi's first), for `PREFECT_API_SSL_CERT_FILE`.
+
+    Every Prefect API client loads that bundle when it is made, certifi's whole one by default
+    (30-50 ms of CPU), and Prefect makes one per block load or save and per run: about 1,300 in
+    a run of the suite. Every Prefect API here is plain HTTP on loopback, so no client ever
+    verifies a certificate with it. Written beside the other processes' copy, same bytes."""
+    import certifi
+
+    pem = Path(certifi.where()).read_text(encoding="ascii")
+    end = "-----END CERTIFICATE-----"
+    first = pem[pem.index("-----BEGIN CERTIFICATE-----") : pem.index(end) + len(end)] + "\n"
+    path = Path(tempfile.gettempdir()) / "zoom-publisher-tests-ca.pem"
+    if not path.exists() or path.read_text(encoding="ascii") != first:
+        partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+        partial.write_text(first, encoding="ascii")
+        partial.replace(path)
+    return path
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -38,12 +59,30 @@ def server_environment(home: Path, port: int) -> dict[str, str]:
     """This process's environment without its Prefect settings, pointed at a server on `port`
     whose home (and database) is `home`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    if bundle := os.environ.get("PREFECT_API_SSL_CERT_FILE"):
+        env["PREFECT_API_SSL_CERT_FILE"] = bundle
     return env | {
         "PREFECT_HOME": str(home),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
         "PREFECT_WORKER_QUERY_SECONDS": "1",
     }
+
+
+def wait_until_up(url: str, process: subprocess.Popen, timeout: float) -> None:
+    """Poll `url` until it answers 200; fails if `process` ends or `timeout` passes first.
+    One client for every poll: each new httpx client loads the CA bundle (30-50 ms of CPU)."""
+    deadline = time.monotonic() + timeout
+    with httpx.Client(timeout=2) as http:
+        while True:
+            try:
+                if http.get(url).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            assert process.poll() is None, f"{url}: the process ended before it answered"
+            assert time.monotonic() < deadline, f"{url}: no answer within {timeout:g} s"
+            time.sleep(0.2)
 
 
 @contextmanager
@@ -60,15 +99,7 @@ def running_server(home: Path) -> Iterator[dict[str, str]]:
         start_new_session=True,
     )
     try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while True:
-            try:
-                if httpx.get(f"{env['PREFECT_API_URL']}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert server.poll() is None and time.monotonic() < deadline, "server did not start"
-            time.sleep(0.2)
+        wait_until_up(f"{env['PREFECT_API_URL']}/health", server, STARTUP_TIMEOUT)
         yield env
     finally:
         os.killpg(server.pid, signal.SIGTERM)

@@ -23,6 +23,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 from media_factory import MediaSpec, make_media
+from prefect_servers import wait_until_up
 from sqlalchemy import select
 from zoom_fixtures import zoom_sandbox
 
@@ -95,14 +96,8 @@ def webhook_process(
         text=True,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.2)
     try:
+        wait_until_up(f"{base}/healthz", process, 90)
         yield f"{base}/zoom/webhook", process
     finally:
         process.terminate()
