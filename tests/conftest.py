@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from media_factory import share_cache
-from prefect_servers import prefect_database_template
+from prefect_servers import loopback_api_ca_bundle, prefect_database_template
 from session_files import exclusive, shared_folder
 from sqlalchemy.engine import make_url
 
@@ -21,6 +21,8 @@ from integrations.store.models import Base
 from integrations.store.repository import RecordingStore
 
 os.environ.setdefault("COLUMNS", "200")  # Rich tables in CliRunner output: no wrapping
+# Before Prefect is imported (a test module does it), for this process and all it starts.
+os.environ.setdefault("PREFECT_API_SSL_CERT_FILE", str(loopback_api_ca_bundle()))
 POSTGRES_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
@@ -122,13 +124,24 @@ def empty_postgres(postgres_database: str) -> str:
     return postgres_database
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty SQLite store migrated once per worker, for tests to copy (a migration run
+    costs about 60 ms of CPU; a copy a millisecond)."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "store.db"
+    store = RecordingStore(f"sqlite:///{path}")
+    store.upgrade()
+    store.dispose()
+    return path
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The URL of an empty, current status store: embedded SQLite, then PostgreSQL."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'store.db'}"
-        RecordingStore(url).upgrade()
-        return url
+        path = tmp_path / "store.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
     url = request.getfixturevalue("postgres_database")
     store = RecordingStore(url)
     _empty_tables(store)
