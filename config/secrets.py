@@ -6,8 +6,13 @@ ephemeral mode under `PREFECT_HOME`.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 from pydantic import SecretStr
 
@@ -26,6 +31,39 @@ from config.settings import Settings, get_settings
 
 MASK = "********"
 WEBHOOK_SECRET_BLOCK = "zoom-webhook-secret-token"
+T = TypeVar("T")
+B = TypeVar("B", YouTubeCredentials, VkCredentials)
+
+# What a run has read of its credentials (see `read_once`); Prefect's task runner copies the
+# flow's context into each task, so the tasks of one run share it.
+_READ: ContextVar[dict[tuple[Any, ...], Any] | None] = ContextVar("credentials_read", default=None)
+_READ_LOCK = threading.Lock()
+
+
+@contextmanager
+def read_once() -> Iterator[None]:
+    """Inside (a flow run), each credentials block is read from Prefect once: the first read is
+    kept for the rest. A run of 500 recordings read the Zoom account's blocks twice per
+    download and YouTube's and VK's once per upload, each a request to a server busy with the
+    run's own events. A block changed during the run is read by the next run."""
+    reset = _READ.set({})
+    try:
+        yield
+    finally:
+        _READ.reset(reset)
+
+
+def _read(key: tuple[Any, ...], load: Callable[[], T]) -> T:
+    """`load()`, or inside `read_once` what it gave the first time (failures are not kept)."""
+    kept = _READ.get()
+    if kept is None:
+        return load()
+    with _READ_LOCK:
+        if key in kept:
+            return kept[key]
+    value = load()
+    with _READ_LOCK:
+        return kept.setdefault(key, value)
 
 
 @dataclass(frozen=True)
@@ -92,6 +130,13 @@ def save_zoom_account(
 def _documents(block_type_slug: str, include_secrets: bool = False) -> list[tuple[str, dict]]:
     """(name, data) of every saved block document of one type (secret values obfuscated unless
     `include_secrets`)."""
+    return _read(
+        ("documents", block_type_slug, include_secrets),
+        lambda: _read_documents(block_type_slug, include_secrets),
+    )
+
+
+def _read_documents(block_type_slug: str, include_secrets: bool) -> list[tuple[str, dict]]:
     from prefect.client.orchestration import get_client
     from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 
@@ -149,9 +194,19 @@ def zoom_accounts() -> list[ZoomAccount]:
     return list(zoom_account_blocks().values())
 
 
+def zoom_account_block(name: str) -> ZoomAccount:
+    """One Zoom account's block, secrets loaded: inside `read_once` taken from the one read of
+    them all, else loaded alone."""
+    if _READ.get() is not None:
+        found = zoom_account_blocks().get(name)
+        if found is not None:
+            return found
+    return synchronous(ZoomAccount.load(name))
+
+
 def youtube_credentials() -> YouTubeCredentials:
     try:
-        return synchronous(YouTubeCredentials.load(YOUTUBE_BLOCK))
+        return _read(("block", YOUTUBE_BLOCK), lambda: _load(YouTubeCredentials, YOUTUBE_BLOCK))
     except ValueError:
         raise CredentialsMissingError(
             "no YouTube credentials: run `zoom-publisher credentials import --youtube FILE` "
@@ -161,11 +216,15 @@ def youtube_credentials() -> YouTubeCredentials:
 
 def vk_credentials() -> VkCredentials:
     try:
-        return synchronous(VkCredentials.load(VK_BLOCK))
+        return _read(("block", VK_BLOCK), lambda: _load(VkCredentials, VK_BLOCK))
     except ValueError:
         raise CredentialsMissingError(
             "no VK credentials: run `zoom-publisher credentials import --vk FILE`"
         ) from None
+
+
+def _load(kind: type[B], name: str) -> B:
+    return synchronous(kind.load(name))
 
 
 @one_api_client()

@@ -30,6 +30,7 @@ from prefect.futures import PrefectFuture
 from sqlalchemy.exc import SQLAlchemyError
 
 from config.prefect_sync import synchronous
+from config.secrets import read_once
 from config.settings import get_settings
 from integrations.store.database import driver_message
 from integrations.store.models import Recording
@@ -236,7 +237,7 @@ def run_stages(
     later = [stage.limit for stage in stages if stage.name != "download"]
     ahead_limit = sum(later) if takes_over and later else None
     slots = Slots(store, worker, storage, ahead_limit, ids, settled_here, running, report, done)
-    with heartbeat:
+    with heartbeat, read_once():  # each credentials block read once for the run's tasks
         try:
             while True:
                 if time.monotonic() >= next_recovery:

@@ -10,11 +10,11 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 from prefect.states import Failed, State
 
-from config.secrets import zoom_account_blocks
+from config.secrets import read_once, zoom_account_blocks
 from config.settings import get_settings
 from flows.dry_run import preview_sync
 from flows.task_runner import thread_pool
-from tasks.sync import loaded_accounts, sync_account
+from tasks.sync import sync_account
 
 
 def sync_range(
@@ -52,9 +52,9 @@ def sync_flow(
     start, end = sync_range(last_days, from_date, to_date)
     if dry_run:
         return preview_sync(start, end)
-    accounts = zoom_account_blocks()  # one request; the tasks take theirs from it
-    logger.info("Syncing %d Zoom accounts from %s to %s", len(accounts), start, end)
-    with loaded_accounts(accounts):
+    with read_once():  # one request for every account's block; the tasks take theirs from it
+        accounts = zoom_account_blocks()
+        logger.info("Syncing %d Zoom accounts from %s to %s", len(accounts), start, end)
         futures = {name: sync_account.submit(name, start, end) for name in accounts}
     totals: Counter[str] = Counter()
     failures: list[str] = []

@@ -5,8 +5,6 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -14,8 +12,7 @@ from typing import Any
 import orjson
 from prefect import get_run_logger
 
-from config.blocks import ZoomAccount as ZoomAccountBlock
-from config.prefect_sync import synchronous
+from config.secrets import zoom_account_block
 from config.settings import get_settings
 from integrations.store.repository import RecordingStore, SyncedInstance
 from integrations.zoom import (
@@ -51,26 +48,9 @@ SYNC_MAPPING_VERSION = 1
 NOT_DIGESTED = frozenset({"download_access_token", "password", "recording_play_passcode"})
 
 
-# The Zoom account blocks a flow loaded for its tasks (all in one request): a task run in the
-# flow's context (Prefect's thread pool copies it) takes its block from here, any other loads it.
-_LOADED: ContextVar[Mapping[str, ZoomAccountBlock] | None] = ContextVar(
-    "loaded_zoom_accounts", default=None
-)
-
-
-@contextmanager
-def loaded_accounts(blocks: Mapping[str, ZoomAccountBlock]) -> Iterator[None]:
-    """Tasks submitted inside take their Zoom account from `blocks` (by block name)."""
-    reset = _LOADED.set(blocks)
-    try:
-        yield
-    finally:
-        _LOADED.reset(reset)
-
-
 def zoom_account(block_name: str) -> ZoomAccount:
-    """The Zoom client's account: its Prefect block, loaded by the flow or else here."""
-    block = (_LOADED.get() or {}).get(block_name) or synchronous(ZoomAccountBlock.load(block_name))
+    """The Zoom client's account, from its Prefect block (read once per run, `read_once`)."""
+    block = zoom_account_block(block_name)
     return ZoomAccount(
         name=block.account,
         account_id=block.account_id,

@@ -281,3 +281,37 @@ def test_config_check_online_passes_a_user_token_and_points_at_a_closed_communit
     assert "administrator of community 'Community 123456' (123456)" in output
     assert "privacy all (0) is only for open communities" in output
     assert len(vk_sandbox.calls("POST", r"groups\.getById")) == 1
+
+
+def test_a_run_reads_each_credentials_block_once_and_the_next_run_reads_them_anew(
+    prefect_harness: None,
+) -> None:
+    from prefect import flow, task
+
+    from config.blocks import VK_BLOCK, VkCredentials
+    from config.secrets import read_once, save_zoom_account, vk_credentials, zoom_account_block
+    from flows.task_runner import thread_pool
+
+    def secrets() -> tuple[str, str]:
+        zoom = zoom_account_block(name).client_secret.get_secret_value()
+        return zoom, vk_credentials().access_token.get_secret_value()
+
+    @task
+    def read_in_a_task() -> tuple[str, str]:
+        return secrets()
+
+    @flow(task_runner=thread_pool(2))
+    def run() -> list[tuple[str, str]]:
+        with read_once():
+            seen = [secrets()]
+            save_zoom_account("school@example.com", "AcC1", "cid-1", "zoom-2")
+            VkCredentials(access_token="vk-2", group_id="1").save(VK_BLOCK, overwrite=True)
+            futures = [read_in_a_task.submit() for _ in range(2)]
+            return seen + [secrets()] + [future.result() for future in futures]
+
+    name = save_zoom_account("school@example.com", "AcC1", "cid-1", "zoom-1")
+    VkCredentials(access_token="vk-1", group_id="1").save(VK_BLOCK, overwrite=True)
+
+    assert run() == [("zoom-1", "vk-1")] * 4  # the run's first read, in its tasks too
+    assert secrets() == ("zoom-2", "vk-2")  # outside a run, and the next run, read them anew
+    assert run()[0] == ("zoom-2", "vk-2")
