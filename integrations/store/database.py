@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
@@ -103,7 +104,10 @@ def _alembic_config(url: str):
     return config
 
 
+@lru_cache(maxsize=1)
 def head_revision() -> str:
+    """The newest revision of the migrations this code ships (read once per process: parsing
+    the scripts costs ~7 ms, and every store that opens checks against it)."""
     from alembic.script import ScriptDirectory
 
     return ScriptDirectory.from_config(_alembic_config("sqlite://")).get_current_head() or ""
