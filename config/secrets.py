@@ -32,7 +32,6 @@ from config.settings import Settings, get_settings
 MASK = "********"
 WEBHOOK_SECRET_BLOCK = "zoom-webhook-secret-token"
 T = TypeVar("T")
-B = TypeVar("B", YouTubeCredentials, VkCredentials)
 
 # What a run has read of its credentials (see `read_once`); Prefect's task runner copies the
 # flow's context into each task, so the tasks of one run share it.
@@ -185,8 +184,12 @@ def zoom_block_for(account: str) -> str:
 
 def zoom_account_blocks() -> dict[str, ZoomAccount]:
     """Every configured Zoom account by block name, secrets loaded, in one request to Prefect
-    (a block load each cost a sync of 20 accounts 20 requests to a server busy with its runs)."""
-    return {name: ZoomAccount.model_validate(data) for name, data in _zoom_documents(True)}
+    (a block load each cost a sync of 20 accounts 20 requests to a server busy with its runs);
+    inside `read_once`, read and validated once."""
+    return _read(
+        ("zoom-accounts",),
+        lambda: {name: ZoomAccount.model_validate(data) for name, data in _zoom_documents(True)},
+    )
 
 
 def zoom_accounts() -> list[ZoomAccount]:
@@ -206,7 +209,9 @@ def zoom_account_block(name: str) -> ZoomAccount:
 
 def youtube_credentials() -> YouTubeCredentials:
     try:
-        return _read(("block", YOUTUBE_BLOCK), lambda: _load(YouTubeCredentials, YOUTUBE_BLOCK))
+        return _read(
+            ("block", YOUTUBE_BLOCK), lambda: synchronous(YouTubeCredentials.load(YOUTUBE_BLOCK))
+        )
     except ValueError:
         raise CredentialsMissingError(
             "no YouTube credentials: run `zoom-publisher credentials import --youtube FILE` "
@@ -216,15 +221,11 @@ def youtube_credentials() -> YouTubeCredentials:
 
 def vk_credentials() -> VkCredentials:
     try:
-        return _read(("block", VK_BLOCK), lambda: _load(VkCredentials, VK_BLOCK))
+        return _read(("block", VK_BLOCK), lambda: synchronous(VkCredentials.load(VK_BLOCK)))
     except ValueError:
         raise CredentialsMissingError(
             "no VK credentials: run `zoom-publisher credentials import --vk FILE`"
         ) from None
-
-
-def _load(kind: type[B], name: str) -> B:
-    return synchronous(kind.load(name))
 
 
 @one_api_client()
