@@ -564,9 +564,7 @@ class ZoomEmulator(Emulator):
         meetings = [
             m
             for m in self._by_host.get(user.id, ())
-            if m.host_id == user.id
-            and m.visible_files()
-            and first <= m.start_time.astimezone(UTC).date() <= last
+            if m.visible_files() and first <= m.start_time.astimezone(UTC).date() <= last
         ]
         meetings.sort(key=lambda m: (m.start_time, m.uuid), reverse=True)
         key = ("recordings", user.id, first, last)
