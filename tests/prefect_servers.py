@@ -55,13 +55,17 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def without_prefect_settings() -> dict[str, str]:
+    """This process's environment without its Prefect settings, but for the suite's CA bundle
+    (`loopback_api_ca_bundle`), which every process a test starts keeps."""
+    kept = {"PREFECT_API_SSL_CERT_FILE"}
+    return {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_") or k in kept}
+
+
 def server_environment(home: Path, port: int) -> dict[str, str]:
     """This process's environment without its Prefect settings, pointed at a server on `port`
     whose home (and database) is `home`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    if bundle := os.environ.get("PREFECT_API_SSL_CERT_FILE"):
-        env["PREFECT_API_SSL_CERT_FILE"] = bundle
-    return env | {
+    return without_prefect_settings() | {
         "PREFECT_HOME": str(home),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",

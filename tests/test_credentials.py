@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sqlite3
 import subprocess
 import sys
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from prefect_servers import seed_prefect_home
+from prefect_servers import seed_prefect_home, without_prefect_settings
 
 from config.app_config import ConfigError
 from config.credentials import read_youtube_creds, read_zoom_creds
@@ -178,7 +177,7 @@ def test_import_works_without_a_server_in_ephemeral_mode(
 ) -> None:
     """No PREFECT_API_URL: Prefect's local ephemeral server under PREFECT_HOME keeps the blocks."""
     home = seed_prefect_home(prefect_database, tmp_path / "prefect-home")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env = without_prefect_settings()
     env |= {"PREFECT_HOME": str(home), "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120"}
     env["VK_API_URL"] = "http://127.0.0.1:9/method/"  # no VK either: the token is not checked
     result = subprocess.run(

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from prefect_servers import free_port, seed_prefect_home
+from prefect_servers import free_port, seed_prefect_home, without_prefect_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVER_APP = "prefect.server.api.server:create_app"
@@ -75,7 +75,7 @@ def prefect_home(prefect_database: Path, tmp_path: Path) -> Path:
 @pytest.fixture
 def environment(prefect_home: Path) -> dict[str, str]:
     """No Prefect API configured: the command starts a temporary server of its own."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env = without_prefect_settings()
     env.update(
         PREFECT_HOME=str(prefect_home),
         PREFECT_SERVER_ANALYTICS_ENABLED="false",
