@@ -32,8 +32,8 @@ LECTURES = 4
 DEPLOYMENT = "full-pipeline/on-demand"
 LEASE_SECONDS = 3
 # Transfers take seconds: the workers share the lectures, and an upload can be killed mid-way.
-DOWNLOAD_BYTES_PER_SECOND = 200_000
-UPLOAD_BYTES_PER_SECOND = 300_000
+DOWNLOAD_BYTES_PER_SECOND = 100_000
+UPLOAD_BYTES_PER_SECOND = 150_000
 
 
 def process_tree(root: int) -> list[int]:

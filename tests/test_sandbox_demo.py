@@ -78,7 +78,7 @@ def test_generated_files_are_lecture_like(world):
     assert (info.video.codec, info.video.profile, info.video.has_b_frames) == ("h264", "High", True)
     assert (info.video.width, info.video.height, info.video.fps) == (640, 360, 25)
     assert info.audio.codec == "aac"
-    assert abs(info.duration - 96) < 0.2
+    assert abs(info.duration - 48) < 0.2
     for entry in entries.values():
         passes = entry.expected != SKIPPED_SHORT
         assert (entry.size_mb > DEMO_MIN_SIZE_MB) is passes, entry

@@ -38,12 +38,13 @@ from integrations.sandbox.zoom import FileSpec, SandboxAccount, SandboxMeeting, 
 
 GENERATOR_VERSION = 2  # bump when the commands below change: cached files are then remade
 WIDTH, HEIGHT, FPS, GOP = 640, 360, 25, 50
-MAX_SECONDS = 120  # the longest lecture
+MAX_SECONDS = 120  # the longest lecture allowed, and the progress bar's full length
 SAMPLE_RATE = 32_000
 FFMPEG_TIMEOUT = 300
 
-# Demo filters (the settings the pipeline reads): generated files are one or two minutes and
-# about 1-2 MB, so Zoom reports 45-90 minutes for them and the size floor is lowered to 0.5 MB.
+# Demo filters (the settings the pipeline reads): generated lectures last 38-60 s and weigh
+# 0.6-1 MB (the one too short for the filters 20 s, 0.35 MB), so Zoom reports 45-90 minutes for
+# them and the size floor is lowered to 0.5 MB.
 DEMO_MIN_DURATION_MIN = 30
 DEMO_MIN_SIZE_MB = 0.5
 DEMO_SYNC_DAYS = 14
@@ -339,23 +340,23 @@ def default_plan() -> list[DemoRecording]:
     return [
         DemoRecording(
             "physics", ann, "Physics Lecture 1: Kinematics", 9, 9, 88,
-            lecture(96, 12, 9, "physics", 200), transcript=True, closed_captions=True,
+            lecture(48, 12, 9, "physics", 200), transcript=True, closed_captions=True,
         ),
         DemoRecording(
             "physics", ann, "Physics Lecture 2: Newton's Laws", 5, 9, 85,
-            lecture(84, 10, 8, "physics", 210),
+            lecture(42, 10, 8, "physics", 210),
         ),
         DemoRecording(
             "physics", fay, "Physics Lecture 3: Energy", 7, 11, 80,
-            lecture(80, 10, 8, "physics", 220),
+            lecture(40, 10, 8, "physics", 220),
         ),
         DemoRecording(
             "physics", bob, "Weekly Seminar", 8, 15, 62,
-            lecture(72, 9, 7, "seminar", 180), series="seminar",
+            lecture(38, 9, 7, "seminar", 180), series="seminar",
         ),
         DemoRecording(
             "physics", bob, "Weekly Seminar", 1, 15, 58,
-            lecture(72, 11, 10, "seminar", 190), series="seminar",
+            lecture(40, 11, 10, "seminar", 190), series="seminar",
         ),
         DemoRecording(
             "physics", bob, "Office hours", 3, 17, 12,
@@ -363,11 +364,11 @@ def default_plan() -> list[DemoRecording]:
         ),
         DemoRecording(
             "compsci", carol, "Python Basics Lecture 3", 4, 10, 90,
-            lecture(108, 14, 10, "compsci", 240),
+            lecture(54, 14, 10, "compsci", 240),
         ),
         DemoRecording(
             "compsci", dave, "Python Advanced Lecture 1", 2, 12, 75,
-            lecture(64, 9, 8, "compsci", 250),
+            lecture(38, 9, 8, "compsci", 250),
         ),
         DemoRecording(
             "compsci", erin, "Lab walkthrough (microphone muted)", 6, 14, 47,
