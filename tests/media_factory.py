@@ -72,8 +72,9 @@ def make_media(path: Path, spec: MediaSpec) -> Path:
     video = f"testsrc2=size={spec.width}x{spec.height}:rate={spec.fps}:duration={spec.duration}"
     audio = f"aevalsrc='{audio_expression(spec)}':s={spec.sample_rate}:c=mono:d={spec.duration}"
     if spec.video_codec == "libx264":
+        # superfast keeps the B-frames and CABAC of Zoom's High profile at 3/4 of veryfast's CPU
         vcodec = [
-            "-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high",
+            "-c:v", "libx264", "-preset", "superfast", "-profile:v", "high",
             "-level:v", spec.level, "-pix_fmt", "yuv420p", "-bf", str(spec.bframes),
             "-g", str(spec.gop), "-keyint_min", str(spec.gop), "-sc_threshold", "0",
             "-crf", "28", *(["-x264-params", spec.x264_params] if spec.x264_params else []),
