@@ -189,6 +189,7 @@ def prefect_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def prefect_harness(prefect_database: Path) -> Iterator[None]:
     """One temporary Prefect server for every test of this worker that needs the API, started
     on a copy of the session's migrated database."""
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
     from prefect.testing import utilities
 
     def seeded_folder() -> str:  # where the harness puts its database, prefect-test.db
@@ -198,5 +199,10 @@ def prefect_harness(prefect_database: Path) -> Iterator[None]:
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(utilities, "mkdtemp", seeded_folder)
-        with utilities.prefect_test_harness(server_startup_timeout=120):
+        with (
+            utilities.prefect_test_harness(server_startup_timeout=120),
+            # Prefect's flow-run heartbeats (flows/heartbeats.py) would cost each flow run here
+            # a second of waiting for the thread that sends them; no test reads them.
+            temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}),
+        ):
             yield
