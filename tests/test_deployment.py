@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 from prefect_servers import PREFECT, running_server, seed_prefect_home
+from zoom_fixtures import demo_plan_of
 
-from integrations.sandbox.demo import DemoWorld, default_plan
+from integrations.sandbox.demo import DemoWorld
 from integrations.store.repository import RecordingStore
 
 pytestmark = pytest.mark.slow
@@ -62,8 +63,7 @@ def test_on_demand_deployment_runs_on_a_worker(
 
     env = prefect_server
     store = RecordingStore(empty_postgres)
-    plan = [r for r in default_plan() if r.topic in TOPICS]
-    assert len(plan) == len(TOPICS)
+    plan = demo_plan_of(*TOPICS)
     with DemoWorld(tmp_path / "world", media_cache=demo_media_cache, plan=plan) as world:
         with temporary_settings({PREFECT_API_URL: env["PREFECT_API_URL"]}):
             world.save_credentials()

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from zoom_fixtures import demo_world_settings
+from zoom_fixtures import demo_plan_of, demo_world_settings
 
 from config.settings import get_settings
 from flows.pipeline import full_pipeline_flow
@@ -29,6 +29,7 @@ from tasks.common import get_store
 S = ProcessingStatus
 RUN_PIPELINE = "from flows.pipeline import full_pipeline_flow; full_pipeline_flow()"
 KILLED_LEASE = 3  # seconds: the killed run's heartbeat renews its leases every second
+StartWorld = Callable[[list[DemoRecording]], DemoWorld]  # the `start_world` fixture
 
 
 @pytest.fixture
@@ -38,7 +39,7 @@ def start_world(
     demo_media_cache: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[Callable[[list[DemoRecording]], DemoWorld]]:
+) -> Iterator[StartWorld]:
     """Starts a demo world of the given plan: its emulators, credentials and settings, with an
     empty PostgreSQL store (stopped at the test's end)."""
     with ExitStack() as stack:
@@ -53,17 +54,10 @@ def start_world(
 
 
 @pytest.fixture
-def world(start_world: Callable[[list[DemoRecording]], DemoWorld]) -> DemoWorld:
+def world(start_world: StartWorld) -> DemoWorld:
     """The whole demo plan: seven lectures (one by a deactivated host), one too short, one
     silent."""
     return start_world(default_plan())
-
-
-def of_the_plan(*topics: str) -> list[DemoRecording]:
-    """The demo plan's recordings with these topics, for a test whose point needs fewer."""
-    plan = [r for r in default_plan() if r.topic in topics]
-    assert {r.topic for r in plan} == set(topics)
-    return plan
 
 
 def lectures(world: DemoWorld) -> int:
@@ -209,10 +203,10 @@ def test_a_run_killed_mid_pipeline_is_finished_by_the_next_with_nothing_twice(
 
 
 def test_two_runs_started_together_share_the_work_without_overlap(
-    start_world: Callable[[list[DemoRecording]], DemoWorld], pipeline_runs: PipelineRuns
+    start_world: StartWorld, pipeline_runs: PipelineRuns
 ) -> None:
     world = start_world(
-        of_the_plan(
+        demo_plan_of(
             "Physics Lecture 2: Newton's Laws",
             "Physics Lecture 3: Energy",
             "Python Advanced Lecture 1",
@@ -273,7 +267,7 @@ def test_a_storage_no_run_keeps_alive_is_taken_over_by_another_which_downloads_a
 
 
 def test_zoom_storage_is_freed_only_for_verified_complete_publications(
-    start_world: Callable[[list[DemoRecording]], DemoWorld],
+    start_world: StartWorld,
 ) -> None:
     import json
 
@@ -283,7 +277,7 @@ def test_zoom_storage_is_freed_only_for_verified_complete_publications(
 
     # Five lectures: four kept or warned of below, one freed without a word.
     world = start_world(
-        of_the_plan(
+        demo_plan_of(
             "Physics Lecture 2: Newton's Laws",
             "Physics Lecture 3: Energy",
             "Weekly Seminar",
@@ -358,7 +352,7 @@ def writes(world: DemoWorld) -> list[str]:
 
 
 def test_dry_runs_change_nothing_in_the_store_or_on_the_platforms(
-    start_world: Callable[[list[DemoRecording]], DemoWorld],
+    start_world: StartWorld,
 ) -> None:
     from click.testing import CliRunner
 
@@ -369,7 +363,7 @@ def test_dry_runs_change_nothing_in_the_store_or_on_the_platforms(
     from flows.upload import upload_flow
 
     world = start_world(
-        of_the_plan(
+        demo_plan_of(
             "Physics Lecture 1: Kinematics",
             "Python Advanced Lecture 1",
             "Office hours",

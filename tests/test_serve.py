@@ -14,11 +14,12 @@ import pytest
 import yaml
 from click.testing import CliRunner
 from test_deployment import prefect, prefect_server  # noqa: F401 - the server fixture
+from zoom_fixtures import demo_plan_of
 
 from config.errors import ConfigError
 from flows.cli import main
 from flows.serving import PROJECT_FILE, read_deployments, runner_deployments
-from integrations.sandbox.demo import DemoWorld, default_plan
+from integrations.sandbox.demo import DemoWorld
 from integrations.store.repository import RecordingStore
 
 SERVE = [sys.executable, "-m", "flows.cli", "serve"]
@@ -78,7 +79,7 @@ def test_serve_runs_a_deployment_started_with_prefect_deployment_run(
     env = prefect_server
     api = env["PREFECT_API_URL"]
     store = RecordingStore(empty_postgres)
-    plan = [r for r in default_plan() if r.topic == "Python Advanced Lecture 1"]
+    plan = demo_plan_of("Python Advanced Lecture 1")
     with DemoWorld(tmp_path / "world", media_cache=demo_media_cache, plan=plan) as world:
         with temporary_settings({PREFECT_API_URL: api}):
             world.save_credentials()

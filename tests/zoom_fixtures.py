@@ -10,7 +10,7 @@ import pytest
 from config.blocks import ZoomAccount
 from config.secrets import save_zoom_account
 from config.settings import get_settings
-from integrations.sandbox.demo import DemoWorld
+from integrations.sandbox.demo import DemoRecording, DemoWorld, default_plan
 from integrations.sandbox.server import LoopbackServer
 from integrations.sandbox.zoom import SandboxAccount, ZoomEmulator
 
@@ -26,6 +26,14 @@ def forget_zoom_blocks() -> None:
             return
         for document in documents:
             client.delete_block_document(document.id)
+
+
+def demo_plan_of(*topics: str) -> list[DemoRecording]:
+    """The demo plan's recordings with these topics (every one of them), for a test whose
+    point needs fewer than the whole plan."""
+    plan = [r for r in default_plan() if r.topic in topics]
+    assert {r.topic for r in plan} == set(topics), "a topic not in the demo plan"
+    return plan
 
 
 def save_block(account: SandboxAccount) -> str:
