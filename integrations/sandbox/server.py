@@ -18,6 +18,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
+import orjson
+
 Handler = Callable[["Request"], "Response"]
 # An emulator's handler method before binding: (self, request) -> Response.
 HandlerMethod = TypeVar("HandlerMethod", bound=Callable[..., "Response"])
@@ -54,7 +56,8 @@ class Response:
 
     @classmethod
     def json(cls, payload: Any, status: int = 200, headers: dict[str, str] | None = None):
-        data = json.dumps(payload).encode()
+        # orjson: a Zoom world's listing is megabytes of JSON, encoded 5x faster than by `json`.
+        data = orjson.dumps(payload, option=orjson.OPT_NON_STR_KEYS)
         return cls(status, data, {"Content-Type": "application/json", **(headers or {})})
 
 

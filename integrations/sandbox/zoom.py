@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import hashlib
 import hmac
 import re
@@ -67,6 +68,7 @@ BARE_FILE_TYPES = frozenset({"CC", "TIMELINE"})
 BARE_FILE_FIELDS = ("id", "status", "file_size", "recording_type", "play_url")
 
 
+@functools.lru_cache(maxsize=1 << 16)  # a listing formats every file's times anew
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
