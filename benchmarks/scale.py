@@ -17,11 +17,12 @@ machine, which changes by the minute, weighs on every store alike.
   to the first row, and peak RSS (the process's own VmHWM); ratios to the store without history.
 - sync: emulated Zoom worlds of 1,000 and 10,000 recordings (20 accounts of 5 hosts, the last
   13 days; the emulator in its own process), each synced twice into a fresh database (first,
-  then nothing new; each run 5 s after the last, once Prefect has recorded the one before):
-  the per-recording path `sync` took when issue 19 was filed (Zoom's listing, then one
-  transaction per instance that locks its row, inserts or updates it and commits, unchanged
-  ones included: `upsert_before_issue_19`, here without Prefect), and the `sync` flow itself
-  as the `sync` command runs it (`run_flow`, Prefect's temporary server).
+  then nothing new; each run 5 s after the last, once Prefect has recorded the one before) by
+  the `sync` command's flow of two trees, each in a worker process of its own with its own
+  temporary Prefect server, as a command runs it, warmed by a run that lists no day: this
+  repository as it was when issue 19 was filed (`FILED_AT`, exported with `git archive`: one
+  transaction per recording, every account's recordings passed between Prefect tasks) and
+  this tree.
 
     uv run python benchmarks/scale.py                       # 10k and 100k stores, both worlds
     uv run python benchmarks/scale.py --million             # also the 1,000,000-row store
@@ -52,13 +53,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-# The `sync` flow runs as a command runs it: against the temporary Prefect server that Prefect
-# starts for a process without PREFECT_API_URL, its database in a PREFECT_HOME of its own.
+# A sync worker (a spawned process, which imports this module anew) runs its `sync` flow as a
+# command runs it: against the temporary Prefect server that Prefect starts for a process
+# without PREFECT_API_URL, its database in a PREFECT_HOME of the process's own.
 os.environ.pop("PREFECT_API_URL", None)
 PREFECT_HOME = tempfile.TemporaryDirectory(prefix="scale-prefect-")
 os.environ["PREFECT_HOME"] = PREFECT_HOME.name
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
+# The commit main was at when issue 19 was filed: the sync every ratio is taken against.
+FILED_AT = "22068be"
 ADMIN_URL = os.environ.get(
     "BENCH_POSTGRES_URL",
     os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
@@ -115,8 +119,9 @@ FROM generate_series(1, :n) AS g
 
 
 @contextlib.contextmanager
-def fresh_database(label: str) -> Iterator[str]:
-    """A new PostgreSQL database at the current schema; dropped on the way out."""
+def fresh_database(label: str, upgrade: bool = True) -> Iterator[str]:
+    """A new PostgreSQL database, at this tree's schema unless `upgrade` is false; dropped on
+    the way out."""
     import psycopg
     from sqlalchemy.engine import make_url
 
@@ -129,7 +134,8 @@ def fresh_database(label: str) -> Iterator[str]:
         admin.execute(f'CREATE DATABASE "{name}"')
     url = base.set(database=name).render_as_string(hide_password=False)
     try:
-        upgrade_to_head(url)
+        if upgrade:
+            upgrade_to_head(url)
         yield url
     finally:
         with psycopg.connect(conninfo, autocommit=True) as admin:
@@ -276,9 +282,8 @@ def _serve_world(recordings: int, conn) -> None:
 
 @contextlib.contextmanager
 def zoom_world(recordings: int) -> Iterator[list[tuple[str, str, str, str]]]:
-    """The emulator in its own process (it never shares a GIL with the sync under test)."""
-    from config.settings import get_settings
-
+    """The emulator in its own process (it never shares a GIL with the sync under test); the
+    sync workers started inside find it from the environment."""
     ctx = mp.get_context("spawn")
     parent, child = ctx.Pipe()
     server = ctx.Process(target=_serve_world, args=(recordings, child), daemon=True)
@@ -286,7 +291,6 @@ def zoom_world(recordings: int) -> Iterator[list[tuple[str, str, str, str]]]:
     try:
         api_url, oauth_url, creds = parent.recv()
         os.environ.update({"ZOOM_API_URL": api_url, "ZOOM_OAUTH_URL": oauth_url})
-        get_settings.cache_clear()
         yield creds
     finally:
         parent.send("stop")
@@ -304,100 +308,101 @@ def sync_days() -> tuple[date, date]:
     return today - timedelta(days=13), today
 
 
-def per_recording_sync(url: str, accounts: list[tuple[str, str, str, str]]) -> dict[str, int]:
-    """Zoom's listing, then `upsert_before_issue_19` once per instance."""
-    from config.settings import get_settings
-    from integrations.store.repository import RecordingStore
-    from integrations.zoom import ZoomAccount, ZoomClient
-    from tasks.sync import recording_values, why_skipped
+def _sync_worker(source: str, conn) -> None:
+    """Child process: the `sync` command of the tree at `source`, run on request.
 
-    store = RecordingStore.open(url)
-    outcomes: dict[str, int] = {}
-    try:
-        for creds in accounts:
-            with ZoomClient(ZoomAccount(*creds)) as client:
-                found = client.instances(*sync_days(), get_settings().mp4_view_priority)
-            for instance in found:
-                values = recording_values(creds[0], instance)
-                outcome = upsert_before_issue_19(
-                    store, instance.uuid, values, why_skipped(instance)
-                )
-                outcomes[outcome] = outcomes.get(outcome, 0) + 1
-    finally:
-        store.dispose()
-    return outcomes
-
-
-def upsert_before_issue_19(
-    store: RecordingStore, zoom_uuid: str, values: dict[str, Any], skip: str | None
-) -> str:
-    """How `sync` stored an instance when issue 19 was filed (`upsert_synced` before bf39f68):
-    one transaction per instance that locks its row (`SELECT ... FOR UPDATE`, a write in
-    PostgreSQL even when nothing changes), inserts it or updates what changed, and commits."""
-    from sqlalchemy import select
-
-    from integrations.store.models import Recording
-    from integrations.store.repository import SyncedInstance, _update_synced
-    from integrations.store.states import ProcessingStatus
-
-    with store.session() as session:
-        locked = select(Recording).where(Recording.zoom_uuid == zoom_uuid).with_for_update()
-        row = session.scalars(locked).one_or_none()
-        if row is not None:
-            return _update_synced(row, SyncedInstance(zoom_uuid, values, skip))
-        status = ProcessingStatus.SKIPPED if skip else ProcessingStatus.INITIALIZED
-        session.add(
-            Recording(
-                zoom_uuid=zoom_uuid,
-                status=status,
-                last_good_status=ProcessingStatus.INITIALIZED,
-                status_reason=skip,
-                **values,
-            )
-        )
-        return "added"
-
-
-def flow_sync(url: str, accounts: list[tuple[str, str, str, str]]) -> dict[str, int]:
-    """The `sync` flow over every saved Zoom account (`accounts` are saved as blocks), run as
-    the `sync` command runs it."""
+    Each worker has a Prefect home of its own (this module, imported anew, made one), so its
+    flows run against a temporary server of their own, as a command's do. Requests:
+    ("accounts", creds) saves the Zoom accounts as blocks; ("schema", url) brings a new
+    database to the tree's schema; ("sync", url, from, to) runs the flow as `sync` runs it
+    and answers (wall s, CPU s of this process, outcome).
+    """
+    sys.path.insert(0, source)  # before this tree, which the environment's install points to
+    from config.secrets import save_zoom_account
     from config.settings import get_settings
     from flows.cli.common import run_flow
     from flows.sync import sync_flow
+    from integrations.store.database import upgrade_to_head
     from tasks.common import get_store
 
-    os.environ["DATABASE_URL"] = url
-    get_settings.cache_clear()
+    while (request := conn.recv()) != "stop":
+        match request:
+            case ("accounts", accounts):
+                for creds in accounts:
+                    save_zoom_account(*creds)
+                conn.send(None)
+            case ("schema", url):
+                upgrade_to_head(url)
+                conn.send(None)
+            case ("sync", url, first_day, last_day):
+                os.environ["DATABASE_URL"] = url
+                get_settings.cache_clear()
+                wall, cpu = time.perf_counter(), time.process_time()
+                outcome = run_flow(sync_flow, from_date=first_day, to_date=last_day)
+                wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+                get_store().dispose()
+                conn.send((wall, cpu, outcome))
+
+
+@contextlib.contextmanager
+def sync_worker(source: Path) -> Iterator[Callable[..., Any]]:
+    """A worker process for one tree; yields `ask(*request)`, which returns its answer."""
+    ctx = mp.get_context("spawn")
+    parent, child = ctx.Pipe()
+    worker = ctx.Process(target=_sync_worker, args=(str(source), child), daemon=True)
+    worker.start()
+
+    def ask(*request: object) -> Any:
+        parent.send(request)
+        if not parent.poll(900):
+            raise RuntimeError(f"the {source} worker gave no answer to {request[0]}")
+        return parent.recv()
+
     try:
-        return run_flow(sync_flow, last_days=14)
+        yield ask
     finally:
-        get_store().dispose()
+        parent.send("stop")
+        worker.join(30)
+
+
+@contextlib.contextmanager
+def tree_as_filed() -> Iterator[Path]:
+    """This repository at `FILED_AT`, exported with `git archive` into a temporary folder."""
+    with tempfile.TemporaryDirectory(prefix="scale-filed-") as folder:
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", FILED_AT], check=True, capture_output=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", folder], input=archive, check=True)
+        yield Path(folder)
 
 
 def measure_sync(
     recordings: int, flow_only: bool, repeats: int
 ) -> dict[str, list[tuple[float, float, dict[str, int]]]]:
-    """Per path and run (first, unchanged): wall and CPU seconds (this process's: the
-    emulator's are its own) and the outcome, `repeats` times, each into a fresh database, each
-    run `SETTLE_SECONDS` after the last."""
-    from config.secrets import save_zoom_account
-
-    paths = [("sync flow", flow_sync)]
-    if not flow_only:
-        paths.insert(0, ("per recording", per_recording_sync))
+    """Per tree and run (first, unchanged): wall and CPU seconds of the syncing process (the
+    emulator's and the Prefect servers' are their own) and the outcome, `repeats` times, each
+    into a fresh database, each run `SETTLE_SECONDS` after the last."""
+    first_day, last_day = sync_days()
     results: dict[str, list[tuple[float, float, dict[str, int]]]] = {}
-    with zoom_world(recordings) as accounts:
-        for creds in accounts:
-            save_zoom_account(*creds)
+    with contextlib.ExitStack() as stack:
+        accounts = stack.enter_context(zoom_world(recordings))
+        trees = {"sync flow": ROOT}
+        if not flow_only:
+            trees = {f"as filed ({FILED_AT})": stack.enter_context(tree_as_filed()), **trees}
+        workers = {label: stack.enter_context(sync_worker(tree)) for label, tree in trees.items()}
+        for ask in workers.values():
+            ask("accounts", accounts)
+            with fresh_database(f"warm{recordings}", upgrade=False) as url:
+                ask("schema", url)  # imports, the temporary server, a run listing no day
+                ask("sync", url, date(2000, 1, 1), date(2000, 1, 1))
         for _ in range(repeats):
-            for label, sync in paths:
-                with fresh_database(f"sync{recordings}") as url:
+            for label, ask in workers.items():
+                with fresh_database(f"sync{recordings}", upgrade=False) as url:
+                    ask("schema", url)
                     for run in ("first", "unchanged"):
                         time.sleep(SETTLE_SECONDS)
-                        wall, cpu = time.perf_counter(), time.process_time()
-                        outcome = sync(url, accounts)
-                        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-                        results.setdefault(f"{label}, {run}", []).append((wall, cpu, outcome))
+                        measured = ask("sync", url, first_day, last_day)
+                        results.setdefault(f"{label}, {run}", []).append(measured)
     return results
 
 
@@ -415,9 +420,9 @@ def main() -> None:
     parser.add_argument(
         "--flow-only",
         action="store_true",
-        help="sync: the `sync` flow only (no per-recording path)",
+        help="sync: this tree's `sync` flow only (not the one as filed)",
     )
-    parser.add_argument("--repeats", type=int, default=1, help="sync: runs of each path")
+    parser.add_argument("--repeats", type=int, default=1, help="sync: runs of each tree")
     parser.add_argument(
         "--stream-max",
         type=int,
@@ -565,22 +570,23 @@ def report_list(urls: dict[int, str], stream_max: int) -> None:
 
 def worlds(sizes: list[int], flow_only: bool, repeats: int) -> None:
     results = {size: measure_sync(size, flow_only, repeats) for size in sizes}
-    print("\nSync (wall and this process's CPU seconds; the emulator in its own process):")
+    print("\nSync (wall and the syncing process's CPU seconds; the emulator and each worker's")
+    print("Prefect server in processes of their own):")
     for size, runs in results.items():
         print(f"  world of {size:,} recordings:")
         for label, measured in runs.items():
             for wall, cpu, outcome in measured:
                 per_recording = 1000 * wall / size
                 print(
-                    f"    {label:<26} {wall:7.2f} s  {per_recording:7.3f} ms/rec  "
+                    f"    {label:<30} {wall:7.2f} s  {per_recording:7.3f} ms/rec  "
                     f"cpu {cpu:6.2f} s  {outcome}"
                 )
         if flow_only:
             continue
         for run in ("first", "unchanged"):
-            old = statistics.median(m[0] for m in runs[f"per recording, {run}"])
+            old = statistics.median(m[0] for m in runs[f"as filed ({FILED_AT}), {run}"])
             new = statistics.median(m[0] for m in runs[f"sync flow, {run}"])
-            print(f"    {run}: sync flow {old / new:.1f}x faster than per recording")
+            print(f"    {run}: sync flow {old / new:.1f}x faster than as filed (medians)")
     print("  targets (10,000): first sync >= 10x faster than today's, a re-sync >= 20x")
 
 
