@@ -7,6 +7,7 @@ import threading
 import pytest
 from factories import add_recording
 
+from integrations.store.errors import StoreUnavailableError
 from integrations.store.models import Recording, utcnow
 from integrations.store.repository import LostClaimError, RecordingStore
 from integrations.store.states import IllegalTransitionError, ProcessingStatus
@@ -163,15 +164,26 @@ def test_concurrent_claimers_never_get_the_same_row(store: RecordingStore) -> No
     assert all(results), "a claimer got nothing while rows were waiting"
 
 
+def test_schema_head_is_the_newest_migration() -> None:
+    from alembic.script import ScriptDirectory
+
+    from integrations.store.database import SCHEMA_HEAD, _alembic_config
+
+    scripts = ScriptDirectory.from_config(_alembic_config("sqlite://"))
+    assert scripts.get_heads() == [SCHEMA_HEAD], "a new migration: set SCHEMA_HEAD to it"
+
+
 def test_init_db_upgrades_an_older_schema_keeping_rows(tmp_path) -> None:
     from alembic import command
 
-    from integrations.store.database import _alembic_config, head_revision, schema_revision
+    from integrations.store.database import SCHEMA_HEAD, _alembic_config, schema_revision
 
     url = f"sqlite:///{tmp_path / 'old.db'}"
     command.upgrade(_alembic_config(url), "0001")
     old = RecordingStore(url)
     assert schema_revision(old.engine) == "0001"
+    with pytest.raises(StoreUnavailableError, match="an older one: run `zoom-publisher init-db`"):
+        RecordingStore.open(url)
     with old.engine.begin() as connection:
         connection.exec_driver_sql(
             "INSERT INTO recordings (account, zoom_uuid, zoom_meeting_id, topic, start_time,"
@@ -182,7 +194,7 @@ def test_init_db_upgrades_an_older_schema_keeping_rows(tmp_path) -> None:
         )
     old.dispose()
 
-    assert RecordingStore(url).upgrade() == ("0001", head_revision())
+    assert RecordingStore(url).upgrade() == ("0001", SCHEMA_HEAD)
 
     upgraded = RecordingStore.open(url)
     (row,) = upgraded.list()
