@@ -368,11 +368,16 @@ def sync_worker(source: Path) -> Iterator[Callable[..., Any]]:
 @contextlib.contextmanager
 def tree_as_filed() -> Iterator[Path]:
     """This repository at `FILED_AT`, exported with `git archive` into a temporary folder."""
+    exported = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", FILED_AT], capture_output=True, check=False
+    )
+    if exported.returncode != 0:
+        sys.exit(
+            f"the sync baseline needs commit {FILED_AT} in this clone (a full clone), or run "
+            f"with --flow-only: {exported.stderr.decode(errors='replace').strip()}"
+        )
     with tempfile.TemporaryDirectory(prefix="scale-filed-") as folder:
-        archive = subprocess.run(
-            ["git", "-C", str(ROOT), "archive", FILED_AT], check=True, capture_output=True
-        ).stdout
-        subprocess.run(["tar", "-x", "-C", folder], input=archive, check=True)
+        subprocess.run(["tar", "-x", "-C", folder], input=exported.stdout, check=True)
         yield Path(folder)
 
 
